@@ -1,0 +1,67 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Registrar",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "registrar", targets: ["registrar"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        .package(url: "https://github.com/apple/swift-nio-http2.git", from: "1.36.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.28.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+    ],
+    targets: [
+        // The wire contract: protobuf envelope (generated from proto/) and the JSON request/response models.
+        .target(
+            name: "RegistrarWire",
+            dependencies: ["RegistrarCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict
+        ),
+        // A thin gRPC layer over swift-nio-http2 (server and client sides).
+        .target(
+            name: "RegistrarTransport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+            ],
+            swiftSettings: strict
+        ),
+        // The domain: clients, services, indexes, ServiceInfo read model. No I/O.
+        .target(name: "RegistrarCore", swiftSettings: strict),
+        // The runtime: RPC front, push, liveness, configuration, lifecycle.
+        .target(
+            name: "RegistrarServer",
+            dependencies: [
+                "RegistrarCore", "RegistrarWire", "RegistrarTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "registrar",
+            dependencies: [
+                "RegistrarServer", "RegistrarWire", "RegistrarTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "RegistrarCoreTests", dependencies: ["RegistrarCore"], swiftSettings: strict),
+        .testTarget(name: "RegistrarWireTests", dependencies: ["RegistrarWire"], swiftSettings: strict),
+        .testTarget(
+            name: "RegistrarServerTests",
+            dependencies: ["RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore"],
+            swiftSettings: strict
+        ),
+    ]
+)

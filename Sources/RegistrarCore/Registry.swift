@@ -1,0 +1,215 @@
+/// The 2.x naming model in one aggregate: service singletons, clients, and the publisher and
+/// subscriber indexes that join them.
+///
+/// Every mutation returns the services it changed; the runtime turns those into pushes (and,
+/// later, replication). The registry does no I/O and knows nothing of wire formats.
+///
+/// Threading: not thread-safe. Its owner serializes access (the server keeps it behind a lock).
+public struct Registry: Sendable {
+    struct ServiceRecord: Sendable {
+        var ephemeral: Bool
+        var revision: UInt64
+        var lastRefTime: Int64
+        var publishers: Set<ClientID> = []
+        var subscribers: [ClientID: String] = [:]
+        /// 0 disables the protection threshold.
+        var protectThreshold: Double = 0
+    }
+
+    struct ClientRecord: Sendable {
+        var kind: ClientKind
+        var publications: [ServiceKey: [Instance]] = [:]
+        var subscriptions: Set<ServiceKey> = []
+    }
+
+    private var services: [ServiceKey: ServiceRecord] = [:]
+    private var clients: [ClientID: ClientRecord] = [:]
+    private var clock: MonotonicMillis
+    private var nextRevision: UInt64 = 1
+    public let validation: Validation
+
+    public init(validation: Validation = Validation(), wallClock: @escaping @Sendable () -> Int64) {
+        self.validation = validation
+        self.clock = MonotonicMillis(wallClock: wallClock)
+    }
+
+    // MARK: Clients
+
+    /// Adds a client; adding a known id again is harmless.
+    public mutating func addClient(_ id: ClientID, kind: ClientKind) {
+        if clients[id] == nil { clients[id] = ClientRecord(kind: kind) }
+    }
+
+    public func hasClient(_ id: ClientID) -> Bool { clients[id] != nil }
+
+    public var clientCount: Int { clients.count }
+
+    /// Removes a client with everything it published and subscribed. Returns the services whose
+    /// instances changed.
+    @discardableResult
+    public mutating func removeClient(_ id: ClientID) -> [ServiceKey] {
+        guard let client = clients.removeValue(forKey: id) else { return [] }
+        for service in client.subscriptions {
+            services[service]?.subscribers.removeValue(forKey: id)
+            dropIfUnused(service)
+        }
+        var changed: [ServiceKey] = []
+        for service in client.publications.keys {
+            services[service]?.publishers.remove(id)
+            touch(service)
+            changed.append(service)
+            dropIfUnused(service)
+        }
+        return changed
+    }
+
+    // MARK: Publishing
+
+    /// Replaces what `client` publishes for `service` with `instances` (one instance, or a batch;
+    /// an empty batch withdraws them all). Creates the service on first use.
+    @discardableResult
+    public mutating func publish(client id: ClientID, service: ServiceKey, instances: [Instance], ephemeral: Bool = true) throws(RegistryError) -> [ServiceKey] {
+        guard clients[id] != nil else { throw .clientDisconnected(id) }
+        try validation.check(service: service)
+        try validation.check(batch: instances)
+        if let existing = services[service], existing.ephemeral != ephemeral {
+            // A service that only has subscribers has no kind yet that anyone relies on.
+            guard existing.publishers.isEmpty else { throw kindMismatch(service, existingEphemeral: existing.ephemeral) }
+            services[service]!.ephemeral = ephemeral
+        }
+        if instances.isEmpty {
+            return withdraw(client: id, service: service)
+        }
+        if clients[id]!.publications[service] == instances { return [] }
+        clients[id]!.publications[service] = instances
+        ensureService(service, ephemeral: ephemeral)
+        services[service]!.publishers.insert(id)
+        touch(service)
+        return [service]
+    }
+
+    /// Withdraws everything `client` publishes for `service`. Unknown services are not an error.
+    @discardableResult
+    public mutating func withdraw(client id: ClientID, service: ServiceKey) -> [ServiceKey] {
+        guard clients[id]?.publications.removeValue(forKey: service) != nil else { return [] }
+        services[service]?.publishers.remove(id)
+        touch(service)
+        dropIfUnused(service)
+        return [service]
+    }
+
+    private func kindMismatch(_ service: ServiceKey, existingEphemeral: Bool) -> RegistryError {
+        existingEphemeral
+            ? .invalidParameter("Current service \(service.groupedName) is ephemeral service, can't register persistent instance.")
+            : .invalidParameter("Current service \(service.groupedName) is persistent service, can't register ephemeral instance.")
+    }
+
+    // MARK: Subscribing
+
+    /// Subscribes `client` to `service` (which need not exist yet). Returns true the first time
+    /// this client subscribes to it, when the caller owes it a push of its own.
+    @discardableResult
+    public mutating func subscribe(client id: ClientID, service: ServiceKey, clusters: String = "") throws(RegistryError) -> Bool {
+        guard clients[id] != nil else { throw .clientDisconnected(id) }
+        try validation.check(service: service)
+        try validation.checkClusters(clusters)
+        ensureService(service, ephemeral: true)
+        let firstTime = services[service]!.subscribers.updateValue(clusters, forKey: id) == nil
+        clients[id]!.subscriptions.insert(service)
+        return firstTime
+    }
+
+    public mutating func unsubscribe(client id: ClientID, service: ServiceKey) {
+        guard clients[id]?.subscriptions.remove(service) != nil else { return }
+        services[service]?.subscribers.removeValue(forKey: id)
+        dropIfUnused(service)
+    }
+
+    /// The subscribers of `service`, with each one's cluster filter.
+    public func subscribers(of service: ServiceKey) -> [(client: ClientID, clusters: String)] {
+        services[service]?.subscribers.map { ($0.key, $0.value) } ?? []
+    }
+
+    // MARK: Reading
+
+    /// The current revision of `service` (0 if it does not exist).
+    public func revision(of service: ServiceKey) -> UInt64 { services[service]?.revision ?? 0 }
+
+    public func exists(_ service: ServiceKey) -> Bool { services[service] != nil }
+
+    /// The service's instances: enabled only, filtered by cluster and health, with the
+    /// protection threshold applied. An unknown service gives an empty snapshot.
+    public func snapshot(of service: ServiceKey, filter: SnapshotFilter = .all) -> ServiceSnapshot {
+        guard let record = services[service] else {
+            return ServiceSnapshot(service: service, revision: 0, lastRefTime: 0, clusters: filter.clusters, hosts: [], reachProtectionThreshold: false)
+        }
+        let wanted = Set(filter.clusters.split(separator: ",").map(String.init))
+        var hosts: [ServiceSnapshot.Host] = []
+        for publisher in record.publishers {
+            for instance in clients[publisher]?.publications[service] ?? [] where instance.enabled {
+                if !wanted.isEmpty && !wanted.contains(instance.clusterName) { continue }
+                hosts.append(.init(instance: instance, instanceId: instance.instanceId(in: service), ephemeral: record.ephemeral))
+            }
+        }
+        hosts.sort { ($0.instance.ip, $0.instance.port, $0.instanceId) < ($1.instance.ip, $1.instance.port, $1.instanceId) }
+        var reachedThreshold = false
+        if record.protectThreshold > 0, !hosts.isEmpty {
+            let healthy = hosts.reduce(0) { $0 + ($1.instance.healthy ? 1 : 0) }
+            if Double(healthy) / Double(hosts.count) <= record.protectThreshold {
+                reachedThreshold = true
+                for index in hosts.indices { hosts[index].instance.healthy = true }
+            }
+        }
+        if filter.healthyOnly && !reachedThreshold {
+            hosts.removeAll { !$0.instance.healthy }
+        }
+        return ServiceSnapshot(
+            service: service, revision: record.revision, lastRefTime: record.lastRefTime,
+            clusters: filter.clusters, hosts: hosts, reachProtectionThreshold: reachedThreshold
+        )
+    }
+
+    /// The names of the services in `namespace` and `group` that have instances, sorted, and
+    /// paged (`pageNo` from 1). `count` is the total before paging.
+    public func listServices(namespace: String, group: String, pageNo: Int, pageSize: Int) -> (count: Int, names: [String]) {
+        let namespace = ServiceKey.normalizedNamespace(namespace)
+        let group = group.isEmpty ? ServiceKey.defaultGroup : group
+        let names = services.compactMap { key, record in
+            key.namespace == namespace && key.group == group && !record.publishers.isEmpty ? key.name : nil
+        }.sorted()
+        let size = max(1, pageSize)
+        let start = max(0, pageNo - 1) * size
+        guard start < names.count else { return (names.count, []) }
+        return (names.count, Array(names[start..<min(names.count, start + size)]))
+    }
+
+    /// Every service that has at least one instance.
+    public var populatedServices: [ServiceKey] {
+        services.compactMap { $0.value.publishers.isEmpty ? nil : $0.key }
+    }
+
+    // MARK: Internals
+
+    private mutating func ensureService(_ service: ServiceKey, ephemeral: Bool) {
+        guard services[service] == nil else { return }
+        services[service] = ServiceRecord(ephemeral: ephemeral, revision: takeRevision(), lastRefTime: clock.next())
+    }
+
+    private mutating func touch(_ service: ServiceKey) {
+        guard services[service] != nil else { return }
+        services[service]!.revision = takeRevision()
+        services[service]!.lastRefTime = clock.next()
+    }
+
+    private mutating func takeRevision() -> UInt64 {
+        defer { nextRevision += 1 }
+        return nextRevision
+    }
+
+    /// A service with neither instances nor subscribers is forgotten: nothing can observe it.
+    private mutating func dropIfUnused(_ service: ServiceKey) {
+        if let record = services[service], record.publishers.isEmpty, record.subscribers.isEmpty {
+            services.removeValue(forKey: service)
+        }
+    }
+}

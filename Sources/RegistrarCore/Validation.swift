@@ -1,0 +1,131 @@
+/// The naming rules every front applies before a command reaches the registry.
+///
+/// They follow Nacos 2.x's parameter check (lengths and character sets) so that what Nacos
+/// accepts is accepted here, with two deliberate differences, both documented in
+/// docs/protocol.md: weights must lie in 0...10000 over gRPC too, and cluster names may contain
+/// `_` on every path (Nacos refuses it on single registration only).
+public struct Validation: Sendable {
+    public var maximumMetadataLength = 1024
+    public var maximumInstancesPerBatch = 10_000
+
+    public init() {}
+
+    public func check(service: ServiceKey) throws(RegistryError) {
+        try checkNamespace(service.namespace)
+        try checkGroup(service.group)
+        try checkServiceName(service.name)
+    }
+
+    public func checkNamespace(_ namespace: String) throws(RegistryError) {
+        guard namespace.utf8.count <= 64 else {
+            throw .paramCheck("Param 'namespaceId/tenant' is illegal, the param length should not exceed 64.")
+        }
+        guard namespace.utf8.allSatisfy({ $0.isWordCharacter || $0 == UInt8(ascii: "-") }) else {
+            throw .paramCheck("Param 'namespaceId/tenant' is illegal, illegal characters should not appear in the param.")
+        }
+    }
+
+    public func checkGroup(_ group: String) throws(RegistryError) {
+        guard group.utf8.count <= 128 else {
+            throw .paramCheck("Param 'group' is illegal, the param length should not exceed 128.")
+        }
+        guard group.utf8.allSatisfy({ $0.isAlphanumeric || "-_:.".utf8.contains($0) }) else {
+            throw .paramCheck("Param 'group' is illegal, illegal characters should not appear in the param.")
+        }
+    }
+
+    public func checkServiceName(_ name: String) throws(RegistryError) {
+        guard !name.isEmpty else {
+            throw .paramCheck("Param 'serviceName' is illegal, serviceName is blank")
+        }
+        guard name.utf8.count <= 512 else {
+            throw .paramCheck("Param 'serviceName' is illegal, the param length should not exceed 512.")
+        }
+        guard !name.hasPrefix("@"), !name.contains("@@"), !name.unicodeScalars.contains(where: \.isForbiddenInNames) else {
+            throw .paramCheck("Param 'serviceName' is illegal, illegal characters should not appear in the param.")
+        }
+    }
+
+    /// Checks a comma-separated cluster list (`""` means all clusters).
+    public func checkClusters(_ clusters: String) throws(RegistryError) {
+        for cluster in clusters.split(separator: ",", omittingEmptySubsequences: true) {
+            try checkCluster(String(cluster))
+        }
+    }
+
+    public func checkCluster(_ cluster: String) throws(RegistryError) {
+        guard cluster.utf8.count <= 64 else {
+            throw .paramCheck("Param 'cluster' is illegal, the param length should not exceed 64.")
+        }
+        guard cluster.utf8.allSatisfy({ $0.isAlphanumeric || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }) else {
+            throw .paramCheck("Param 'cluster' is illegal, illegal characters should not appear in the param.")
+        }
+    }
+
+    public func check(instance: Instance) throws(RegistryError) {
+        guard !instance.ip.isEmpty else { throw .paramCheck("Param 'ip' is illegal, ip is blank") }
+        guard instance.ip.utf8.count <= 128 else {
+            throw .paramCheck("Param 'ip' is illegal, the param length should not exceed 128.")
+        }
+        guard !instance.ip.unicodeScalars.contains(where: \.isForbiddenInNames) else {
+            throw .paramCheck("Param 'ip' is illegal, illegal characters should not appear in the param.")
+        }
+        guard (0...65535).contains(instance.port) else {
+            throw .paramCheck("Param 'port' is illegal, the value should be between 0 and 65535.")
+        }
+        guard instance.weight.isFinite, (0...10000).contains(instance.weight) else {
+            throw .paramCheck("Param 'weight' is illegal, the value should be between 0 and 10000.")
+        }
+        try checkCluster(instance.clusterName)
+        let metadataLength = instance.metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        guard metadataLength <= maximumMetadataLength else {
+            throw .paramCheck("Param 'Metadata' is illegal, the param length should not exceed \(maximumMetadataLength).")
+        }
+        try checkHeartbeatMetadata(instance.metadata)
+    }
+
+    /// Nacos's rule on the preserved heartbeat keys: timeout and delete timeout are not shorter
+    /// than the interval.
+    func checkHeartbeatMetadata(_ metadata: [String: String]) throws(RegistryError) {
+        let interval = Int64(metadata[PreservedMetadata.heartbeatInterval] ?? "") ?? PreservedMetadata.defaultHeartbeatInterval
+        let timeout = Int64(metadata[PreservedMetadata.heartbeatTimeout] ?? "") ?? PreservedMetadata.defaultHeartbeatTimeout
+        let deleteTimeout = Int64(metadata[PreservedMetadata.ipDeleteTimeout] ?? "") ?? PreservedMetadata.defaultIPDeleteTimeout
+        guard timeout >= interval, deleteTimeout >= interval else {
+            throw .invalidParameter("Instance 'heart beat interval' must less than 'heart beat timeout' and 'ip delete timeout'.")
+        }
+    }
+
+    public func check(batch instances: [Instance]) throws(RegistryError) {
+        guard instances.count <= maximumInstancesPerBatch else {
+            throw .paramCheck("Param 'instances' is illegal, a batch holds at most \(maximumInstancesPerBatch) instances.")
+        }
+        for instance in instances { try check(instance: instance) }
+    }
+}
+
+/// The metadata keys Nacos reserves for per-instance heartbeat settings, with their defaults (ms).
+public enum PreservedMetadata {
+    public static let heartbeatInterval = "preserved.heart.beat.interval"
+    public static let heartbeatTimeout = "preserved.heart.beat.timeout"
+    public static let ipDeleteTimeout = "preserved.ip.delete.timeout"
+    public static let instanceIdGenerator = "preserved.instance.id.generator"
+    public static let defaultHeartbeatInterval: Int64 = 5000
+    public static let defaultHeartbeatTimeout: Int64 = 15000
+    public static let defaultIPDeleteTimeout: Int64 = 30000
+}
+
+extension UInt8 {
+    fileprivate var isAlphanumeric: Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
+    }
+
+    fileprivate var isWordCharacter: Bool { isAlphanumeric || self == UInt8(ascii: "_") }
+}
+
+extension Unicode.Scalar {
+    /// Whitespace and CJK unified ideographs (U+4E00–U+9FA5), which Nacos refuses in names and IPs.
+    fileprivate var isForbiddenInNames: Bool {
+        properties.isWhitespace || (0x4E00...0x9FA5).contains(value)
+    }
+}

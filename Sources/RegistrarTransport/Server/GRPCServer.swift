@@ -1,0 +1,116 @@
+import NIOCore
+import NIOHTTP2
+import NIOPosix
+import Synchronization
+
+/// A cleartext (h2c) gRPC server over swift-nio-http2, with no task per call: each call is
+/// handled on its connection's event loop.
+///
+/// The HTTP/2 connection channel *is* the client connection. The application hears of each
+/// connection through `acceptor` and returns the handler that routes that connection's calls.
+///
+/// Threading: `start()` and `stop()` may be called from any thread.
+public final class GRPCServer: Sendable {
+    /// Tunables of the transport.
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        /// Largest request message accepted; a larger one ends its call with RESOURCE_EXHAUSTED.
+        public var maximumMessageSize: Int = 10 * 1024 * 1024
+        /// Idle time before the server PINGs a silent connection.
+        public var keepaliveInterval: TimeAmount = .seconds(5)
+        /// How long a PING may go unanswered before the connection is closed.
+        public var keepaliveTimeout: TimeAmount = .seconds(5)
+        /// HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS advertised to clients.
+        public var maximumConcurrentStreams: Int = 1000
+        /// How long connections may finish after GOAWAY on shutdown.
+        public var shutdownGrace: TimeAmount = .seconds(1)
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// Called on the connection's event loop for every accepted connection.
+    public typealias Acceptor = @Sendable (GRPCConnectionInfo) -> any GRPCServerConnectionHandler
+
+    public let configuration: Configuration
+    private let group: EventLoopGroup
+    private let acceptor: Acceptor
+    private let state = Mutex<State>(State())
+
+    private struct State {
+        var listener: Channel?
+        var connections: [ObjectIdentifier: GRPCConnectionInfo] = [:]
+    }
+
+    public init(configuration: Configuration, group: EventLoopGroup, acceptor: @escaping Acceptor) {
+        self.configuration = configuration
+        self.group = group
+        self.acceptor = acceptor
+    }
+
+    /// The address the server listens on, once started.
+    public var localAddress: SocketAddress? { state.withLock { $0.listener?.localAddress } }
+
+    /// Binds the listening socket. Throws if the port is taken.
+    public func start() async throws {
+        let configuration = self.configuration
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try self.configureConnection(channel, configuration: configuration)
+                }
+            }
+        let listener = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        state.withLock { $0.listener = listener }
+    }
+
+    private func configureConnection(_ channel: Channel, configuration: Configuration) throws {
+        let info = GRPCConnectionInfo(channel: channel, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress)
+        let handler = acceptor(info)
+        let key = ObjectIdentifier(channel)
+        state.withLock { $0.connections[key] = info }
+        channel.closeFuture.whenComplete { [self] _ in
+            state.withLock { _ = $0.connections.removeValue(forKey: key) }
+            handler.connectionClosed()
+        }
+        let sync = channel.pipeline.syncOperations
+        try sync.addHandler(KeepaliveHandler(interval: configuration.keepaliveInterval, timeout: configuration.keepaliveTimeout))
+        var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
+        connectionConfiguration.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: configuration.maximumConcurrentStreams),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: 16 * 1024),
+        ]
+        let maximumMessageSize = configuration.maximumMessageSize
+        _ = try sync.configureHTTP2Pipeline(
+            mode: .server,
+            connectionConfiguration: connectionConfiguration,
+            streamConfiguration: .init()
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(
+                    GRPCServerStreamHandler(router: handler, maximumMessageSize: maximumMessageSize)
+                )
+            }
+        }
+    }
+
+    /// Stops accepting, sends GOAWAY to every connection, and waits until they have closed
+    /// (at most `shutdownGrace` plus a little).
+    public func stop() async {
+        let (listener, connections) = state.withLock { ($0.listener, Array($0.connections.values)) }
+        try? await listener?.close()
+        for connection in connections {
+            connection.goAway(grace: configuration.shutdownGrace)
+        }
+        for connection in connections {
+            try? await connection.channel.closeFuture.get()
+        }
+    }
+}

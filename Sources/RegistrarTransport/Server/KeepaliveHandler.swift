@@ -1,0 +1,79 @@
+import NIOCore
+import NIOHTTP2
+
+/// Server keepalive: when nothing has been read from a connection for `interval`, it sends an
+/// HTTP/2 PING; when a further `timeout` passes with nothing read (no PING ACK, no frame at
+/// all), the peer is taken to be gone and the connection is closed. This is how a half-open
+/// connection (a peer that vanished without a FIN) is noticed.
+///
+/// It sits in front of the HTTP/2 handler and watches raw bytes, so any traffic counts as life.
+/// Client PINGs are answered by the HTTP/2 handler itself and are never refused, whatever their rate.
+///
+/// Threading: a channel handler; runs on the connection's event loop.
+final class KeepaliveHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let interval: TimeAmount
+    private let timeout: TimeAmount
+    private var lastRead = NIODeadline.now()
+    private var pingSentAt: NIODeadline?
+    private var timer: Scheduled<Void>?
+    private var stopped = false
+
+    init(interval: TimeAmount, timeout: TimeAmount) {
+        self.interval = interval
+        self.timeout = timeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stopped = true
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastRead = .now()
+        pingSentAt = nil
+        context.fireChannelRead(data)
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard timer == nil, !stopped else { return }
+        lastRead = .now()
+        scheduleTick(context: context)
+    }
+
+    private func scheduleTick(context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: min(interval, timeout)) { [weak self] in
+            guard let self, !self.stopped else { return }
+            self.check(context: context)
+            if !self.stopped { self.scheduleTick(context: context) }
+        }
+    }
+
+    private func check(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        if let pingSentAt {
+            if now - pingSentAt >= timeout {
+                stopped = true
+                context.close(promise: nil)
+            }
+        } else if now - lastRead >= interval {
+            pingSentAt = now
+            let ping = HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: UInt64(now.uptimeNanoseconds)), ack: false))
+            // Written from the tail so that it passes through the HTTP/2 handler behind us.
+            context.channel.writeAndFlush(ping, promise: nil)
+        }
+    }
+}

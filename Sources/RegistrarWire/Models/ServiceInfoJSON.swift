@@ -1,0 +1,55 @@
+import RegistrarCore
+
+/// The ServiceInfo JSON that queries return and pushes carry.
+public enum ServiceInfoJSON {
+    /// How long clients may cache the data (Nacos's default push cache millis).
+    public static let cacheMillis = 10_000
+
+    public static func encode(_ snapshot: ServiceSnapshot) -> [UInt8] {
+        var json = JSONWriter(capacity: 256 + snapshot.hosts.count * 360)
+        json.beginObject()
+        json.key("name"); json.string(snapshot.service.name)
+        json.key("groupName"); json.string(snapshot.service.group)
+        json.key("clusters"); json.string(snapshot.clusters)
+        json.key("cacheMillis"); json.int(cacheMillis)
+        json.key("hosts"); json.beginArray()
+        let groupedName = snapshot.service.groupedName
+        for host in snapshot.hosts {
+            encode(host, groupedName: groupedName, into: &json)
+        }
+        json.endArray()
+        json.key("lastRefTime"); json.int(snapshot.lastRefTime)
+        json.key("checksum"); json.string("")
+        // 2.x clients read allIPs, 3.x clients read allIps.
+        json.key("allIPs"); json.bool(false)
+        json.key("allIps"); json.bool(false)
+        json.key("reachProtectionThreshold"); json.bool(snapshot.reachProtectionThreshold)
+        json.key("valid"); json.bool(true)
+        json.endObject()
+        return json.bytes
+    }
+
+    private static func encode(_ host: ServiceSnapshot.Host, groupedName: String, into json: inout JSONWriter) {
+        let instance = host.instance
+        json.beginObject()
+        json.key("instanceId"); json.string(host.instanceId)
+        json.key("ip"); json.string(instance.ip)
+        json.key("port"); json.int(instance.port)
+        json.key("weight"); json.double(instance.weight)
+        json.key("healthy"); json.bool(instance.healthy)
+        json.key("enabled"); json.bool(instance.enabled)
+        json.key("ephemeral"); json.bool(host.ephemeral)
+        json.key("clusterName"); json.string(instance.clusterName)
+        json.key("serviceName"); json.string(groupedName)
+        json.key("metadata"); json.stringMap(instance.metadata)
+        let metadata = instance.metadata
+        json.key("instanceHeartBeatInterval")
+        json.int(Int64(metadata[PreservedMetadata.heartbeatInterval] ?? "") ?? PreservedMetadata.defaultHeartbeatInterval)
+        json.key("instanceHeartBeatTimeOut")
+        json.int(Int64(metadata[PreservedMetadata.heartbeatTimeout] ?? "") ?? PreservedMetadata.defaultHeartbeatTimeout)
+        json.key("ipDeleteTimeout")
+        json.int(Int64(metadata[PreservedMetadata.ipDeleteTimeout] ?? "") ?? PreservedMetadata.defaultIPDeleteTimeout)
+        json.key("instanceIdGenerator"); json.string(metadata[PreservedMetadata.instanceIdGenerator] ?? "simple")
+        json.endObject()
+    }
+}
