@@ -32,8 +32,8 @@ public final class RegistryStore: Sendable {
     }
 
     /// Runs `body` with exclusive access to the registry.
-    public func withRegistry<T>(_ body: (inout Registry) throws(RegistryError) -> T) throws(RegistryError) -> T {
-        try state.withLock { (state: inout State) throws(RegistryError) -> T in try body(&state.registry) }
+    public func withRegistry<T, E: Error>(_ body: (inout Registry) throws(E) -> T) throws(E) -> T {
+        try state.withLock { (state: inout State) throws(E) -> T in try body(&state.registry) }
     }
 
     /// Reads the registry.

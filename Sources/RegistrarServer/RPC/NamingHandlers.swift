@@ -1,0 +1,138 @@
+import RegistrarCore
+import RegistrarWire
+
+/// The naming requests, each turned into a registry command and a typed response.
+///
+/// Threading: runs on the connection's event loop.
+struct NamingHandlers {
+    let connection: RPCConnection
+    let requestId: String?
+
+    private var runtime: NamingRuntime { connection.runtime }
+    private var validation: Validation { runtime.store.read { $0.validation } }
+
+    private func failure(_ error: RegistryError, extra: (inout JSONWriter) -> Void = { _ in }) -> Reply {
+        connection.logger.debug("request refused: \(error)")
+        return Reply(type: "", json: ResponseBody.failure(error, requestId: requestId, extra: extra))
+    }
+
+    /// The service a naming request names; its name must not be blank.
+    private func serviceKey(_ request: some NamingRequestFields) throws(RegistryError) -> ServiceKey {
+        let key = ServiceKey(namespace: request.namespace, group: request.groupName, name: request.serviceName ?? "")
+        try validation.check(service: key)
+        return key
+    }
+
+    private func makeInstance(_ body: InstanceBody?) throws(RegistryError) -> Instance {
+        guard let body else { throw .paramCheck("Param 'instance' is illegal, instance is null") }
+        guard let ip = body.ip, !ip.isEmpty else { throw .paramCheck("Param 'ip' is illegal, ip is blank") }
+        guard let port = body.port else { throw .paramCheck("Param 'port' is illegal, port is missing") }
+        return Instance(
+            ip: ip, port: port, weight: body.weight ?? 1.0, healthy: body.healthy ?? true, enabled: body.enabled ?? true,
+            clusterName: body.clusterName, metadata: body.metadata ?? [:], customInstanceId: body.instanceId
+        )
+    }
+
+    func instance(_ request: InstanceRequest) -> Reply {
+        let type = request.type ?? ""
+        let echoType: (inout JSONWriter) -> Void = { json in json.key("type"); json.string(type) }
+        do throws(RegistryError) {
+            let service = try serviceKey(request)
+            let changed: [ServiceKey]
+            switch type {
+            case "registerInstance":
+                let instance = try makeInstance(request.instance)
+                changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
+                    try registry.publish(client: connection.id, service: service, instances: [instance])
+                }
+            case "deregisterInstance":
+                changed = runtime.store.withRegistry { $0.withdraw(client: connection.id, service: service) }
+            default:
+                throw .invalidParameter("Unsupported request type \(type)")
+            }
+            runtime.servicesChanged(changed)
+            return Reply(type: "", json: ResponseBody.instance(type: type, requestId: requestId))
+        } catch {
+            return failure(error, extra: echoType)
+        }
+    }
+
+    func persistentInstance(_ request: InstanceRequest) -> Reply {
+        // Durable instances need the durable store (a later milestone). Refusing clearly beats
+        // accepting data that a restart would lose.
+        failure(RegistryError(code: 501, message: "Persistent instances are not supported by this server yet; register ephemeral instances."))
+    }
+
+    func batch(_ request: BatchInstanceRequest) -> Reply {
+        let type = request.type ?? ""
+        let echoType: (inout JSONWriter) -> Void = { json in json.key("type"); json.string(type) }
+        do throws(RegistryError) {
+            let service = try serviceKey(request)
+            guard type == "batchRegisterInstance" else { throw .invalidParameter("Unsupported request type \(type)") }
+            var instances: [Instance] = []
+            for body in request.instances ?? [] { instances.append(try makeInstance(body)) }
+            let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
+                try registry.publish(client: connection.id, service: service, instances: instances)
+            }
+            runtime.servicesChanged(changed)
+            return Reply(type: "", json: ResponseBody.instance(type: type, requestId: requestId))
+        } catch {
+            return failure(error, extra: echoType)
+        }
+    }
+
+    func query(_ request: ServiceQueryRequest) -> Reply {
+        do throws(RegistryError) {
+            let service = try serviceKey(request)
+            let clusters = request.cluster ?? ""
+            try validation.checkClusters(clusters)
+            let encoded = runtime.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters, healthyOnly: request.healthyOnly ?? false))
+            return Reply(type: "", json: ResponseBody.serviceInfo(encoded.json, requestId: requestId))
+        } catch {
+            return failure(error)
+        }
+    }
+
+    func subscribe(_ request: SubscribeServiceRequest) -> Reply {
+        do throws(RegistryError) {
+            let service = try serviceKey(request)
+            let clusters = request.clusters ?? ""
+            var firstTime = false
+            if request.subscribe ?? true {
+                firstTime = try runtime.store.withRegistry { (registry) throws(RegistryError) in
+                    try registry.subscribe(client: connection.id, service: service, clusters: clusters)
+                }
+            } else {
+                try validation.checkClusters(clusters)
+                runtime.store.withRegistry { $0.unsubscribe(client: connection.id, service: service) }
+            }
+            let encoded = runtime.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters))
+            var reply = Reply(type: "", json: ResponseBody.serviceInfo(encoded.json, message: "success", requestId: requestId))
+            if firstTime {
+                let connection = self.connection
+                reply.afterResponse = { connection.offerPush(service, encoded) }
+            }
+            return reply
+        } catch {
+            return failure(error)
+        }
+    }
+
+    func listServices(_ request: ServiceListRequest) -> Reply {
+        do throws(RegistryError) {
+            let namespace = ServiceKey.normalizedNamespace(request.namespace)
+            let group = (request.groupName?.isEmpty ?? true) ? ServiceKey.defaultGroup : request.groupName!
+            try validation.checkNamespace(namespace)
+            try validation.checkGroup(group)
+            let pageNo = request.pageNo ?? 1
+            let pageSize = request.pageSize ?? 10
+            guard pageNo >= 1, (1...10_000).contains(pageSize) else {
+                throw .paramCheck("Param 'pageNo/pageSize' is illegal, pageNo must be at least 1 and pageSize within 1...10000.")
+            }
+            let (count, names) = runtime.store.read { $0.listServices(namespace: namespace, group: group, pageNo: pageNo, pageSize: pageSize) }
+            return Reply(type: "", json: ResponseBody.serviceList(count: count, names: names, requestId: requestId))
+        } catch {
+            return failure(error)
+        }
+    }
+}

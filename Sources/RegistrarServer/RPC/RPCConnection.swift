@@ -1,0 +1,188 @@
+import Foundation
+import Logging
+import NIOCore
+import RegistrarCore
+import RegistrarTransport
+import RegistrarWire
+import Synchronization
+
+/// One SDK client connection: the HTTP/2 connection, its bi-stream, and the naming client it owns.
+///
+/// The connection id is the naming client id. Unary calls are tied to the connection by the
+/// transport: every call on this HTTP/2 connection is routed here.
+///
+/// Threading: `lastActive` is atomic; everything else is confined to `eventLoop` (the
+/// connection's loop), and methods called from elsewhere hop onto it.
+final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
+    static let unaryPath = "/Request/request"
+    static let streamPath = "/BiRequestStream/requestBiStream"
+
+    let id: String
+    let info: GRPCConnectionInfo
+    let runtime: NamingRuntime
+    var eventLoop: EventLoop { info.eventLoop }
+    var logger: Logger
+    /// Monotonic milliseconds of the last sign of life (a unary call or a stream response).
+    let lastActive = Atomic<Int64>(monotonicMillis())
+
+    // Loop-bound state.
+    private(set) var isRegistered = false
+    private var stream: GRPCServerCall?
+    private(set) var clientIp = ""
+    private(set) var clientVersion = ""
+    private var isClosed = false
+    private var setupTimer: Scheduled<Void>?
+    private var detection: (requestId: String, timer: Scheduled<Void>)?
+    private lazy var pushSession = PushSession(connection: self, configuration: runtime.configuration)
+
+    init(info: GRPCConnectionInfo, runtime: NamingRuntime) {
+        let remote = info.remoteAddress
+        self.id = "\(Int64(Date.nowMillis))_\(remote?.ipAddress ?? "unknown")_\(remote?.port ?? 0)"
+        self.info = info
+        self.runtime = runtime
+        var logger = runtime.logger
+        logger[metadataKey: "connection"] = "\(id)"
+        self.logger = logger
+        let timeout = runtime.configuration.setupTimeout
+        setupTimer = info.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+            guard let self, !self.isRegistered else { return }
+            self.logger.info("closing connection: no ConnectionSetupRequest within \(timeout)")
+            self.info.close()
+        }
+    }
+
+    func touch() {
+        lastActive.store(monotonicMillis(), ordering: .relaxed)
+    }
+
+    // MARK: GRPCServerConnectionHandler
+
+    func handler(forPath path: String, call: GRPCServerCall) -> (any GRPCServerCallHandler)? {
+        switch path {
+        case RPCConnection.unaryPath: UnaryCallHandler(connection: self)
+        case RPCConnection.streamPath: BiStreamCallHandler(connection: self)
+        default: nil
+        }
+    }
+
+    func connectionClosed() {
+        eventLoop.execute { self.cleanUp(reason: "connection closed") }
+    }
+
+    // MARK: Stream
+
+    /// A ConnectionSetupRequest arrived on `call`: register the connection and its naming client.
+    func setUp(_ request: ConnectionSetupRequest, clientIp: String, on call: GRPCServerCall) {
+        guard !isClosed else { return }
+        if let stream, stream !== call {
+            logger.warning("a second bi-stream sent ConnectionSetupRequest; the newer stream replaces the older")
+        }
+        stream = call
+        self.clientIp = clientIp.isEmpty ? (info.remoteAddress?.ipAddress ?? "") : clientIp
+        clientVersion = request.clientVersion ?? ""
+        if !isRegistered {
+            isRegistered = true
+            setupTimer?.cancel()
+            runtime.store.withRegistry { $0.addClient(id, kind: .connection) }
+            runtime.connections.insert(self)
+            logger.info("connection registered", metadata: [
+                "client": "\(clientVersion)", "clientIp": "\(self.clientIp)",
+                "module": "\(request.labels?["module"] ?? "-")", "app": "\(request.labels?["AppName"] ?? "-")",
+            ])
+        }
+        touch()
+        if request.abilityTable != nil {
+            // Only clients that negotiate abilities wait for this; sent after registration so
+            // that their first request cannot race it.
+            sendOnStream(type: "SetupAckRequest", json: ServerRequestBody.setupAck(abilities: ["supportPersistentInstanceByGrpc": false]))
+        }
+    }
+
+    /// The bi-stream ended. Without it the server can neither push nor detect, so the whole
+    /// connection goes (clients reconnect).
+    func streamClosed(_ call: GRPCServerCall) {
+        guard stream === call else { return }
+        stream = nil
+        logger.info("bi-stream closed; closing the connection")
+        info.close()
+    }
+
+    /// Writes a server request on the bi-stream. Returns false if it could not be written now.
+    @discardableResult
+    func sendOnStream(type: String, json: [UInt8]) -> Bool {
+        eventLoop.preconditionInEventLoop()
+        guard let stream, !stream.isFinished else { return false }
+        var buffer = ByteBufferAllocator().buffer(capacity: json.count + 64)
+        buffer.writeBytes(PayloadCodec.encode(type: type, json: json))
+        stream.send(buffer)
+        return true
+    }
+
+    var streamIsWritable: Bool { stream?.isWritable ?? false }
+
+    /// A response arrived on the stream: an ack of a push, or of a detection.
+    func receivedStreamResponse(_ response: ResponseFields, type: String) {
+        touch()
+        guard let requestId = response.requestId, !requestId.isEmpty else {
+            logger.debug("ignoring \(type) without requestId on the stream")
+            return
+        }
+        if let detection, detection.requestId == requestId {
+            detection.timer.cancel()
+            self.detection = nil
+            return
+        }
+        pushSession.acknowledged(requestId: requestId, success: response.isSuccess, type: type)
+    }
+
+    // MARK: Push and liveness (callable from any thread)
+
+    /// Offers a push of `content` for `service`; only the newest content per service is kept.
+    func offerPush(_ service: ServiceKey, _ content: RegistryStore.EncodedServiceInfo) {
+        eventLoop.execute {
+            guard !self.isClosed, self.isRegistered else { return }
+            self.pushSession.offer(service, content)
+        }
+    }
+
+    /// Sends a ClientDetectionRequest; the connection is dropped if it is not answered in time.
+    func detect() {
+        eventLoop.execute {
+            guard !self.isClosed, self.detection == nil else { return }
+            let requestId = self.runtime.requestIds.make()
+            guard self.sendOnStream(type: "ClientDetectionRequest", json: ServerRequestBody.clientDetection(requestId: requestId)) else {
+                self.logger.info("idle connection without a usable stream; closing")
+                self.info.close()
+                return
+            }
+            let timeout = self.runtime.configuration.detectionTimeout
+            let timer = self.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
+                guard let self else { return }
+                self.logger.info("ClientDetectionRequest unanswered for \(timeout); dropping the connection")
+                self.info.close()
+            }
+            self.detection = (requestId, timer)
+        }
+    }
+
+    var isDetecting: Bool { detection != nil }
+
+    // MARK: Cleanup
+
+    private func cleanUp(reason: String) {
+        guard !isClosed else { return }
+        isClosed = true
+        setupTimer?.cancel()
+        detection?.timer.cancel()
+        pushSession.cancelAll()
+        guard isRegistered else { return }
+        runtime.connections.remove(id)
+        let changed = runtime.store.withRegistry { $0.removeClient(id) }
+        logger.info("connection unregistered (\(reason)); released \(changed.count) service publication(s)")
+        runtime.servicesChanged(changed)
+    }
+}
+
+extension Date {
+    static var nowMillis: Double { Date().timeIntervalSince1970 * 1000 }
+}

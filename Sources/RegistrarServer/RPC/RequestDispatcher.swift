@@ -1,0 +1,83 @@
+import RegistrarCore
+import RegistrarWire
+
+/// What a unary call answers: the response's `metadata.type`, its JSON, and work to do once
+/// the response is on its way (a subscriber's first push).
+struct Reply {
+    var type: String
+    var json: [UInt8]
+    var afterResponse: (() -> Void)?
+
+    static func error(_ code: Int, _ message: String, requestId: String?) -> Reply {
+        Reply(type: "ErrorResponse", json: ResponseBody.error(code: code, message: message, requestId: requestId))
+    }
+}
+
+/// Routes a unary request by `metadata.type`, in Nacos's order: ServerCheck first (no
+/// connection needed), then unknown types, then the connection check, then parsing, then the
+/// handler. Validation failures come back as the typed response with resultCode 500.
+///
+/// Threading: runs on the connection's event loop.
+enum RequestDispatcher {
+    /// Response type for each request type served.
+    static let responseTypes: [String: String] = [
+        "HealthCheckRequest": "HealthCheckResponse",
+        "InstanceRequest": "InstanceResponse",
+        "PersistentInstanceRequest": "InstanceResponse",
+        "BatchInstanceRequest": "BatchInstanceResponse",
+        "ServiceQueryRequest": "QueryServiceResponse",
+        "SubscribeServiceRequest": "SubscribeServiceResponse",
+        "ServiceListRequest": "ServiceListResponse",
+    ]
+
+    static func handle(_ message: WireMessage, connection: RPCConnection) -> Reply {
+        let runtime = connection.runtime
+        if message.type == "ServerCheckRequest" {
+            let requestId = (try? BodyDecoder.decode(ServerRequestFields.self, from: message))?.requestId
+            guard runtime.ready.load(ordering: .relaxed) else {
+                return .error(300, "Server is starting,please try later.", requestId: requestId)
+            }
+            return Reply(type: "ServerCheckResponse", json: ResponseBody.serverCheck(connectionId: connection.id, requestId: requestId))
+        }
+        // Errors before the body is parsed carry no requestId: Nacos does not echo it on unary
+        // calls, and the clients match unary responses by their HTTP/2 stream anyway.
+        guard let responseType = responseTypes[message.type] else {
+            return .error(302, "RequestHandler Not Found", requestId: nil)
+        }
+        guard connection.isRegistered else {
+            return .error(301, "Connection is unregistered.", requestId: nil)
+        }
+        connection.touch()
+        do {
+            var reply: Reply
+            switch message.type {
+            case "HealthCheckRequest":
+                let request = try BodyDecoder.decode(ServerRequestFields.self, from: message)
+                reply = Reply(type: responseType, json: ResponseBody.make(requestId: request.requestId))
+            case "InstanceRequest":
+                let request = try BodyDecoder.decode(InstanceRequest.self, from: message)
+                reply = NamingHandlers(connection: connection, requestId: request.requestId).instance(request)
+            case "PersistentInstanceRequest":
+                let request = try BodyDecoder.decode(InstanceRequest.self, from: message)
+                reply = NamingHandlers(connection: connection, requestId: request.requestId).persistentInstance(request)
+            case "BatchInstanceRequest":
+                let request = try BodyDecoder.decode(BatchInstanceRequest.self, from: message)
+                reply = NamingHandlers(connection: connection, requestId: request.requestId).batch(request)
+            case "ServiceQueryRequest":
+                let request = try BodyDecoder.decode(ServiceQueryRequest.self, from: message)
+                reply = NamingHandlers(connection: connection, requestId: request.requestId).query(request)
+            case "SubscribeServiceRequest":
+                let request = try BodyDecoder.decode(SubscribeServiceRequest.self, from: message)
+                reply = NamingHandlers(connection: connection, requestId: request.requestId).subscribe(request)
+            default:
+                let request = try BodyDecoder.decode(ServiceListRequest.self, from: message)
+                reply = NamingHandlers(connection: connection, requestId: request.requestId).listServices(request)
+            }
+            reply.type = responseType
+            return reply
+        } catch {
+            connection.logger.notice("rejecting \(message.type): \(error)")
+            return .error(502, "\(error)", requestId: nil)
+        }
+    }
+}

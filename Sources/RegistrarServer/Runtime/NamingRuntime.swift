@@ -1,0 +1,59 @@
+import Foundation
+import Logging
+import NIOCore
+import RegistrarCore
+import Synchronization
+
+/// The shared parts of a running node that the RPC front and the push machinery use.
+///
+/// Threading: thread-safe; every member is.
+final class NamingRuntime: Sendable {
+    let configuration: ServerConfiguration
+    let store: RegistryStore
+    let connections = ConnectionTable()
+    let requestIds = RequestIdGenerator()
+    let logger: Logger
+    let push: PushScheduler
+    /// False until the node may serve clients (ServerCheck answers "starting" meanwhile).
+    let ready = Atomic<Bool>(false)
+    let counters = Counters()
+
+    init(configuration: ServerConfiguration, timerLoop: EventLoop, logger: Logger) {
+        self.configuration = configuration
+        var validation = Validation()
+        validation.maximumMetadataLength = configuration.maximumMetadataLength
+        self.store = RegistryStore(registry: Registry(validation: validation, wallClock: { Int64(Date().timeIntervalSince1970 * 1000) }))
+        self.logger = logger
+        self.push = PushScheduler(store: store, connections: connections, timerLoop: timerLoop, mergeWindow: configuration.pushMergeWindow)
+    }
+
+    /// Applies the outcome of a mutation: pushes the changed services and drops stale caches.
+    func servicesChanged(_ services: [ServiceKey]) {
+        guard !services.isEmpty else { return }
+        store.forget(services)
+        push.servicesChanged(services)
+    }
+}
+
+/// Request ids for server-to-client requests: a node-wide counter, as in Nacos.
+final class RequestIdGenerator: Sendable {
+    private let next = Atomic<Int64>(1)
+
+    func make() -> String {
+        String(next.add(1, ordering: .relaxed).oldValue)
+    }
+}
+
+/// Counters worth reading at 3 a.m.; exposed through logs today, metrics later.
+final class Counters: Sendable {
+    let malformedPayloads = Atomic<Int>(0)
+    let pushesSent = Atomic<Int>(0)
+    let pushesAcked = Atomic<Int>(0)
+    let pushRetries = Atomic<Int>(0)
+    let pushesAbandoned = Atomic<Int>(0)
+}
+
+/// Milliseconds on a monotonic clock, for idle tracking.
+func monotonicMillis() -> Int64 {
+    Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000)
+}

@@ -1,0 +1,47 @@
+import NIOCore
+
+/// Everything `registrar serve` can be told. The defaults run a working single node with no
+/// configuration at all.
+public struct ServerConfiguration: Sendable {
+    /// Address to bind (every interface by default).
+    public var host = "0.0.0.0"
+    /// The main (HTTP) port P. The SDK gRPC port is P+1000 and the cluster port P+1001, as in Nacos.
+    public var port = 8848
+    /// Overrides P+1000 for the SDK gRPC port.
+    public var grpcPortOverride: Int?
+    public var dataDirectory = "./data"
+
+    /// Largest gRPC message accepted.
+    public var maximumMessageSize = 10 * 1024 * 1024
+    /// Server HTTP/2 PING after this much silence, and close if it is not answered in time.
+    public var keepaliveInterval: TimeAmount = .seconds(5)
+    public var keepaliveTimeout: TimeAmount = .seconds(5)
+
+    /// A connection silent this long gets a ClientDetectionRequest (Nacos: 20 s).
+    public var idleBeforeDetection: TimeAmount = .seconds(20)
+    /// How long a ClientDetectionRequest may go unanswered before the connection is dropped.
+    public var detectionTimeout: TimeAmount = .seconds(5)
+    /// How often idle connections are looked for.
+    public var livenessScanInterval: TimeAmount = .seconds(3)
+    /// A connection that has not sent ConnectionSetupRequest by then is closed.
+    public var setupTimeout: TimeAmount = .seconds(60)
+
+    /// Further changes to a service within this window after a push are merged into one push.
+    /// The first change is pushed at once.
+    public var pushMergeWindow: TimeAmount = .milliseconds(20)
+    /// How long a push may wait for its ack before it is retried.
+    public var pushAckTimeout: TimeAmount = .seconds(5)
+    /// First retry delay; it doubles per attempt, up to `pushRetryMaximumDelay`.
+    public var pushRetryDelay: TimeAmount = .seconds(1)
+    public var pushRetryMaximumDelay: TimeAmount = .seconds(10)
+    /// Attempts per push before it is abandoned (the next change pushes again).
+    public var pushMaximumAttempts = 5
+
+    /// Largest total size of an instance's metadata keys and values.
+    public var maximumMetadataLength = 1024
+
+    public init() {}
+
+    public var grpcPort: Int { grpcPortOverride ?? (port + 1000) }
+    public var clusterPort: Int { port + 1001 }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RegistrarServer
+import ServiceLifecycle
+
+/// `registrar serve`: runs a node until SIGTERM or SIGINT, then shuts down gracefully and exits 0.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a Registrar node.",
+        discussion: """
+        With no options it serves SDK clients on gRPC port 9848 (HTTP port 8848 + 1000) and keeps \
+        data in ./data. Settings come from flags, then REGISTRAR_* environment variables, then a \
+        'key = value' config file (--config or REGISTRAR_CONFIG), then defaults. Keys: \
+        \(ServeSettings.keys.joined(separator: ", ")).
+        """
+    )
+
+    @Option(help: "Address to bind (default 0.0.0.0).")
+    var host: String?
+
+    @Option(help: "Main port P (default 8848); gRPC for SDKs listens on P+1000, the cluster on P+1001.")
+    var port: String?
+
+    @Option(name: .customLong("grpc-port"), help: "Override the SDK gRPC port (default P+1000).")
+    var grpcPort: String?
+
+    @Option(name: .customLong("data-dir"), help: "Data directory (default ./data).")
+    var dataDir: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
+
+    @Option(help: "A config file of 'key = value' lines.")
+    var config: String?
+
+    func run() async throws {
+        let settings: ServeSettings
+        var configuration = ServerConfiguration()
+        do {
+            settings = try ServeSettings(
+                flags: ["host": host, "port": port, "grpc-port": grpcPort, "data-dir": dataDir, "log-level": logLevel],
+                environment: ProcessInfo.processInfo.environment,
+                configFile: config
+            )
+            try settings.apply(to: &configuration)
+        } catch let error as SettingsError {
+            throw ValidationError(error.description)
+        }
+        let levelName = settings.string("log-level") ?? "info"
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw ValidationError("unknown log level '\(levelName)'")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "registrar")
+        let server = RegistrarServer(configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        do {
+            try await group.run()
+        } catch let error as StartupError {
+            logger.critical("\(error.description)")
+            throw ExitCode.failure
+        }
+    }
+}
