@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "registrar", targets: ["registrar"]),
+        .library(name: "RegistrarClient", targets: ["RegistrarClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
@@ -46,6 +47,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The Swift SDK's connection layer (a full SDK with reconnect and redo comes later).
+        .target(
+            name: "RegistrarClient",
+            dependencies: ["RegistrarWire", "RegistrarTransport", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "registrar",
             dependencies: [
@@ -60,7 +67,7 @@ let package = Package(
         .testTarget(name: "RegistrarWireTests", dependencies: ["RegistrarWire"], swiftSettings: strict),
         .testTarget(
             name: "RegistrarServerTests",
-            dependencies: ["RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore"],
+            dependencies: ["RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore", "RegistrarClient"],
             swiftSettings: strict
         ),
     ]

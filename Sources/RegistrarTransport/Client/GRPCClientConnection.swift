@@ -46,10 +46,10 @@ public final class GRPCClientConnection: Sendable {
                 }
             }
         let channel = try await bootstrap.connect(host: host, port: port).get()
-        let multiplexer = try await channel.eventLoop.submit {
-            try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+        return try await channel.eventLoop.submit {
+            let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
+            return GRPCClientConnection(channel: channel, multiplexer: multiplexer, authority: "\(host):\(port)", maximumMessageSize: maximumMessageSize)
         }.get()
-        return GRPCClientConnection(channel: channel, multiplexer: multiplexer, authority: "\(host):\(port)", maximumMessageSize: maximumMessageSize)
     }
 
     private func headers(path: String, timeout: TimeAmount?) -> HPACKHeaders {
