@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import RegistrarTransport
 import ServiceLifecycle
+import Synchronization
 
 /// A Registrar node: the SDK gRPC front, the registry and push, and liveness, run as one
 /// service under swift-service-lifecycle.
@@ -16,6 +17,7 @@ public final class RegistrarServer: Service, Sendable {
     private let ownsGroup: Bool
     private let runtime: NamingRuntime
     private let grpcServer: GRPCServer
+    private let liveness = Mutex<LivenessMonitor?>(nil)
 
     public init(configuration: ServerConfiguration, logger: Logger, group: MultiThreadedEventLoopGroup? = nil) {
         self.configuration = configuration
@@ -49,6 +51,7 @@ public final class RegistrarServer: Service, Sendable {
         } catch {
             throw StartupError("cannot listen for SDK clients on \(configuration.host):\(configuration.grpcPort): \(error)")
         }
+        liveness.withLock { $0 = LivenessMonitor(runtime: runtime, loop: group.next()) }
         runtime.ready.store(true, ordering: .relaxed)
         logger.info("Registrar ready", metadata: [
             "grpc": "\(grpcAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? configuration.grpcPort)" } ?? "?")",
@@ -59,6 +62,7 @@ public final class RegistrarServer: Service, Sendable {
     /// Stops accepting, sends GOAWAY to every client, and waits for their connections to close.
     public func stop() async {
         runtime.ready.store(false, ordering: .relaxed)
+        liveness.withLock { $0?.stop(); $0 = nil }
         logger.info("shutting down: GOAWAY to \(runtime.connections.count) connection(s)")
         await grpcServer.stop()
         let counters = runtime.counters
@@ -75,9 +79,7 @@ public final class RegistrarServer: Service, Sendable {
     /// Runs until graceful shutdown (SIGTERM or SIGINT under a ServiceGroup).
     public func run() async throws {
         try await start()
-        let liveness = LivenessMonitor(runtime: runtime, loop: group.next())
         try? await gracefulShutdown()
-        liveness.stop()
         await stop()
     }
 }
