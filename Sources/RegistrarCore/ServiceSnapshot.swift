@@ -13,11 +13,26 @@ public struct ServiceSnapshot: Sendable, Equatable {
     public var hosts: [Host]
     public var reachProtectionThreshold: Bool
 
+    public init(service: ServiceKey, revision: UInt64, lastRefTime: Int64, clusters: String, hosts: [Host], reachProtectionThreshold: Bool) {
+        self.service = service
+        self.revision = revision
+        self.lastRefTime = lastRefTime
+        self.clusters = clusters
+        self.hosts = hosts
+        self.reachProtectionThreshold = reachProtectionThreshold
+    }
+
     /// One instance as read back, with the fields a reader needs resolved.
     public struct Host: Sendable, Equatable {
         public var instance: Instance
         public var instanceId: String
         public var ephemeral: Bool
+
+        public init(instance: Instance, instanceId: String, ephemeral: Bool) {
+            self.instance = instance
+            self.instanceId = instanceId
+            self.ephemeral = ephemeral
+        }
     }
 }
 

@@ -1,1 +1,67 @@
+import Foundation
+import RegistrarCore
+import RegistrarWire
 import Testing
+
+@Suite("Wire contract")
+struct WireTests {
+    private func object(_ bytes: [UInt8]) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+    }
+
+    @Test func serviceInfoHasTheShapeClientsNeed() throws {
+        let service = ServiceKey(namespace: "public", group: "G", name: "orders")
+        let instance = Instance(ip: "10.0.0.1", port: 80, weight: 2, metadata: ["v": "1", PreservedMetadata.heartbeatTimeout: "20000"])
+        let snapshot = ServiceSnapshot(service: service, revision: 3, lastRefTime: 1234, clusters: "",
+                                       hosts: [.init(instance: instance, instanceId: instance.instanceId(in: service), ephemeral: true)],
+                                       reachProtectionThreshold: false)
+        let json = try object(ServiceInfoJSON.encode(snapshot))
+        #expect(json["name"] as? String == "orders")
+        #expect(json["groupName"] as? String == "G")
+        #expect(json["allIPs"] as? Bool == false && json["allIps"] as? Bool == false)
+        #expect(json["lastRefTime"] as? Int == 1234)
+        let host = try #require((json["hosts"] as? [[String: Any]])?.first)
+        #expect(host["serviceName"] as? String == "G@@orders")
+        #expect(host["instanceId"] as? String == "10.0.0.1#80#DEFAULT#G@@orders")
+        #expect(host["weight"] as? Double == 2)
+        #expect(host["instanceHeartBeatTimeOut"] as? Int == 20000)
+        #expect(host["instanceHeartBeatInterval"] as? Int == 5000)
+        #expect(!String(decoding: ServiceInfoJSON.encode(snapshot), as: UTF8.self).contains("null"))
+    }
+
+    @Test func writerEscapesStrings() throws {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("s"); writer.string("quote\" backslash\\ newline\n tab\t bell\u{07} é")
+        writer.endObject()
+        let json = try object(writer.bytes)
+        #expect(json["s"] as? String == "quote\" backslash\\ newline\n tab\t bell\u{07} é")
+    }
+
+    @Test func responsesLeaveOutAbsentFields() throws {
+        let body = try object(ResponseBody.make(requestId: nil))
+        #expect(body["message"] == nil && body["requestId"] == nil)
+        #expect(body["resultCode"] as? Int == 200 && body["success"] as? Bool == true)
+        let failure = try object(ResponseBody.error(code: 302, message: "RequestHandler Not Found"))
+        #expect(failure["resultCode"] as? Int == 500 && failure["errorCode"] as? Int == 302 && failure["success"] as? Bool == false)
+        let ack = try object(ServerRequestBody.setupAck(abilities: [:]))
+        #expect(ack["abilityTable"] != nil)
+    }
+
+    @Test func payloadRoundTripAndErrors() throws {
+        let bytes = PayloadCodec.encode(type: "HealthCheckRequest", json: Array("{}".utf8), clientIp: "1.2.3.4", headers: ["app": "x"])
+        let message = try PayloadCodec.decode(bytes)
+        #expect(message.type == "HealthCheckRequest" && message.clientIp == "1.2.3.4" && message.headers == ["app": "x"])
+        #expect(throws: WireError.self) { try PayloadCodec.decode([0xFF, 0xFF, 0xFF]) }
+        #expect(throws: WireError.missingType) { try PayloadCodec.decode(PayloadCodec.encode(type: "", json: [])) }
+    }
+
+    @Test func bodiesAcceptNullsAndIgnoreUnknownKeys() throws {
+        let json = #"{"type":"registerInstance","instance":{"ip":"1.1.1.1","port":1,"clusterName":null,"extra":{}},"requestId":null,"x":1}"#
+        let request = try BodyDecoder.decode(InstanceRequest.self, from: WireMessage(type: "InstanceRequest", json: Data(json.utf8)))
+        #expect(request.instance?.ip == "1.1.1.1" && request.instance?.clusterName == nil && request.requestId == nil)
+        #expect(throws: WireError.self) {
+            try BodyDecoder.decode(InstanceRequest.self, from: WireMessage(type: "InstanceRequest", json: Data(#"{"instance":{"port":"x"}}"#.utf8)))
+        }
+    }
+}
