@@ -56,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "registrar",
             dependencies: [
-                "RegistrarServer", "RegistrarWire", "RegistrarTransport",
+                "RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

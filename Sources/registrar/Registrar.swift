@@ -6,6 +6,6 @@ struct Registrar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registrar",
         abstract: "A service registry that speaks the Nacos 2.x protocols.",
-        subcommands: [Serve.self]
+        subcommands: [Serve.self, Bench.self]
     )
 }
