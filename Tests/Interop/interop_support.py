@@ -38,6 +38,18 @@ MAX_WAIT = 15.0
 NACOS_ENV_PREFIXES = ("NACOS_CLIENT_",)
 
 
+def _die_with_parent() -> None:
+    """preexec_fn: have Linux SIGKILL the child if the test process dies (e.g. the hang
+    guard in conftest.py aborts pytest), so no server or helper is ever orphaned."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except Exception:  # noqa: BLE001 - best effort, non-Linux
+        pass
+
+
 def scrub_nacos_env(env: Optional[dict] = None) -> dict:
     env = dict(os.environ if env is None else env)
     for k in list(env):
@@ -132,8 +144,21 @@ class RegistrarServer:
 
     # -- lifecycle ------------------------------------------------------------------
     def command(self) -> List[str]:
-        return [str(self.binary), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                "--data-dir", str(self.data_dir)]
+        cmd = [str(self.binary), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+               "--data-dir", str(self.data_dir)]
+        if os.environ.get("INTEROP_SERVER_LOG_LEVEL"):
+            cmd += ["--log-level", os.environ["INTEROP_SERVER_LOG_LEVEL"]]
+        return cmd
+
+    @staticmethod
+    def environment() -> dict:
+        # `registrar serve` also reads REGISTRAR_* variables and a REGISTRAR_CONFIG file
+        # (e.g. REGISTRAR_GRPC_PORT would move the SDK port away from P+1000): drop them.
+        env = scrub_nacos_env()
+        for k in list(env):
+            if k.startswith("REGISTRAR_"):
+                del env[k]
+        return env
 
     def start(self, timeout: float = STARTUP_TIMEOUT) -> "RegistrarServer":
         if not self.binary.exists():
@@ -148,8 +173,8 @@ class RegistrarServer:
             self._log_file.write(f"=== {' '.join(self.command())}\n".encode())
             self.proc = subprocess.Popen(
                 self.command(), stdout=self._log_file, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=str(self.workdir), env=scrub_nacos_env(),
-                start_new_session=True)
+                stdin=subprocess.DEVNULL, cwd=str(self.workdir), env=self.environment(),
+                start_new_session=True, preexec_fn=_die_with_parent)
             try:
                 self._wait_ready(timeout)
                 return self
@@ -541,7 +566,8 @@ class ChildProcess:
         env["HOME"] = str(self.workdir)    # Rust SDK writes ~/logs/nacos and ~/nacos cache
         self.proc = subprocess.Popen([sys.executable, str(self.script_path), *args],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._out, env=env, cwd=str(self.workdir))
+                                     stderr=self._out, env=env, cwd=str(self.workdir),
+                                     preexec_fn=_die_with_parent)
         self.stdout_lines: List[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

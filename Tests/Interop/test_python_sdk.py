@@ -16,7 +16,8 @@ from interop_support import (PY_REGISTER_SCRIPT, ChildProcess, PyClients, Record
 
 
 def _ctx(server):
-    return lambda: f"--- server log tail ---\n{server.log_tail(40)}"
+    # the full server log tail is attached to every failure report by conftest.py
+    return lambda: f"server: {server.describe()}"
 
 
 def test_py_register_then_list_from_second_client(server, sdk_dir):
@@ -259,7 +260,7 @@ def test_py_process_exit_removes_instance(server, sdk_dir, workdir, mode):
                          workdir, name=f"py-child-{mode}")
 
     def ctx():
-        return f"{child.diagnostics()}\n--- server log tail ---\n{server.log_tail(40)}"
+        return f"{child.diagnostics()}\nserver: {server.describe()}"
 
     async def scenario():
         async with PyClients(server, sdk_dir) as pc:

@@ -24,7 +24,8 @@ GROUP = "DEFAULT_GROUP"
 
 
 def _ctx(server):
-    return lambda: f"--- server log tail ---\n{server.log_tail(40)}"
+    # the full server log tail is attached to every failure report by conftest.py
+    return lambda: f"server: {server.describe()}"
 
 
 def test_rust_register_query_deregister(server):
@@ -136,7 +137,7 @@ def test_rust_process_kill_removes_instance(server, workdir):
                          name="rust-child")
 
     def ctx():
-        return f"{child.diagnostics()}\n--- server log tail ---\n{server.log_tail(40)}"
+        return f"{child.diagnostics()}\nserver: {server.describe()}"
 
     async def scenario():
         b = rust_async_client(server)

@@ -37,7 +37,9 @@ final class GRPCClientStreamHandler: ChannelInboundHandler {
         case .headers(let headers):
             if let status = headers.headers.first(name: "grpc-status") {
                 let message = headers.headers.first(name: "grpc-message").map(GRPCMessageEncoding.decode) ?? ""
-                finish(GRPCStatus(GRPCStatus.Code(trailerValue: status), message), context: context)
+                // The server ended the stream; closing our side too would send RST_STREAM, and
+                // servers rate-limit those (HTTP/2 rapid-reset protection).
+                finish(GRPCStatus(GRPCStatus.Code(trailerValue: status), message), context: context, reset: !headers.endStream)
             } else if let code = headers.headers.first(name: ":status"), code != "200" {
                 finish(GRPCStatus(.unavailable, "HTTP status \(code)"), context: context)
             } else if headers.endStream {
@@ -69,10 +71,10 @@ final class GRPCClientStreamHandler: ChannelInboundHandler {
         finish(GRPCStatus(.unavailable, "stream error: \(error)"), context: context)
     }
 
-    private func finish(_ status: GRPCStatus, context: ChannelHandlerContext) {
+    private func finish(_ status: GRPCStatus, context: ChannelHandlerContext, reset: Bool = true) {
         guard let onClose else { return }
         self.onClose = nil
         onClose(status)
-        context.close(promise: nil)
+        if reset { context.close(promise: nil) }
     }
 }
