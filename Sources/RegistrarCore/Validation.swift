@@ -41,7 +41,7 @@ public struct Validation: Sendable {
         guard name.utf8.count <= 512 else {
             throw .paramCheck("Param 'serviceName' is illegal, the param length should not exceed 512.")
         }
-        guard !name.hasPrefix("@"), !name.contains("@@"), !name.unicodeScalars.contains(where: \.isForbiddenInNames) else {
+        guard !name.hasPrefix("@"), !name.contains("@@"), !containsForbiddenCharacters(name) else {
             throw .paramCheck("Param 'serviceName' is illegal, illegal characters should not appear in the param.")
         }
     }
@@ -67,7 +67,7 @@ public struct Validation: Sendable {
         guard instance.ip.utf8.count <= 128 else {
             throw .paramCheck("Param 'ip' is illegal, the param length should not exceed 128.")
         }
-        guard !instance.ip.unicodeScalars.contains(where: \.isForbiddenInNames) else {
+        guard !containsForbiddenCharacters(instance.ip) else {
             throw .paramCheck("Param 'ip' is illegal, illegal characters should not appear in the param.")
         }
         guard (0...65535).contains(instance.port) else {
@@ -93,6 +93,15 @@ public struct Validation: Sendable {
         guard timeout >= interval, deleteTimeout >= interval else {
             throw .invalidParameter("Instance 'heart beat interval' must less than 'heart beat timeout' and 'ip delete timeout'.")
         }
+    }
+
+    /// Whitespace or CJK ideographs. Names are nearly always ASCII, so that case avoids the
+    /// (measurably slow) Unicode property lookup.
+    private func containsForbiddenCharacters(_ text: String) -> Bool {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            return text.utf8.contains { $0 == 0x20 || (0x09...0x0D).contains($0) }
+        }
+        return text.unicodeScalars.contains(where: \.isForbiddenInNames)
     }
 
     public func check(batch instances: [Instance]) throws(RegistryError) {

@@ -16,10 +16,11 @@ struct NamingHandlers {
         return Reply(type: "", json: ResponseBody.failure(error, requestId: requestId, extra: extra))
     }
 
-    /// The service a naming request names; its name must not be blank.
-    private func serviceKey(_ request: some NamingRequestFields) throws(RegistryError) -> ServiceKey {
+    /// The service a naming request names. Writes are validated by the registry itself, so
+    /// only reads ask for the check here.
+    private func serviceKey(_ request: some NamingRequestFields, validate: Bool = true) throws(RegistryError) -> ServiceKey {
         let key = ServiceKey(namespace: request.namespace, group: request.groupName, name: request.serviceName ?? "")
-        try validation.check(service: key)
+        if validate { try validation.check(service: key) }
         return key
     }
 
@@ -37,7 +38,7 @@ struct NamingHandlers {
         let type = request.type ?? ""
         let echoType: (inout JSONWriter) -> Void = { json in json.key("type"); json.string(type) }
         do throws(RegistryError) {
-            let service = try serviceKey(request)
+            let service = try serviceKey(request, validate: type != "registerInstance")
             let changed: [ServiceKey]
             switch type {
             case "registerInstance":
@@ -67,7 +68,7 @@ struct NamingHandlers {
         let type = request.type ?? ""
         let echoType: (inout JSONWriter) -> Void = { json in json.key("type"); json.string(type) }
         do throws(RegistryError) {
-            let service = try serviceKey(request)
+            let service = try serviceKey(request, validate: false)
             guard type == "batchRegisterInstance" else { throw .invalidParameter("Unsupported request type \(type)") }
             var instances: [Instance] = []
             for body in request.instances ?? [] { instances.append(try makeInstance(body)) }

@@ -18,18 +18,26 @@ final class BlackholeProxy: Sendable {
     static func start(to targetPort: Int, group: EventLoopGroup) async throws -> BlackholeProxy {
         let gate = Gate()
         let listener = try await ServerBootstrap(group: group)
-            .childChannelOption(.autoRead, value: false)
             .childChannelInitializer { inbound in
-                let upstream = ClientBootstrap(group: inbound.eventLoop)
-                    .connect(host: "127.0.0.1", port: targetPort)
-                return upstream.flatMap { outbound in
-                    let toServer = ForwardHandler(peer: outbound, gate: gate)
-                    let toClient = ForwardHandler(peer: inbound, gate: gate)
-                    return inbound.pipeline.addHandler(toServer).flatMap {
-                        outbound.pipeline.addHandler(toClient)
-                    }.map {
-                        inbound.read()
-                    }
+                inbound.eventLoop.makeCompletedFuture {
+                    let clientSide = BufferingForwarder(gate: gate)
+                    try inbound.pipeline.syncOperations.addHandler(clientSide)
+                    ClientBootstrap(group: inbound.eventLoop)
+                        .channelInitializer { outbound in
+                            outbound.eventLoop.makeCompletedFuture {
+                                let serverSide = BufferingForwarder(gate: gate)
+                                try outbound.pipeline.syncOperations.addHandler(serverSide)
+                                serverSide.connect(to: inbound)
+                            }
+                        }
+                        .connect(host: "127.0.0.1", port: targetPort)
+                        .assumeIsolated()
+                        .whenComplete { result in
+                            switch result {
+                            case .success(let outbound): clientSide.connect(to: outbound)
+                            case .failure: inbound.close(promise: nil)
+                            }
+                        }
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -55,31 +63,35 @@ private final class Gate: Sendable {
     var dropping: Bool { proxy.withLock { $0?.isDropping ?? false } }
 }
 
-private final class ForwardHandler: ChannelInboundHandler, Sendable {
+/// Forwards bytes to its peer channel, holding them until the peer is connected; drops them
+/// while the proxy is blackholed. Both sides of one proxied connection share an event loop.
+private final class BufferingForwarder: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
-    private let peer: Channel
     private let gate: Gate
+    private var peer: Channel?
+    private var held: [ByteBuffer] = []
 
-    init(peer: Channel, gate: Gate) {
-        self.peer = peer
+    init(gate: Gate) {
         self.gate = gate
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if !gate.dropping {
-            peer.writeAndFlush(unwrapInboundIn(data), promise: nil)
-        }
-        context.read()
+    func connect(to peer: Channel) {
+        self.peer = peer
+        for bytes in held { peer.write(bytes, promise: nil) }
+        held.removeAll()
+        peer.flush()
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        context.read()
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !gate.dropping else { return }
+        let bytes = unwrapInboundIn(data)
+        if let peer { peer.writeAndFlush(bytes, promise: nil) } else { held.append(bytes) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         // A real vanished peer sends nothing; while blackholed, keep the other side open too.
-        if !gate.dropping { peer.close(promise: nil) }
+        if !gate.dropping { peer?.close(promise: nil) }
         context.fireChannelInactive()
     }
 }
