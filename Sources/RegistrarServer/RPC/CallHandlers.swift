@@ -17,15 +17,9 @@ final class UnaryCallHandler: GRPCServerCallHandler {
             return
         }
         answered = true
-        let wire: WireMessage
-        do {
-            wire = try PayloadCodec.decode(Array(message.readableBytesView))
-        } catch {
-            connection.runtime.counters.malformedPayloads.add(1, ordering: .relaxed)
-            connection.logger.notice("rejecting unary call: \(error)")
+        guard let wire = decodePayload(message, connection: connection, context: "unary call", onError: { error in
             call.finish(GRPCStatus(.invalidArgument, "\(error)"))
-            return
-        }
+        }) else { return }
         let reply = RequestDispatcher.handle(wire, connection: connection)
         var buffer = ByteBufferAllocator().buffer(capacity: reply.json.count + 48)
         buffer.writeBytes(PayloadCodec.encode(type: reply.type, json: reply.json))
@@ -51,15 +45,8 @@ final class BiStreamCallHandler: GRPCServerCallHandler {
     }
 
     func received(message: ByteBuffer, on call: GRPCServerCall) {
-        let wire: WireMessage
-        do {
-            wire = try PayloadCodec.decode(Array(message.readableBytesView))
-        } catch {
-            // As Nacos does: a payload that cannot be parsed is logged and dropped; the stream stays.
-            connection.runtime.counters.malformedPayloads.add(1, ordering: .relaxed)
-            connection.logger.notice("dropping malformed payload on the bi-stream: \(error)")
-            return
-        }
+        // As Nacos does: a payload that cannot be parsed is logged and dropped; the stream stays.
+        guard let wire = decodePayload(message, connection: connection, context: "bi-stream", onError: { _ in }) else { return }
         if wire.type == "ConnectionSetupRequest" {
             do {
                 let request = try BodyDecoder.decode(ConnectionSetupRequest.self, from: wire)
@@ -90,5 +77,17 @@ final class BiStreamCallHandler: GRPCServerCallHandler {
 
     func closed(_ call: GRPCServerCall) {
         connection.streamClosed(call)
+    }
+}
+
+/// Reads the protobuf envelope; on failure counts it, logs it, and lets the caller answer.
+private func decodePayload(_ message: ByteBuffer, connection: RPCConnection, context: String, onError: (WireError) -> Void) -> WireMessage? {
+    do {
+        return try PayloadCodec.decode(Array(message.readableBytesView))
+    } catch {
+        connection.runtime.counters.malformedPayloads.add(1, ordering: .relaxed)
+        connection.logger.notice("malformed payload on the \(context): \(error)")
+        onError(error)
+        return nil
     }
 }

@@ -54,24 +54,12 @@ enum RequestDispatcher {
             case "HealthCheckRequest":
                 let request = try BodyDecoder.decode(ServerRequestFields.self, from: message)
                 reply = Reply(type: responseType, json: ResponseBody.make(requestId: request.requestId))
-            case "InstanceRequest":
-                let request = try BodyDecoder.decode(InstanceRequest.self, from: message)
-                reply = NamingHandlers(connection: connection, requestId: request.requestId).instance(request)
-            case "PersistentInstanceRequest":
-                let request = try BodyDecoder.decode(InstanceRequest.self, from: message)
-                reply = NamingHandlers(connection: connection, requestId: request.requestId).persistentInstance(request)
-            case "BatchInstanceRequest":
-                let request = try BodyDecoder.decode(BatchInstanceRequest.self, from: message)
-                reply = NamingHandlers(connection: connection, requestId: request.requestId).batch(request)
-            case "ServiceQueryRequest":
-                let request = try BodyDecoder.decode(ServiceQueryRequest.self, from: message)
-                reply = NamingHandlers(connection: connection, requestId: request.requestId).query(request)
-            case "SubscribeServiceRequest":
-                let request = try BodyDecoder.decode(SubscribeServiceRequest.self, from: message)
-                reply = NamingHandlers(connection: connection, requestId: request.requestId).subscribe(request)
-            default:
-                let request = try BodyDecoder.decode(ServiceListRequest.self, from: message)
-                reply = NamingHandlers(connection: connection, requestId: request.requestId).listServices(request)
+            case "InstanceRequest": reply = try serve(message, connection) { $0.instance($1 as InstanceRequest) }
+            case "PersistentInstanceRequest": reply = try serve(message, connection) { $0.persistentInstance($1 as InstanceRequest) }
+            case "BatchInstanceRequest": reply = try serve(message, connection) { $0.batch($1 as BatchInstanceRequest) }
+            case "ServiceQueryRequest": reply = try serve(message, connection) { $0.query($1 as ServiceQueryRequest) }
+            case "SubscribeServiceRequest": reply = try serve(message, connection) { $0.subscribe($1 as SubscribeServiceRequest) }
+            default: reply = try serve(message, connection) { $0.listServices($1 as ServiceListRequest) }
             }
             reply.type = responseType
             return reply
@@ -79,5 +67,13 @@ enum RequestDispatcher {
             connection.logger.notice("rejecting \(message.type): \(error)")
             return .error(502, "\(error)", requestId: nil)
         }
+    }
+
+    /// Parses the body as `Request` and hands it to the naming handler.
+    private static func serve<Request: IdentifiedRequest>(
+        _ message: WireMessage, _ connection: RPCConnection, _ handle: (NamingHandlers, Request) -> Reply
+    ) throws(WireError) -> Reply {
+        let request = try BodyDecoder.decode(Request.self, from: message)
+        return handle(NamingHandlers(connection: connection, requestId: request.requestId), request)
     }
 }

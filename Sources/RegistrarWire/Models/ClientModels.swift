@@ -40,6 +40,6 @@ public struct ServerCheckResponseBody: Codable, Sendable {
 }
 
 /// Every request type the server sends on the stream, with its requestId.
-public struct ServerRequestFields: Codable, Sendable {
+public struct ServerRequestFields: Codable, Sendable, IdentifiedRequest {
     public var requestId: String?
 }

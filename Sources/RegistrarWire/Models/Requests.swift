@@ -3,8 +3,13 @@
 /// Every field is optional: clients differ in what they send (Java leaves fields out, the Rust
 /// client sends `null`), and unknown keys are ignored. Defaults are applied by the handlers.
 
+/// A request that may carry a `requestId` (echoed in its response).
+public protocol IdentifiedRequest: Decodable, Sendable {
+    var requestId: String? { get }
+}
+
 /// Fields every naming request carries.
-public protocol NamingRequestFields {
+public protocol NamingRequestFields: IdentifiedRequest {
     var namespace: String? { get }
     var serviceName: String? { get }
     var groupName: String? { get }
@@ -135,7 +140,7 @@ public struct ServiceListRequest: Codable, Sendable, NamingRequestFields {
 }
 
 /// `ConnectionSetupRequest`: the first message on a connection's bi-stream.
-public struct ConnectionSetupRequest: Codable, Sendable {
+public struct ConnectionSetupRequest: Codable, Sendable, IdentifiedRequest {
     public var requestId: String?
     public var clientVersion: String?
     public var tenant: String?
