@@ -69,6 +69,7 @@ final class PushSession {
         var flight = InFlight(requestId: requestId, content: content, attempt: attempt, timer: nil)
         guard connection.streamIsWritable else {
             // The client is not reading; queueing more bytes would only grow memory.
+            connection.logger.info("push of \(service) deferred: the client's stream is not writable (it is not reading)")
             inFlight[service] = flight
             failed(service)
             return

@@ -51,11 +51,22 @@ struct NamingHandlers {
             default:
                 throw .invalidParameter("Unsupported request type \(type)")
             }
-            runtime.servicesChanged(changed)
-            return Reply(type: "", json: ResponseBody.instance(type: type, requestId: requestId))
+            return changedReply(changed, json: ResponseBody.instance(type: type, requestId: requestId))
         } catch {
             return failure(error, extra: echoType)
         }
+    }
+
+    /// A write's reply: pushes go out only after the response is written, so the writer hears
+    /// "done" before its own subscribers hear of the change. (The Rust SDK's Python binding can
+    /// deadlock when a push reaches a listener while the same process waits for a response.)
+    private func changedReply(_ changed: [ServiceKey], json: [UInt8]) -> Reply {
+        var reply = Reply(type: "", json: json)
+        if !changed.isEmpty {
+            let runtime = self.runtime
+            reply.afterResponse = { runtime.servicesChanged(changed) }
+        }
+        return reply
     }
 
     func persistentInstance(_ request: InstanceRequest) -> Reply {
@@ -75,8 +86,7 @@ struct NamingHandlers {
             let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
                 try registry.publish(client: connection.id, service: service, instances: instances)
             }
-            runtime.servicesChanged(changed)
-            return Reply(type: "", json: ResponseBody.instance(type: type, requestId: requestId))
+            return changedReply(changed, json: ResponseBody.instance(type: type, requestId: requestId))
         } catch {
             return failure(error, extra: echoType)
         }

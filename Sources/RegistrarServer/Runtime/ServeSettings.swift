@@ -1,16 +1,15 @@
 import Foundation
-import RegistrarServer
 
 /// Where `serve` gets its settings, highest precedence first: flags, environment variables
 /// (`REGISTRAR_PORT`, …), a `key = value` file (`--config`, or `REGISTRAR_CONFIG`), defaults.
-struct ServeSettings {
+public struct ServeSettings: Sendable {
     /// The keys a config file may hold; the environment variable is `REGISTRAR_` + the key in
     /// upper case with `-` as `_`.
-    static let keys = ["host", "port", "grpc-port", "data-dir", "log-level"]
+    public static let keys = ["host", "port", "grpc-port", "data-dir", "log-level"]
 
     private var values: [String: String] = [:]
 
-    init(flags: [String: String?], environment: [String: String], configFile: String?) throws {
+    public init(flags: [String: String?], environment: [String: String], configFile: String?) throws {
         if let path = configFile ?? environment["REGISTRAR_CONFIG"] {
             values = try ServeSettings.parseFile(path)
         }
@@ -47,9 +46,9 @@ struct ServeSettings {
         return values
     }
 
-    func string(_ key: String) -> String? { values[key] }
+    public func string(_ key: String) -> String? { values[key] }
 
-    func port(_ key: String) throws -> Int? {
+    public func port(_ key: String) throws -> Int? {
         guard let text = values[key] else { return nil }
         guard let port = Int(text), (0...65535).contains(port) else {
             throw SettingsError("\(key) must be a port number from 0 to 65535, got '\(text)'")
@@ -57,7 +56,7 @@ struct ServeSettings {
         return port
     }
 
-    func apply(to configuration: inout ServerConfiguration) throws {
+    public func apply(to configuration: inout ServerConfiguration) throws {
         if let host = string("host") { configuration.host = host }
         if let port = try port("port") {
             guard port <= 65535 - 1001 else { throw SettingsError("port \(port) is too high: the gRPC port is port+1000 and the cluster port port+1001") }
@@ -68,7 +67,7 @@ struct ServeSettings {
     }
 }
 
-struct SettingsError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct SettingsError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
