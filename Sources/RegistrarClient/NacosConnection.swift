@@ -26,14 +26,12 @@ public final class NacosConnection: Sendable {
     public let serverRequests: AsyncStream<ServerRequest>
     private let continuation: AsyncStream<ServerRequest>.Continuation
     private let stream: GRPCClientCall
-    public let clientIp: String
 
-    private init(transport: GRPCClientConnection, connectionId: String, stream: GRPCClientCall, clientIp: String,
+    private init(transport: GRPCClientConnection, connectionId: String, stream: GRPCClientCall,
                  serverRequests: AsyncStream<ServerRequest>, continuation: AsyncStream<ServerRequest>.Continuation) {
         self.transport = transport
         self.connectionId = connectionId
         self.stream = stream
-        self.clientIp = clientIp
         self.serverRequests = serverRequests
         self.continuation = continuation
     }
@@ -76,7 +74,7 @@ public final class NacosConnection: Sendable {
             let timer = transport.eventLoop.scheduleTask(in: timeout) { setupAck.fail(NacosConnectionError.noSetupAck) }
             try await setupAck.futureResult.get()
             timer.cancel()
-            return NacosConnection(transport: transport, connectionId: body.connectionId ?? "", stream: call, clientIp: "127.0.0.1",
+            return NacosConnection(transport: transport, connectionId: body.connectionId ?? "", stream: call,
                                    serverRequests: requests, continuation: continuation)
         } catch {
             await transport.close()

@@ -9,7 +9,7 @@ struct NamingHandlers {
     let requestId: String?
 
     private var runtime: NamingRuntime { connection.runtime }
-    private var validation: Validation { runtime.store.read { $0.validation } }
+    private var validation: Validation { runtime.validation }
 
     private func failure(_ error: RegistryError, extra: (inout JSONWriter) -> Void = { _ in }) -> Reply {
         connection.logger.debug("request refused: \(error)")

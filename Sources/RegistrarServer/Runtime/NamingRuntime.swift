@@ -10,6 +10,8 @@ import Synchronization
 final class NamingRuntime: Sendable {
     let configuration: ServerConfiguration
     let store: RegistryStore
+    /// The naming rules (the registry applies the same ones to writes).
+    let validation: Validation
     let connections = ConnectionTable()
     let requestIds = RequestIdGenerator()
     let logger: Logger
@@ -22,6 +24,7 @@ final class NamingRuntime: Sendable {
         self.configuration = configuration
         var validation = Validation()
         validation.maximumMetadataLength = configuration.maximumMetadataLength
+        self.validation = validation
         self.store = RegistryStore(registry: Registry(validation: validation, wallClock: { Int64(Date().timeIntervalSince1970 * 1000) }))
         self.logger = logger
         self.push = PushScheduler(store: store, connections: connections, timerLoop: timerLoop, mergeWindow: configuration.pushMergeWindow)
