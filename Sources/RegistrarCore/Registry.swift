@@ -42,8 +42,6 @@ public struct Registry: Sendable {
 
     public func hasClient(_ id: ClientID) -> Bool { clients[id] != nil }
 
-    public var clientCount: Int { clients.count }
-
     /// Removes a client with everything it published and subscribed. Returns the services whose
     /// instances changed.
     @discardableResult
@@ -181,11 +179,6 @@ public struct Registry: Sendable {
         let start = max(0, pageNo - 1) * size
         guard start < names.count else { return (names.count, []) }
         return (names.count, Array(names[start..<min(names.count, start + size)]))
-    }
-
-    /// Every service that has at least one instance.
-    public var populatedServices: [ServiceKey] {
-        services.compactMap { $0.value.publishers.isEmpty ? nil : $0.key }
     }
 
     // MARK: Internals

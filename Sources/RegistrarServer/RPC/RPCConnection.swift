@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import NIOCore
 import RegistrarCore
@@ -37,7 +36,7 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
 
     init(info: GRPCConnectionInfo, runtime: NamingRuntime) {
         let remote = info.remoteAddress
-        self.id = "\(Int64(Date.nowMillis))_\(remote?.ipAddress ?? "unknown")_\(remote?.port ?? 0)"
+        self.id = "\(wallClockMillis())_\(remote?.ipAddress ?? "unknown")_\(remote?.port ?? 0)"
         self.info = info
         self.runtime = runtime
         var logger = runtime.logger
@@ -165,8 +164,6 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
         }
     }
 
-    var isDetecting: Bool { detection != nil }
-
     // MARK: Cleanup
 
     private func cleanUp(reason: String) {
@@ -181,8 +178,4 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
         logger.info("connection unregistered (\(reason)); released \(changed.count) service publication(s)")
         runtime.servicesChanged(changed)
     }
-}
-
-extension Date {
-    static var nowMillis: Double { Date().timeIntervalSince1970 * 1000 }
 }

@@ -9,18 +9,18 @@ import NIOCore
 /// Threading: the scan runs on `loop`; each connection handles its detection on its own loop.
 final class LivenessMonitor: Sendable {
     private let runtime: NamingRuntime
-    private let task: NIOLockedTask
+    private let task: RepeatedTask
 
     init(runtime: NamingRuntime, loop: EventLoop) {
         self.runtime = runtime
         let configuration = runtime.configuration
         let idleMillis = configuration.idleBeforeDetection.nanoseconds / 1_000_000
-        self.task = NIOLockedTask(loop.scheduleRepeatedTask(initialDelay: configuration.livenessScanInterval, delay: configuration.livenessScanInterval) { _ in
+        self.task = loop.scheduleRepeatedTask(initialDelay: configuration.livenessScanInterval, delay: configuration.livenessScanInterval) { _ in
             let now = monotonicMillis()
             for connection in runtime.connections.all where now - connection.lastActive.load(ordering: .relaxed) >= idleMillis {
                 connection.detect()
             }
-        })
+        }
     }
 
     func stop() {
@@ -28,15 +28,3 @@ final class LivenessMonitor: Sendable {
     }
 }
 
-/// A repeated task handle that can be shared across threads.
-struct NIOLockedTask: Sendable {
-    private let task: RepeatedTask
-
-    init(_ task: RepeatedTask) {
-        self.task = task
-    }
-
-    func cancel() {
-        task.cancel()
-    }
-}

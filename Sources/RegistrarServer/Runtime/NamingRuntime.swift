@@ -25,7 +25,7 @@ final class NamingRuntime: Sendable {
         var validation = Validation()
         validation.maximumMetadataLength = configuration.maximumMetadataLength
         self.validation = validation
-        self.store = RegistryStore(registry: Registry(validation: validation, wallClock: { Int64(Date().timeIntervalSince1970 * 1000) }))
+        self.store = RegistryStore(registry: Registry(validation: validation, wallClock: wallClockMillis))
         self.logger = logger
         self.push = PushScheduler(store: store, connections: connections, timerLoop: timerLoop, mergeWindow: configuration.pushMergeWindow)
     }
@@ -54,6 +54,11 @@ final class Counters: Sendable {
     let pushesAcked = Atomic<Int>(0)
     let pushRetries = Atomic<Int>(0)
     let pushesAbandoned = Atomic<Int>(0)
+}
+
+/// Milliseconds since the Unix epoch (connection ids, `lastRefTime`).
+@Sendable func wallClockMillis() -> Int64 {
+    Int64(Date().timeIntervalSince1970 * 1000)
 }
 
 /// Milliseconds on a monotonic clock, for idle tracking.

@@ -75,18 +75,6 @@ public final class GRPCServerCall {
         channel.writeAndFlush(HTTP2Frame.FramePayload.headers(.init(headers: trailers, endStream: true)), promise: nil)
     }
 
-    /// Abandons the stream at once with RST_STREAM (used when the peer broke the protocol).
-    public func reset() {
-        guard !isFinished else { return }
-        isFinished = true
-        channel.close(promise: nil)
-    }
-
-    /// Closes the whole connection this call belongs to.
-    public func closeConnection() {
-        channel.parent?.close(promise: nil)
-    }
-
     static let responseHeaders: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
 
     private func writeResponseHeadersIfNeeded() {

@@ -57,15 +57,13 @@ final class GRPCServerStreamHandler: ChannelInboundHandler {
 
     private func receivedRequestHeaders(_ headers: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
         let path = headers.first(name: ":path") ?? ""
-        var deadline: NIODeadline?
-        if let timeout = headers.first(name: "grpc-timeout") {
-            guard let amount = GRPCTimeout.parse(timeout) else {
-                return rejectCall(.invalidArgument, "malformed grpc-timeout '\(timeout)'", path: path, headers: headers, context: context)
-            }
-            deadline = .now() + amount
-        }
-        let call = GRPCServerCall(path: path, headers: headers, deadline: deadline, channel: context.channel)
+        let timeoutHeader = headers.first(name: "grpc-timeout")
+        let timeout = timeoutHeader.flatMap(GRPCTimeout.parse)
+        let call = GRPCServerCall(path: path, headers: headers, deadline: timeout.map { .now() + $0 }, channel: context.channel)
         self.call = call
+        if let timeoutHeader, timeout == nil {
+            return call.finish(GRPCStatus(.invalidArgument, "malformed grpc-timeout '\(timeoutHeader)'"))
+        }
         if headers.first(name: ":method") != "POST" {
             return call.finish(GRPCStatus(.unimplemented, "gRPC requires POST"))
         }
@@ -79,18 +77,12 @@ final class GRPCServerStreamHandler: ChannelInboundHandler {
             return call.finish(GRPCStatus(.unimplemented, "method \(path) is not implemented"))
         }
         callHandler = handler
-        if let deadline {
+        if let deadline = call.deadline {
             deadlineTask = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
                 self?.deadlineExpired()
             }
         }
         if endStream { inboundFinished() }
-    }
-
-    private func rejectCall(_ code: GRPCStatus.Code, _ message: String, path: String, headers: HPACKHeaders, context: ChannelHandlerContext) {
-        let call = GRPCServerCall(path: path, headers: headers, deadline: nil, channel: context.channel)
-        self.call = call
-        call.finish(GRPCStatus(code, message))
     }
 
     private func deliverMessages() {
