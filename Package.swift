@@ -17,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        // Hummingbird without its default traits (swift-configuration, full Foundation): lean builds.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        // System zlib (zlib1g-dev): gzip for v1 UDP push, zlib for Distro later.
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // The wire contract: protobuf envelope (generated from proto/) and the JSON request/response models.
@@ -37,13 +41,16 @@ let package = Package(
         ),
         // The domain: clients, services, indexes, ServiceInfo read model. No I/O.
         .target(name: "RegistrarCore", swiftSettings: strict),
-        // The runtime: RPC front, push, liveness, configuration, lifecycle.
+        // The runtime: gRPC and v1 HTTP fronts, push (gRPC and UDP), liveness and heartbeats,
+        // configuration, lifecycle.
         .target(
             name: "RegistrarServer",
             dependencies: [
                 "RegistrarCore", "RegistrarWire", "RegistrarTransport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "CompressNIO", package: "compress-nio"),
             ],
             swiftSettings: strict
         ),

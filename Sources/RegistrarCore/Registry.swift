@@ -12,18 +12,29 @@ public struct Registry: Sendable {
         var lastRefTime: Int64
         var publishers: Set<ClientID> = []
         var subscribers: [ClientID: String] = [:]
-        /// 0 disables the protection threshold.
-        var protectThreshold: Double = 0
+        /// Set when the service was created or updated through the service API: it then lives
+        /// on without instances, and its protection threshold applies.
+        var metadata: ServiceMetadata?
+        /// Operator edits of instances (v1 `PUT`/`PATCH`), applied over what clients publish.
+        var overlays: [InstanceAddress: InstanceOverlay] = [:]
     }
 
     struct ClientRecord: Sendable {
         var kind: ClientKind
         var publications: [ServiceKey: [Instance]] = [:]
         var subscriptions: Set<ServiceKey> = []
+        /// Heartbeat clients only: the last beat per published service (monotonic ms).
+        var lastBeat: [ServiceKey: Int64] = [:]
+        /// Heartbeat clients only: the last time the client read or wrote (monotonic ms).
+        var lastActive: Int64 = 0
     }
 
-    private var services: [ServiceKey: ServiceRecord] = [:]
-    private var clients: [ClientID: ClientRecord] = [:]
+    var services: [ServiceKey: ServiceRecord] = [:]
+    var clients: [ClientID: ClientRecord] = [:]
+    /// The `ip:port#true` clients, which live by heartbeats and leases rather than connections.
+    var heartbeatClients: Set<ClientID> = []
+    /// Services that hold operator edits, so the sweep need not visit every service.
+    var servicesWithOverlays: Set<ServiceKey> = []
     private var clock: MonotonicMillis
     private var nextRevision: UInt64 = 1
     public let validation: Validation
@@ -37,7 +48,9 @@ public struct Registry: Sendable {
 
     /// Adds a client; adding a known id again is harmless.
     public mutating func addClient(_ id: ClientID, kind: ClientKind) {
-        if clients[id] == nil { clients[id] = ClientRecord(kind: kind) }
+        guard clients[id] == nil else { return }
+        clients[id] = ClientRecord(kind: kind)
+        if kind == .ipPort(ephemeral: true) { heartbeatClients.insert(id) }
     }
 
     public func hasClient(_ id: ClientID) -> Bool { clients[id] != nil }
@@ -47,6 +60,7 @@ public struct Registry: Sendable {
     @discardableResult
     public mutating func removeClient(_ id: ClientID) -> [ServiceKey] {
         guard let client = clients.removeValue(forKey: id) else { return [] }
+        heartbeatClients.remove(id)
         for service in client.subscriptions {
             services[service]?.subscribers.removeValue(forKey: id)
             dropIfUnused(service)
@@ -66,18 +80,23 @@ public struct Registry: Sendable {
     /// Replaces what `client` publishes for `service` with `instances` (one instance, or a batch;
     /// an empty batch withdraws them all). Creates the service on first use.
     @discardableResult
-    public mutating func publish(client id: ClientID, service: ServiceKey, instances: [Instance], ephemeral: Bool = true) throws(RegistryError) -> [ServiceKey] {
+    /// `beatAt` (monotonic ms) counts as the first heartbeat of a heartbeat client's instance.
+    public mutating func publish(
+        client id: ClientID, service: ServiceKey, instances: [Instance], ephemeral: Bool = true, beatAt: Int64? = nil
+    ) throws(RegistryError) -> [ServiceKey] {
         guard clients[id] != nil else { throw .clientDisconnected(id) }
         try validation.check(service: service)
         try validation.check(batch: instances)
         if let existing = services[service], existing.ephemeral != ephemeral {
-            // A service that only has subscribers has no kind yet that anyone relies on.
-            guard existing.publishers.isEmpty else { throw kindMismatch(service, existingEphemeral: existing.ephemeral) }
+            // A service that only has subscribers has no kind yet that anyone relies on; one
+            // created through the service API has the kind it was created with.
+            guard existing.publishers.isEmpty, existing.metadata == nil else { throw kindMismatch(service, existingEphemeral: existing.ephemeral) }
             services[service]!.ephemeral = ephemeral
         }
         if instances.isEmpty {
             return withdraw(client: id, service: service)
         }
+        if let beatAt { clients[id]!.lastBeat[service] = beatAt }
         if clients[id]!.publications[service] == instances { return [] }
         clients[id]!.publications[service] = instances
         ensureService(service, ephemeral: ephemeral)
@@ -90,6 +109,7 @@ public struct Registry: Sendable {
     @discardableResult
     public mutating func withdraw(client id: ClientID, service: ServiceKey) -> [ServiceKey] {
         guard clients[id]?.publications.removeValue(forKey: service) != nil else { return [] }
+        clients[id]?.lastBeat.removeValue(forKey: service)
         services[service]?.publishers.remove(id)
         touch(service)
         dropIfUnused(service)
@@ -144,16 +164,19 @@ public struct Registry: Sendable {
         let wanted = Set(filter.clusters.split(separator: ",").map(String.init))
         var hosts: [ServiceSnapshot.Host] = []
         for publisher in record.publishers {
-            for instance in clients[publisher]?.publications[service] ?? [] where instance.enabled {
+            for published in clients[publisher]?.publications[service] ?? [] {
+                let instance = record.effective(published)
+                guard instance.enabled else { continue }
                 if !wanted.isEmpty && !wanted.contains(instance.clusterName) { continue }
                 hosts.append(.init(instance: instance, instanceId: instance.instanceId(in: service), ephemeral: record.ephemeral))
             }
         }
         hosts.sort { ($0.instance.ip, $0.instance.port, $0.instanceId) < ($1.instance.ip, $1.instance.port, $1.instanceId) }
         var reachedThreshold = false
-        if record.protectThreshold > 0, !hosts.isEmpty {
+        let threshold = record.metadata?.protectThreshold ?? 0
+        if threshold > 0, !hosts.isEmpty {
             let healthy = hosts.reduce(0) { $0 + ($1.instance.healthy ? 1 : 0) }
-            if Double(healthy) / Double(hosts.count) <= record.protectThreshold {
+            if Double(healthy) / Double(hosts.count) <= threshold {
                 reachedThreshold = true
                 for index in hosts.indices { hosts[index].instance.healthy = true }
             }
@@ -167,13 +190,14 @@ public struct Registry: Sendable {
         )
     }
 
-    /// The names of the services in `namespace` and `group` that have instances, sorted, and
+    /// The names of the services in `namespace` and `group` that have instances or were created
+    /// through the service API, sorted, and
     /// paged (`pageNo` from 1). `count` is the total before paging.
     public func listServices(namespace: String, group: String, pageNo: Int, pageSize: Int) -> (count: Int, names: [String]) {
         let namespace = ServiceKey.normalizedNamespace(namespace)
         let group = group.isEmpty ? ServiceKey.defaultGroup : group
         let names = services.compactMap { key, record in
-            key.namespace == namespace && key.group == group && !record.publishers.isEmpty ? key.name : nil
+            key.namespace == namespace && key.group == group && (!record.publishers.isEmpty || record.metadata != nil) ? key.name : nil
         }.sorted()
         let size = max(1, pageSize)
         let start = max(0, pageNo - 1) * size
@@ -183,12 +207,12 @@ public struct Registry: Sendable {
 
     // MARK: Internals
 
-    private mutating func ensureService(_ service: ServiceKey, ephemeral: Bool) {
+    mutating func ensureService(_ service: ServiceKey, ephemeral: Bool) {
         guard services[service] == nil else { return }
         services[service] = ServiceRecord(ephemeral: ephemeral, revision: takeRevision(), lastRefTime: clock.next())
     }
 
-    private mutating func touch(_ service: ServiceKey) {
+    mutating func touch(_ service: ServiceKey) {
         guard services[service] != nil else { return }
         services[service]!.revision = takeRevision()
         services[service]!.lastRefTime = clock.next()
@@ -199,9 +223,11 @@ public struct Registry: Sendable {
         return nextRevision
     }
 
-    /// A service with neither instances nor subscribers is forgotten: nothing can observe it.
-    private mutating func dropIfUnused(_ service: ServiceKey) {
-        if let record = services[service], record.publishers.isEmpty, record.subscribers.isEmpty {
+    /// A service with neither instances, subscribers, stored metadata nor operator edits is
+    /// forgotten: nothing can observe it.
+    mutating func dropIfUnused(_ service: ServiceKey) {
+        if let record = services[service], record.publishers.isEmpty, record.subscribers.isEmpty, record.metadata == nil,
+           record.overlays.isEmpty {
             services.removeValue(forKey: service)
         }
     }

@@ -13,6 +13,11 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
         RegistryError(code: 400, message: message)
     }
 
+    /// Nacos NOT_FOUND (404): the named instance or service does not exist.
+    public static func notFound(_ message: String) -> RegistryError {
+        RegistryError(code: 404, message: message)
+    }
+
     /// A failed parameter check, worded as Nacos words it.
     public static func paramCheck(_ detail: String) -> RegistryError {
         RegistryError(code: 400, message: "Param check invalid:\(detail)")

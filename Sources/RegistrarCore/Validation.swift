@@ -77,20 +77,23 @@ public struct Validation: Sendable {
             throw .paramCheck("Param 'weight' is illegal, the value should be between 0 and 10000.")
         }
         try checkCluster(instance.clusterName)
-        let metadataLength = instance.metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        try checkMetadata(instance.metadata)
+        try checkHeartbeatMetadata(instance.metadata)
+    }
+
+    /// The total length of keys and values is bounded.
+    public func checkMetadata(_ metadata: [String: String]) throws(RegistryError) {
+        let metadataLength = metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
         guard metadataLength <= maximumMetadataLength else {
             throw .paramCheck("Param 'Metadata' is illegal, the param length should not exceed \(maximumMetadataLength).")
         }
-        try checkHeartbeatMetadata(instance.metadata)
     }
 
     /// Nacos's rule on the preserved heartbeat keys: timeout and delete timeout are not shorter
     /// than the interval.
     func checkHeartbeatMetadata(_ metadata: [String: String]) throws(RegistryError) {
-        let interval = Int64(metadata[PreservedMetadata.heartbeatInterval] ?? "") ?? PreservedMetadata.defaultHeartbeatInterval
-        let timeout = Int64(metadata[PreservedMetadata.heartbeatTimeout] ?? "") ?? PreservedMetadata.defaultHeartbeatTimeout
-        let deleteTimeout = Int64(metadata[PreservedMetadata.ipDeleteTimeout] ?? "") ?? PreservedMetadata.defaultIPDeleteTimeout
-        guard timeout >= interval, deleteTimeout >= interval else {
+        let timing = HeartbeatTiming(metadata: metadata)
+        guard timing.timeout >= timing.interval, timing.deleteTimeout >= timing.interval else {
             throw .invalidParameter("Instance 'heart beat interval' must less than 'heart beat timeout' and 'ip delete timeout'.")
         }
     }
@@ -121,6 +124,20 @@ public enum PreservedMetadata {
     public static let defaultHeartbeatInterval: Int64 = 5000
     public static let defaultHeartbeatTimeout: Int64 = 15000
     public static let defaultIPDeleteTimeout: Int64 = 30000
+}
+
+/// An instance's heartbeat timing (ms): from its preserved metadata, else Nacos's 5/15/30 s.
+/// Non-numeric values are ignored, as in Nacos.
+public struct HeartbeatTiming: Sendable, Equatable {
+    public var interval: Int64
+    public var timeout: Int64
+    public var deleteTimeout: Int64
+
+    public init(metadata: [String: String]) {
+        interval = metadata[PreservedMetadata.heartbeatInterval].flatMap { Int64($0) } ?? PreservedMetadata.defaultHeartbeatInterval
+        timeout = metadata[PreservedMetadata.heartbeatTimeout].flatMap { Int64($0) } ?? PreservedMetadata.defaultHeartbeatTimeout
+        deleteTimeout = metadata[PreservedMetadata.ipDeleteTimeout].flatMap { Int64($0) } ?? PreservedMetadata.defaultIPDeleteTimeout
+    }
 }
 
 extension UInt8 {

@@ -15,9 +15,14 @@ public final class RegistryStore: Sendable {
         public var json: [UInt8]
     }
 
+    private struct EncodingKey: Hashable {
+        var filter: SnapshotFilter
+        var style: ServiceInfoStyle
+    }
+
     private struct CacheEntry {
         var revision: UInt64
-        var byFilter: [SnapshotFilter: [UInt8]]
+        var byEncoding: [EncodingKey: [UInt8]]
     }
 
     private struct State: ~Copyable {
@@ -41,22 +46,23 @@ public final class RegistryStore: Sendable {
         state.withLock { body($0.registry) }
     }
 
-    /// The current ServiceInfo of `service` for `filter`, encoded (cached per revision).
-    public func encodedServiceInfo(_ service: ServiceKey, filter: SnapshotFilter) -> EncodedServiceInfo {
-        state.withLock { state in
+    /// The current ServiceInfo of `service` for `filter`, encoded in `style` (cached per revision).
+    public func encodedServiceInfo(_ service: ServiceKey, filter: SnapshotFilter, style: ServiceInfoStyle = .grpc) -> EncodedServiceInfo {
+        let key = EncodingKey(filter: filter, style: style)
+        return state.withLock { state in
             let revision = state.registry.revision(of: service)
-            if revision != 0, let entry = state.cache[service], entry.revision == revision, let json = entry.byFilter[filter] {
+            if revision != 0, let entry = state.cache[service], entry.revision == revision, let json = entry.byEncoding[key] {
                 return EncodedServiceInfo(revision: revision, json: json)
             }
-            let json = ServiceInfoJSON.encode(state.registry.snapshot(of: service, filter: filter))
+            let json = ServiceInfoJSON.encode(state.registry.snapshot(of: service, filter: filter), style: style)
             guard revision != 0 else {
                 state.cache.removeValue(forKey: service)
                 return EncodedServiceInfo(revision: 0, json: json)
             }
             if state.cache[service]?.revision != revision {
-                state.cache[service] = CacheEntry(revision: revision, byFilter: [:])
+                state.cache[service] = CacheEntry(revision: revision, byEncoding: [:])
             }
-            state.cache[service]!.byFilter[filter] = json
+            state.cache[service]!.byEncoding[key] = json
             return EncodedServiceInfo(revision: revision, json: json)
         }
     }

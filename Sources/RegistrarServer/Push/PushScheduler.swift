@@ -1,5 +1,6 @@
 import NIOCore
 import RegistrarCore
+import RegistrarWire
 import Synchronization
 
 /// Turns service changes into pushes to the services' subscribers.
@@ -17,12 +18,18 @@ final class PushScheduler: Sendable {
     private let mergeWindow: TimeAmount
     /// Services inside a merge window, and whether a change arrived during it.
     private let windows = Mutex<[ServiceKey: Bool]>([:])
+    /// v1 UDP push, once its socket is bound.
+    private let udp = Mutex<UDPPushService?>(nil)
 
     init(store: RegistryStore, connections: ConnectionTable, timerLoop: EventLoop, mergeWindow: TimeAmount) {
         self.store = store
         self.connections = connections
         self.timerLoop = timerLoop
         self.mergeWindow = mergeWindow
+    }
+
+    func attach(udp service: UDPPushService?) {
+        udp.withLock { $0 = service }
     }
 
     func servicesChanged(_ services: [ServiceKey]) {
@@ -59,21 +66,32 @@ final class PushScheduler: Sendable {
         }
     }
 
-    /// Sends the service's current data to each of its subscribers, encoded once per filter.
+    /// Sends the current data of `service` to one v1 subscriber's UDP address.
+    func pushOverUDP(to client: ClientID, service: ServiceKey, clusters: String) {
+        guard let udp = udp.withLock({ $0 }) else { return }
+        udp.push(to: client, service: service, serviceInfo: store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters), style: .v1).json)
+    }
+
+    /// Sends the service's current data to each of its subscribers (over their gRPC stream, or
+    /// UDP for v1 subscribers), encoded once per filter and style.
     private func deliver(_ service: ServiceKey) {
         let subscribers = store.read { $0.subscribers(of: service) }
         guard !subscribers.isEmpty else { return }
-        var encodedByClusters: [String: RegistryStore.EncodedServiceInfo] = [:]
+        let udp = udp.withLock { $0 }
+        var encoded: [String: RegistryStore.EncodedServiceInfo] = [:]
+        func content(_ clusters: String, _ style: ServiceInfoStyle) -> RegistryStore.EncodedServiceInfo {
+            let key = "\(style)|\(clusters)"
+            if let cached = encoded[key] { return cached }
+            let fresh = store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters), style: style)
+            encoded[key] = fresh
+            return fresh
+        }
         for (client, clusters) in subscribers {
-            guard let connection = connections.connection(client) else { continue }
-            let content: RegistryStore.EncodedServiceInfo
-            if let cached = encodedByClusters[clusters] {
-                content = cached
-            } else {
-                content = store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters))
-                encodedByClusters[clusters] = content
+            if let connection = connections.connection(client) {
+                connection.offerPush(service, content(clusters, .grpc))
+            } else if let udp, IPPortClientID.parse(client) != nil {
+                udp.push(to: client, service: service, serviceInfo: content(clusters, .v1).json)
             }
-            connection.offerPush(service, content)
         }
     }
 }

@@ -54,6 +54,9 @@ final class Counters: Sendable {
     let pushesAcked = Atomic<Int>(0)
     let pushRetries = Atomic<Int>(0)
     let pushesAbandoned = Atomic<Int>(0)
+    let udpPushesSent = Atomic<Int>(0)
+    let udpAcks = Atomic<Int>(0)
+    let udpResends = Atomic<Int>(0)
 }
 
 /// Milliseconds since the Unix epoch (connection ids, `lastRefTime`).

@@ -6,8 +6,9 @@ import RegistrarTransport
 import ServiceLifecycle
 import Synchronization
 
-/// A Registrar node: the SDK gRPC front, the registry and push, and liveness, run as one
-/// service under swift-service-lifecycle.
+/// A Registrar node: the v1 HTTP front, the SDK gRPC front, the registry and push (gRPC and
+/// UDP), connection liveness and v1 heartbeats, run as one service under
+/// swift-service-lifecycle.
 ///
 /// Threading: `run()` is called once; `grpcAddress` may be read from any thread once started.
 public final class RegistrarServer: Service, Sendable {
@@ -17,7 +18,9 @@ public final class RegistrarServer: Service, Sendable {
     private let ownsGroup: Bool
     private let runtime: NamingRuntime
     private let grpcServer: GRPCServer
-    private let liveness = Mutex<LivenessMonitor?>(nil)
+    private let httpFront: V1Front
+    private let monitors = Mutex<(LivenessMonitor, HeartbeatMonitor)?>(nil)
+    private let udpPush = Mutex<UDPPushService?>(nil)
 
     public init(configuration: ServerConfiguration, logger: Logger, group: MultiThreadedEventLoopGroup? = nil) {
         self.configuration = configuration
@@ -30,6 +33,7 @@ public final class RegistrarServer: Service, Sendable {
         transport.maximumMessageSize = configuration.maximumMessageSize
         transport.keepaliveInterval = configuration.keepaliveInterval
         transport.keepaliveTimeout = configuration.keepaliveTimeout
+        self.httpFront = V1Front(runtime: runtime, logger: logger)
         self.grpcServer = GRPCServer(configuration: transport, group: self.group) { info in
             RPCConnection(info: info, runtime: runtime)
         }
@@ -37,6 +41,10 @@ public final class RegistrarServer: Service, Sendable {
 
     /// The bound SDK gRPC address (useful when the port was 0).
     public var grpcAddress: SocketAddress? { grpcServer.localAddress }
+    /// The bound v1 HTTP address.
+    public var httpAddress: SocketAddress? { httpFront.localAddress }
+    /// The bound UDP push socket.
+    public var udpPushAddress: SocketAddress? { udpPush.withLock { $0?.localAddress } }
 
     /// Binds and becomes ready. Throws a clear error if a port is taken or the data directory
     /// cannot be created.
@@ -47,24 +55,54 @@ public final class RegistrarServer: Service, Sendable {
             throw StartupError("cannot create the data directory '\(configuration.dataDirectory)': \(error.localizedDescription)")
         }
         do {
+            try await httpFront.start(group: group)
+        } catch {
+            throw StartupError("cannot listen for HTTP clients on \(configuration.host):\(configuration.port): \(error)")
+        }
+        do {
             try await grpcServer.start()
         } catch {
+            await httpFront.stop()
             throw StartupError("cannot listen for SDK clients on \(configuration.host):\(configuration.grpcPort): \(error)")
         }
-        liveness.withLock { $0 = LivenessMonitor(runtime: runtime, loop: group.next()) }
+        do {
+            let udp = try await UDPPushService.start(
+                host: configuration.host, port: configuration.udpPushPort, group: group,
+                resendDelay: configuration.udpPushResendDelay, counters: runtime.counters, logger: logger
+            )
+            udpPush.withLock { $0 = udp }
+            runtime.push.attach(udp: udp)
+        } catch {
+            // v1 clients still work without it: they poll every 10 s.
+            logger.warning("v1 UDP push is off: cannot bind a UDP socket on \(configuration.host):\(configuration.udpPushPort): \(error)")
+        }
+        monitors.withLock { $0 = (LivenessMonitor(runtime: runtime, loop: group.next()), HeartbeatMonitor(runtime: runtime, loop: group.next())) }
         runtime.ready.store(true, ordering: .relaxed)
         logger.info("Registrar ready", metadata: [
-            "grpc": "\(grpcAddress.map { "\($0.ipAddress ?? configuration.host):\($0.port ?? configuration.grpcPort)" } ?? "?")",
+            "http": "\(Self.describe(httpAddress, fallbackPort: configuration.port))",
+            "grpc": "\(Self.describe(grpcAddress, fallbackPort: configuration.grpcPort))",
+            "udpPush": "\(Self.describe(udpPushAddress, fallbackPort: configuration.udpPushPort))",
             "dataDirectory": "\(configuration.dataDirectory)",
         ])
+    }
+
+    private static func describe(_ address: SocketAddress?, fallbackPort: Int) -> String {
+        guard let address else { return "off" }
+        return "\(address.ipAddress ?? "?"):\(address.port ?? fallbackPort)"
     }
 
     /// Stops accepting, sends GOAWAY to every client, and waits for their connections to close.
     public func stop() async {
         runtime.ready.store(false, ordering: .relaxed)
-        liveness.withLock { $0?.stop(); $0 = nil }
+        if let (liveness, heartbeats) = monitors.withLock({ $0.take() }) {
+            liveness.stop()
+            heartbeats.stop()
+        }
         logger.info("shutting down: GOAWAY to \(runtime.connections.count) connection(s)")
         await grpcServer.stop()
+        await httpFront.stop()
+        runtime.push.attach(udp: nil)
+        if let udp = udpPush.withLock({ $0.take() }) { await udp.stop() }
         let counters = runtime.counters
         logger.info("stopped", metadata: [
             "pushesSent": "\(counters.pushesSent.load(ordering: .relaxed))",
@@ -72,6 +110,8 @@ public final class RegistrarServer: Service, Sendable {
             "pushRetries": "\(counters.pushRetries.load(ordering: .relaxed))",
             "pushesAbandoned": "\(counters.pushesAbandoned.load(ordering: .relaxed))",
             "malformedPayloads": "\(counters.malformedPayloads.load(ordering: .relaxed))",
+            "udpPushesSent": "\(counters.udpPushesSent.load(ordering: .relaxed))",
+            "udpPushAcks": "\(counters.udpAcks.load(ordering: .relaxed))",
         ])
         if ownsGroup { try? await group.shutdownGracefully() }
     }

@@ -37,6 +37,19 @@ public struct ServerConfiguration: Sendable {
     /// Attempts per push before it is abandoned (the next change pushes again).
     public var pushMaximumAttempts = 5
 
+    /// How often v1 heartbeat deadlines are applied (Nacos: every 5 s).
+    public var heartbeatScanInterval: TimeAmount = .seconds(1)
+    /// A v1 UDP-push subscription lapses this long after the client's last list call (Nacos: 3 min).
+    public var udpSubscriberLease: TimeAmount = .seconds(180)
+    /// An unacked UDP push is sent once more after this (Nacos: 10 s).
+    public var udpPushResendDelay: TimeAmount = .seconds(10)
+    /// Local port of the UDP push socket (0: any free port).
+    public var udpPushPort = 0
+    /// Largest v1 form body read.
+    public var maximumHTTPBodySize = 256 * 1024
+    /// An HTTP keep-alive connection idle this long is closed.
+    public var httpIdleTimeout: TimeAmount = .seconds(120)
+
     /// Largest total size of an instance's metadata keys and values.
     public var maximumMetadataLength = 1024
 

@@ -1,14 +1,22 @@
 import RegistrarCore
 
+/// How a ServiceInfo names its service.
+public enum ServiceInfoStyle: Sendable, Hashable {
+    /// gRPC (2.x SDKs): `name` is the bare name, with `groupName` beside it.
+    case grpc
+    /// v1 HTTP and UDP push (1.x SDKs): `name` is grouped, `group@@name`.
+    case v1
+}
+
 /// The ServiceInfo JSON that queries return and pushes carry.
 public enum ServiceInfoJSON {
     /// How long clients may cache the data (Nacos's default push cache millis).
     public static let cacheMillis = 10_000
 
-    public static func encode(_ snapshot: ServiceSnapshot) -> [UInt8] {
+    public static func encode(_ snapshot: ServiceSnapshot, style: ServiceInfoStyle = .grpc) -> [UInt8] {
         var json = JSONWriter(capacity: 256 + snapshot.hosts.count * 360)
         json.beginObject()
-        json.key("name"); json.string(snapshot.service.name)
+        json.key("name"); json.string(style == .grpc ? snapshot.service.name : snapshot.service.groupedName)
         json.key("groupName"); json.string(snapshot.service.group)
         json.key("clusters"); json.string(snapshot.clusters)
         json.key("cacheMillis"); json.int(cacheMillis)
@@ -42,14 +50,11 @@ public enum ServiceInfoJSON {
         json.key("clusterName"); json.string(instance.clusterName)
         json.key("serviceName"); json.string(groupedName)
         json.key("metadata"); json.stringMap(instance.metadata)
-        let metadata = instance.metadata
-        json.key("instanceHeartBeatInterval")
-        json.int(Int64(metadata[PreservedMetadata.heartbeatInterval] ?? "") ?? PreservedMetadata.defaultHeartbeatInterval)
-        json.key("instanceHeartBeatTimeOut")
-        json.int(Int64(metadata[PreservedMetadata.heartbeatTimeout] ?? "") ?? PreservedMetadata.defaultHeartbeatTimeout)
-        json.key("ipDeleteTimeout")
-        json.int(Int64(metadata[PreservedMetadata.ipDeleteTimeout] ?? "") ?? PreservedMetadata.defaultIPDeleteTimeout)
-        json.key("instanceIdGenerator"); json.string(metadata[PreservedMetadata.instanceIdGenerator] ?? "simple")
+        let timing = HeartbeatTiming(metadata: instance.metadata)
+        json.key("instanceHeartBeatInterval"); json.int(timing.interval)
+        json.key("instanceHeartBeatTimeOut"); json.int(timing.timeout)
+        json.key("ipDeleteTimeout"); json.int(timing.deleteTimeout)
+        json.key("instanceIdGenerator"); json.string(instance.metadata[PreservedMetadata.instanceIdGenerator] ?? "simple")
         json.endObject()
     }
 }

@@ -1,0 +1,123 @@
+/// The v1 heartbeat model: `ip:port#true` clients whose instances live by their beats, whose
+/// list-call subscriptions live by a lease, and the expiry of orphaned operator edits.
+extension Registry {
+    /// How long leases last (ms).
+    public struct LeasePolicy: Sendable {
+        /// A heartbeat client's subscriptions (v1 UDP push) lapse this long after its last list call.
+        public var subscriberLease: Int64 = 180_000
+        /// An operator edit outlives its instance by this much, so a re-registration keeps it.
+        public var orphanedEditRetention: Int64 = 60_000
+
+        public init() {}
+    }
+
+    public enum HeartbeatOutcome: Sendable, Equatable {
+        /// The client does not publish into that service (expired, or never registered).
+        case unknownInstance
+        /// Refreshed. `changed` holds the service if the beat made an unhealthy instance healthy.
+        case refreshed(changed: [ServiceKey], beatInterval: Int64)
+    }
+
+    /// Records a beat (`now` in monotonic ms) for what `client` publishes into `service`.
+    public mutating func heartbeat(client id: ClientID, service: ServiceKey, now: Int64) -> HeartbeatOutcome {
+        guard let instances = clients[id]?.publications[service], let first = instances.first else { return .unknownInstance }
+        clients[id]!.lastBeat[service] = now
+        clients[id]!.lastActive = now
+        var changed: [ServiceKey] = []
+        if instances.contains(where: { !$0.healthy }) {
+            clients[id]!.publications[service] = instances.map { instance in
+                var instance = instance
+                instance.healthy = true
+                return instance
+            }
+            touch(service)
+            changed.append(service)
+        }
+        return .refreshed(changed: changed, beatInterval: timing(of: first, in: service).interval)
+    }
+
+    /// Notes that a heartbeat client read or wrote at `now`: it renews its subscriptions' lease.
+    public mutating func markActive(client id: ClientID, now: Int64) {
+        clients[id]?.lastActive = now
+    }
+
+    /// The heartbeat timing of `instance`, with any operator edit of its metadata applied.
+    public func timing(of instance: Instance, in service: ServiceKey) -> HeartbeatTiming {
+        HeartbeatTiming(metadata: services[service]?.effective(instance).metadata ?? instance.metadata)
+    }
+
+    /// What a sweep did, for pushes and for the log.
+    public struct SweepReport: Sendable, Equatable {
+        public var changed: [ServiceKey] = []
+        /// Instances that turned unhealthy: (client, service).
+        public var turnedUnhealthy: [(client: ClientID, service: ServiceKey)] = []
+        /// Instances removed for silence: (client, service).
+        public var expired: [(client: ClientID, service: ServiceKey)] = []
+
+        public static func == (lhs: SweepReport, rhs: SweepReport) -> Bool {
+            lhs.changed == rhs.changed && lhs.turnedUnhealthy.elementsEqual(rhs.turnedUnhealthy, by: ==) && lhs.expired.elementsEqual(rhs.expired, by: ==)
+        }
+    }
+
+    /// Applies every deadline due at `now` (monotonic ms) and reports the services that changed:
+    /// an instance silent past its heartbeat timeout turns unhealthy, and past its delete timeout
+    /// is removed; lapsed subscriptions end, clients left with nothing are dropped, and orphaned
+    /// operator edits are forgotten.
+    public mutating func sweep(now: Int64, policy: LeasePolicy = LeasePolicy()) -> SweepReport {
+        var report = SweepReport()
+        var changed = Set<ServiceKey>()
+        for id in heartbeatClients {
+            guard let client = clients[id] else { continue }
+            for (service, lastBeat) in client.lastBeat {
+                guard let instances = client.publications[service], let first = instances.first else { continue }
+                let timing = timing(of: first, in: service)
+                let silence = now - lastBeat
+                if silence > timing.deleteTimeout {
+                    changed.formUnion(withdraw(client: id, service: service))
+                    report.expired.append((id, service))
+                } else if silence > timing.timeout, instances.contains(where: \.healthy) {
+                    clients[id]!.publications[service] = instances.map { instance in
+                        var instance = instance
+                        instance.healthy = false
+                        return instance
+                    }
+                    touch(service)
+                    changed.insert(service)
+                    report.turnedUnhealthy.append((id, service))
+                }
+            }
+            if !client.subscriptions.isEmpty, now - client.lastActive > policy.subscriberLease {
+                for service in client.subscriptions { unsubscribe(client: id, service: service) }
+            }
+            if let client = clients[id], client.publications.isEmpty, client.subscriptions.isEmpty {
+                removeClient(id)
+            }
+        }
+        for service in servicesWithOverlays {
+            expireOrphanedEdits(of: service, now: now, retention: policy.orphanedEditRetention)
+        }
+        report.changed = Array(changed)
+        return report
+    }
+
+    private mutating func expireOrphanedEdits(of service: ServiceKey, now: Int64, retention: Int64) {
+        guard let record = services[service] else {
+            servicesWithOverlays.remove(service)
+            return
+        }
+        let present = Set(allInstances(of: service).map { InstanceAddress(ip: $0.ip, port: $0.port, cluster: $0.clusterName) })
+        for (address, overlay) in record.overlays {
+            if present.contains(address) {
+                if overlay.orphanedSince != nil { services[service]!.overlays[address]!.orphanedSince = nil }
+            } else if let since = overlay.orphanedSince {
+                if now - since > retention { services[service]!.overlays.removeValue(forKey: address) }
+            } else {
+                services[service]!.overlays[address]!.orphanedSince = now
+            }
+        }
+        if services[service]!.overlays.isEmpty {
+            servicesWithOverlays.remove(service)
+            dropIfUnused(service)
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import Hummingbird
+import RegistrarCore
+import RegistrarWire
+
+/// `/nacos/v1/ns/instance…`: v1 registration, edits, reads and heartbeats.
+///
+/// An instance registered here belongs to the client `ip:port#true`, which lives by heartbeats
+/// (5/15/30 s by default, or the instance's `preserved.*` metadata); see `Registry.sweep`.
+///
+/// Threading: handlers run on the request's event loop; the registry is behind its lock.
+struct InstanceRoutes {
+    let front: V1Front
+
+    private var runtime: NamingRuntime { front.runtime }
+
+    func add(to router: Router<V1RequestContext>) {
+        let routes = self
+        let path = "/nacos/v1/ns/instance"
+        router.post(RouterPath(path)) { request, context in try routes.register(try await routes.front.parameters(request)) }
+        router.delete(RouterPath(path)) { request, context in try routes.deregister(try await routes.front.parameters(request)) }
+        router.put(RouterPath(path)) { request, context in try routes.update(try await routes.front.parameters(request)) }
+        router.patch(RouterPath(path)) { request, context in try routes.patch(try await routes.front.parameters(request)) }
+        router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.front.parameters(request)) }
+        router.get(RouterPath(path + "/list")) { request, context in
+            try routes.list(try await routes.front.parameters(request), userAgent: request.headers[.userAgent], context: context)
+        }
+        router.put(RouterPath(path + "/beat")) { request, context in try routes.beat(try await routes.front.parameters(request)) }
+    }
+
+    private func register(_ parameters: V1Parameters) throws -> Response {
+        let service = try parameters.service(validation: runtime.validation)
+        let ip = try parameters.required("ip")
+        let port = try parameters.port()
+        guard parameters.bool("ephemeral", default: true) else { throw V1Front.persistentNotSupported }
+        let instance = Instance(
+            ip: ip, port: port, weight: try parameters.weight() ?? 1.0, healthy: parameters.bool("healthy", default: true),
+            enabled: enabled(parameters) ?? true, clusterName: parameters.optional("clusterName") ?? parameters.optional("cluster"),
+            metadata: try parameters.metadata() ?? [:]
+        )
+        try publish(instance, into: service)
+        return V1Response.ok
+    }
+
+    /// `enabled`, or the legacy `enable` that the Java and Python clients send.
+    private func enabled(_ parameters: V1Parameters) -> Bool? {
+        guard parameters.optional("enabled") != nil || parameters.optional("enable") != nil else { return nil }
+        return parameters.optional("enabled") != nil ? parameters.bool("enabled", default: true) : parameters.bool("enable", default: true)
+    }
+
+    private func publish(_ instance: Instance, into service: ServiceKey) throws {
+        let client = IPPortClientID.make(ip: instance.ip, port: instance.port, ephemeral: true)
+        let now = monotonicMillis()
+        let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
+            registry.addClient(client, kind: .ipPort(ephemeral: true))
+            return try registry.publish(client: client, service: service, instances: [instance], beatAt: now)
+        }
+        runtime.servicesChanged(changed)
+    }
+
+    private func deregister(_ parameters: V1Parameters) throws -> Response {
+        let service = try parameters.service(validation: runtime.validation)
+        let ip = try parameters.required("ip")
+        let port = try parameters.port()
+        _ = try parameters.weight()
+        let client = IPPortClientID.make(ip: ip, port: port, ephemeral: parameters.bool("ephemeral", default: true))
+        let changed = runtime.store.withRegistry { $0.withdraw(client: client, service: service) }
+        runtime.servicesChanged(changed)
+        return V1Response.ok
+    }
+
+    private func address(_ parameters: V1Parameters, legacyCluster: Bool) throws -> InstanceAddress {
+        let ip = try parameters.required("ip")
+        let port = try parameters.port()
+        let cluster = parameters.optional("clusterName") ?? (legacyCluster ? parameters.optional("cluster") : nil) ?? Instance.defaultCluster
+        do {
+            try runtime.validation.checkCluster(cluster)
+        } catch {
+            throw V1Error(error)
+        }
+        return InstanceAddress(ip: ip, port: port, cluster: cluster)
+    }
+
+    /// `PUT`: an operator edit (weight, enabled, metadata) of an instance of an existing service.
+    private func update(_ parameters: V1Parameters) throws -> Response {
+        let service = try parameters.service(validation: runtime.validation)
+        let address = try address(parameters, legacyCluster: true)
+        let overlay = InstanceOverlay(weight: try parameters.weight() ?? 1.0, enabled: enabled(parameters) ?? true, metadata: try parameters.metadata() ?? [:])
+        let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
+            try registry.editInstance(service, at: address, overlay: overlay)
+        }
+        runtime.servicesChanged(changed)
+        return V1Response.ok
+    }
+
+    /// `PATCH`: changes only the given fields of an existing instance.
+    private func patch(_ parameters: V1Parameters) throws -> Response {
+        let service = try parameters.service(validation: runtime.validation)
+        let address = try address(parameters, legacyCluster: true)
+        let weight = try parameters.weight()
+        let metadata = try parameters.metadata()
+        let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
+            try registry.patchInstance(service, at: address, weight: weight, enabled: enabled(parameters), metadata: metadata)
+        }
+        runtime.servicesChanged(changed)
+        return V1Response.ok
+    }
+
+    private func detail(_ parameters: V1Parameters) throws -> Response {
+        let service = try parameters.service(validation: runtime.validation)
+        let address = try address(parameters, legacyCluster: false)
+        let instance = try runtime.store.read { (registry) -> Result<Instance, RegistryError> in
+            Result { () throws(RegistryError) in try registry.instance(in: service, ip: address.ip, port: address.port, cluster: address.cluster) }
+        }.get()
+        return V1Response.json(V1JSON.instanceDetail(instance, service: service))
+    }
+
+    /// The instances of a service (2.x shape, grouped `name`). With `udpPort` (and `clientIP`)
+    /// from a client that can take UDP pushes, the caller is subscribed for them.
+    private func list(_ parameters: V1Parameters, userAgent: String?, context: V1RequestContext) throws -> Response {
+        let service = try parameters.service(validation: runtime.validation)
+        let clusters = parameters.optional("clusters") ?? ""
+        do {
+            try runtime.validation.checkClusters(clusters)
+        } catch {
+            throw V1Error(error)
+        }
+        let healthyOnly = parameters.optional("healthyOnly")?.lowercased() == "true"
+        let udpPort = try parameters.int("udpPort") ?? 0
+        guard (0...65535).contains(udpPort) else {
+            throw V1Error(.badRequest, "Param 'udpPort' is illegal, the value should be between 0 and 65535.")
+        }
+        if udpPort > 0, UDPPushEligibility.canPush(userAgent: userAgent),
+           let clientIP = parameters.optional("clientIP") ?? context.remoteIP {
+            front.subscribeForUDPPush(IPPortClientID.make(ip: clientIP, port: udpPort, ephemeral: true), service: service, clusters: clusters)
+        }
+        let encoded = runtime.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters, healthyOnly: healthyOnly), style: .v1)
+        return V1Response.json(encoded.json)
+    }
+
+    private func beat(_ parameters: V1Parameters) throws -> Response {
+        let service = try parameters.service(validation: runtime.validation)
+        var ip = parameters.optional("ip")
+        var port = try parameters.int("port") ?? 0
+        var cluster = parameters.optional("clusterName")
+        var beat: BeatInfo?
+        if let text = parameters.optional("beat") {
+            do {
+                beat = try JSONDecoder().decode(BeatInfo.self, from: Data(text.utf8))
+            } catch {
+                throw V1Error(.badRequest, "Param 'beat' is illegal, it is not valid beat JSON: \(text)")
+            }
+            if let beatIP = beat?.ip, !beatIP.isEmpty { ip = beatIP }
+            if let beatPort = beat?.port { port = beatPort }
+            if let beatCluster = beat?.cluster, !beatCluster.isEmpty { cluster = beatCluster }
+        }
+        guard let ip else { throw V1Error(.badRequest, "Param 'ip' is required.") }
+        guard (0...65535).contains(port) else { throw V1Error(.badRequest, "Param 'port' is illegal, the value should be between 0 and 65535.") }
+        let client = IPPortClientID.make(ip: ip, port: port, ephemeral: true)
+        var outcome = runtime.store.withRegistry { $0.heartbeat(client: client, service: service, now: monotonicMillis()) }
+        if outcome == .unknownInstance, let beat {
+            // A full beat re-registers a lost instance, as Nacos does. Unlike Nacos, a beat
+            // without a weight registers weight 1.0, not 0.0 (which would take no traffic).
+            let instance = Instance(ip: ip, port: port, weight: beat.weight ?? 1.0, clusterName: cluster, metadata: beat.metadata?.compactMapValues(\.value) ?? [:])
+            try publish(instance, into: service)
+            outcome = runtime.store.withRegistry { $0.heartbeat(client: client, service: service, now: monotonicMillis()) }
+        }
+        switch outcome {
+        case .unknownInstance:
+            return V1Response.json(V1JSON.beat(interval: PreservedMetadata.defaultHeartbeatInterval, code: 20404))
+        case .refreshed(let changed, let interval):
+            runtime.servicesChanged(changed)
+            return V1Response.json(V1JSON.beat(interval: interval, code: 10200))
+        }
+    }
+
+    /// The `beat` JSON of a full heartbeat (Nacos's `RsInfo`); unknown fields are ignored.
+    private struct BeatInfo: Decodable {
+        var ip: String?
+        var port: Int?
+        var serviceName: String?
+        var cluster: String?
+        var weight: Double?
+        var metadata: [String: LooseString]?
+        var ephemeral: Bool?
+    }
+}
+
+/// Which v1 clients get UDP pushes: those whose User-Agent names a client that listens for
+/// them (`<type>:v<version>`), as Nacos decides. Python and unknown clients poll instead.
+enum UDPPushEligibility {
+    private static let minimumVersions: [String: [Int]] = [
+        "Nacos-Java-Client": [0, 1, 0], "Nacos-Go-Client": [0, 1, 0], "Nacos-DNS": [0, 4, 3],
+        "Nacos-C-Client": [1, 0, 12], "vip-client4cpp": [1, 0, 12], "Nacos-CSharp-Client": [0, 9, 0],
+    ]
+
+    static func canPush(userAgent: String?) -> Bool {
+        guard let userAgent, let colon = userAgent.firstIndex(of: ":") else { return false }
+        guard let minimum = minimumVersions[String(userAgent[..<colon])] else { return false }
+        var version = userAgent[userAgent.index(after: colon)...]
+        if version.first == "v" { version = version.dropFirst() }
+        let parts = version.split(separator: ".").map { Int($0.prefix(while: \.isNumber)) ?? 0 }
+        for index in 0..<max(parts.count, minimum.count) {
+            let have = index < parts.count ? parts[index] : 0
+            let need = index < minimum.count ? minimum[index] : 0
+            if have != need { return have > need }
+        }
+        return true
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import RegistrarCore
+import RegistrarWire
+
+/// Health probes, metrics, the cluster view and the login endpoint that ops tooling and
+/// credentialed SDKs call.
+///
+/// Threading: handlers run on the request's event loop.
+struct OperatorRoutes {
+    let front: V1Front
+
+    private var runtime: NamingRuntime { front.runtime }
+
+    func add(to router: Router<V1RequestContext>) {
+        let routes = self
+        router.get("/nacos/v1/console/health/liveness") { _, _ in V1Response.text("OK") }
+        router.get("/nacos/v1/console/health/readiness") { _, _ in
+            routes.runtime.ready.load(ordering: .relaxed) ? V1Response.text("OK") : V1Response.text("server is starting", status: .serviceUnavailable)
+        }
+        router.get("/nacos/v1/ns/operator/metrics") { request, _ in try routes.metrics(try await routes.front.parameters(request)) }
+        router.get("/nacos/v1/core/cluster/nodes") { _, _ in routes.clusterNodes() }
+        router.get("/nacos/v1/console/server/state") { _, _ in routes.serverState() }
+        router.post("/nacos/v1/auth/login") { request, _ in try routes.login(try await routes.front.parameters(request)) }
+        router.post("/nacos/v1/auth/users/login") { request, _ in try routes.login(try await routes.front.parameters(request)) }
+    }
+
+    private var status: String { runtime.ready.load(ordering: .relaxed) ? "UP" : "STARTING" }
+
+    private func metrics(_ parameters: V1Parameters) throws -> Response {
+        guard !parameters.bool("onlyStatus", default: true) else {
+            return V1Response.json(V1JSON.metrics(status: status, statistics: nil))
+        }
+        let statistics = runtime.store.read { $0.statistics() }
+        let counters = runtime.counters
+        let extra: [(String, Int)] = [
+            ("grpcConnectionCount", runtime.connections.count),
+            ("pushesSent", counters.pushesSent.load(ordering: .relaxed)),
+            ("pushesAcked", counters.pushesAcked.load(ordering: .relaxed)),
+            ("pushRetries", counters.pushRetries.load(ordering: .relaxed)),
+            ("pushesAbandoned", counters.pushesAbandoned.load(ordering: .relaxed)),
+            ("udpPushesSent", counters.udpPushesSent.load(ordering: .relaxed)),
+            ("udpPushAcks", counters.udpAcks.load(ordering: .relaxed)),
+            ("udpPushResends", counters.udpResends.load(ordering: .relaxed)),
+            ("malformedPayloads", counters.malformedPayloads.load(ordering: .relaxed)),
+        ]
+        var loadAverage = [0.0, 0, 0]
+        let load = getloadavg(&loadAverage, 1) == 1 ? loadAverage[0] : 0
+        return V1Response.json(V1JSON.metrics(status: status, statistics: statistics, extra: extra, load: load))
+    }
+
+    /// A single node for now: this one, at its advertised address.
+    private func clusterNodes() -> Response {
+        let member = V1JSON.Member(
+            ip: front.advertisedIP, port: runtime.configuration.port, state: status, version: RegistrarVersion.nacosAPI,
+            lastRefreshTime: wallClockMillis()
+        )
+        return V1Response.json(V1JSON.clusterNodes([member]))
+    }
+
+    private func serverState() -> Response {
+        var json = JSONWriter()
+        json.beginObject()
+        json.key("version"); json.string(RegistrarVersion.nacosAPI)
+        json.key("registrar_version"); json.string(RegistrarVersion.current)
+        json.key("standalone_mode"); json.string("standalone")
+        json.key("function_mode"); json.string("naming")
+        json.key("auth_enabled"); json.string("false")
+        json.endObject()
+        return V1Response.json(json.bytes)
+    }
+
+    /// Auth is not enforced yet, but credentialed SDKs log in before anything else, so the
+    /// endpoint answers a token for any credentials (the token is not checked anywhere).
+    private func login(_ parameters: V1Parameters) throws -> Response {
+        let username = try parameters.required("username")
+        _ = try parameters.required("password")
+        let token = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
+        let ttl = 18_000
+        var response = V1Response.json(V1JSON.login(accessToken: token, tokenTTL: ttl, username: username))
+        response.headers[.authorization] = "Bearer \(token)"
+        return response
+    }
+}
+
+/// Version strings reported to tools.
+public enum RegistrarVersion {
+    public static let current = "0.3.0"
+    /// The Nacos API level Registrar speaks, for tools that detect features by version.
+    public static let nacosAPI = "2.5.1"
+}

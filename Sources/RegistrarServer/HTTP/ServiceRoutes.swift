@@ -1,0 +1,96 @@
+import Foundation
+import Hummingbird
+import RegistrarCore
+import RegistrarWire
+
+/// `/nacos/v1/ns/service…`: services with stored metadata (protection threshold, metadata,
+/// selector), and the service list.
+///
+/// Unlike Nacos 2.x, which creates every service through this API as *persistent* (so that
+/// ephemeral registrations into it then fail), a created service is ephemeral unless the
+/// request says `ephemeral=false`.
+///
+/// Threading: handlers run on the request's event loop; the registry is behind its lock.
+struct ServiceRoutes {
+    let front: V1Front
+
+    private var runtime: NamingRuntime { front.runtime }
+
+    func add(to router: Router<V1RequestContext>) {
+        let routes = self
+        let path = "/nacos/v1/ns/service"
+        router.post(RouterPath(path)) { request, context in try routes.create(try await routes.front.parameters(request)) }
+        router.put(RouterPath(path)) { request, context in try routes.update(try await routes.front.parameters(request)) }
+        router.delete(RouterPath(path)) { request, context in try routes.delete(try await routes.front.parameters(request)) }
+        router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.front.parameters(request)) }
+        router.get(RouterPath(path + "/list")) { request, context in try routes.list(try await routes.front.parameters(request)) }
+    }
+
+    private func metadata(_ parameters: V1Parameters, threshold: Double) throws -> ServiceMetadata {
+        ServiceMetadata(
+            protectThreshold: threshold, metadata: try parameters.metadata() ?? [:],
+            selector: try selector(parameters.optional("selector")), ephemeral: parameters.bool("ephemeral", default: true)
+        )
+    }
+
+    private func selector(_ text: String?) throws -> ServiceSelector {
+        guard let text else { return .none }
+        struct SelectorJSON: Decodable {
+            var type: String?
+            var expression: String?
+        }
+        guard let decoded = try? JSONDecoder().decode(SelectorJSON.self, from: Data(text.utf8)), let type = decoded.type?.lowercased(),
+              type == "none" || type == "label" else {
+            throw V1Error(.badRequest, "not match any type of selector! (expected {\"type\":\"none\"} or {\"type\":\"label\",\"expression\":…})")
+        }
+        return ServiceSelector(type: type, expression: type == "label" ? decoded.expression : nil)
+    }
+
+    private func create(_ parameters: V1Parameters) throws -> Response {
+        let service = try parameters.service(validation: runtime.validation)
+        let metadata = try metadata(parameters, threshold: try parameters.double("protectThreshold") ?? 0)
+        let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in try registry.createService(service, metadata: metadata) }
+        runtime.servicesChanged(changed)
+        return V1Response.ok
+    }
+
+    private func update(_ parameters: V1Parameters) throws -> Response {
+        let service = try parameters.service(validation: runtime.validation)
+        guard let threshold = try parameters.double("protectThreshold") else { throw V1Error(.badRequest, "Param 'protectThreshold' is required.") }
+        let metadata = try metadata(parameters, threshold: threshold)
+        let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in try registry.updateService(service, metadata: metadata) }
+        runtime.servicesChanged(changed)
+        return V1Response.ok
+    }
+
+    private func delete(_ parameters: V1Parameters) throws -> Response {
+        let service = try parameters.service(validation: runtime.validation)
+        let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in try registry.deleteService(service) }
+        runtime.servicesChanged(changed)
+        return V1Response.ok
+    }
+
+    private func detail(_ parameters: V1Parameters) throws -> Response {
+        let service = try parameters.service(validation: runtime.validation)
+        let detail = try runtime.store.read { (registry) -> Result<Registry.ServiceDetail, RegistryError> in
+            Result { () throws(RegistryError) in try registry.serviceDetail(service) }
+        }.get()
+        return V1Response.json(V1JSON.serviceDetail(detail))
+    }
+
+    private func list(_ parameters: V1Parameters) throws -> Response {
+        let pageNo = try parameters.int("pageNo") ?? { throw V1Error(.badRequest, "Param 'pageNo' is required.") }()
+        let pageSize = try parameters.int("pageSize") ?? { throw V1Error(.badRequest, "Param 'pageSize' is required.") }()
+        guard (1...10_000).contains(pageSize) else { throw V1Error(.badRequest, "Param 'pageSize' is illegal, the value should be between 1 and 10000.") }
+        let namespace = ServiceKey.normalizedNamespace(parameters.optional("namespaceId"))
+        let group = parameters.optional("groupName") ?? ServiceKey.defaultGroup
+        do {
+            try runtime.validation.checkNamespace(namespace)
+            try runtime.validation.checkGroup(group)
+        } catch {
+            throw V1Error(error)
+        }
+        let (count, names) = runtime.store.read { $0.listServices(namespace: namespace, group: group, pageNo: max(1, pageNo), pageSize: pageSize) }
+        return V1Response.json(V1JSON.serviceList(count: count, names: names))
+    }
+}
