@@ -74,7 +74,10 @@ let package = Package(
         .testTarget(name: "RegistrarWireTests", dependencies: ["RegistrarWire"], swiftSettings: strict),
         .testTarget(
             name: "RegistrarServerTests",
-            dependencies: ["RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore", "RegistrarClient"],
+            dependencies: [
+                "RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore", "RegistrarClient",
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -26,6 +26,7 @@ extension Registry {
         return !record.publishers.isEmpty || record.metadata != nil
     }
 
+    @discardableResult
     public mutating func createService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError) -> [ServiceKey] {
         try validation.check(service: service)
         try check(metadata)
@@ -38,6 +39,7 @@ extension Registry {
     }
 
     /// Replaces the stored metadata of an existing service. Its kind does not change.
+    @discardableResult
     public mutating func updateService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError) -> [ServiceKey] {
         try check(metadata)
         guard isVisible(service) else { throw .invalidParameter("service \(service.groupedName) not found!") }
@@ -49,6 +51,7 @@ extension Registry {
     }
 
     /// Deletes a service that has no instances left.
+    @discardableResult
     public mutating func deleteService(_ service: ServiceKey) throws(RegistryError) -> [ServiceKey] {
         guard isVisible(service) else { throw .invalidParameter("service \(service.groupedName) not found!") }
         guard services[service]!.publishers.isEmpty else {
@@ -108,6 +111,7 @@ extension Registry {
 
     /// v1 `PUT /instance`: sets the edit of `address` in an existing service. The instance
     /// itself need not exist (yet); the edit applies once it does.
+    @discardableResult
     public mutating func editInstance(_ service: ServiceKey, at address: InstanceAddress, overlay: InstanceOverlay) throws(RegistryError) -> [ServiceKey] {
         try check(overlay)
         guard isVisible(service) else {
@@ -120,6 +124,7 @@ extension Registry {
     }
 
     /// v1 `PATCH /instance`: changes only the given fields of an existing instance's edit.
+    @discardableResult
     public mutating func patchInstance(
         _ service: ServiceKey, at address: InstanceAddress, weight: Double?, enabled: Bool?, metadata: [String: String]?
     ) throws(RegistryError) -> [ServiceKey] {

@@ -53,6 +53,8 @@ struct V1ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return error.response
         } catch let error as RegistryError {
             return V1Error(error).response
+        } catch let error as NIOTooManyBytesError {
+            return V1Response.text("request body too large: the limit is \(error.maxBytes.map(String.init) ?? "?") bytes", status: .contentTooLarge)
         } catch let error as HTTPError {
             switch error.status {
             case .notFound where error.body == nil, .methodNotAllowed:

@@ -12,10 +12,13 @@ struct TestServer {
 
     let server: RegistrarServer
     let port: Int
+    /// The v1 HTTP front.
+    let http: V1Client
 
     static func start(_ tune: (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
         var configuration = ServerConfiguration()
         configuration.host = "127.0.0.1"
+        configuration.port = 0
         configuration.grpcPortOverride = 0
         configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("registrar-test-\(UUID().uuidString)").path
         tune(&configuration)
@@ -23,7 +26,7 @@ struct TestServer {
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let server = RegistrarServer(configuration: configuration, logger: logger, group: group)
         try await server.start()
-        return TestServer(server: server, port: server.grpcAddress!.port!)
+        return TestServer(server: server, port: server.grpcAddress!.port!, http: V1Client(port: server.httpAddress!.port!))
     }
 
     func connect(autoAck: Bool = true, labels: [String: String] = ["source": "sdk", "module": "naming"]) async throws -> NacosConnection {
