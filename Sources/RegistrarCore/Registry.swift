@@ -159,7 +159,8 @@ public struct Registry: Sendable {
     /// protection threshold applied. An unknown service gives an empty snapshot.
     public func snapshot(of service: ServiceKey, filter: SnapshotFilter = .all) -> ServiceSnapshot {
         guard let record = services[service] else {
-            return ServiceSnapshot(service: service, revision: 0, lastRefTime: 0, clusters: filter.clusters, hosts: [], reachProtectionThreshold: false)
+            // Nothing to be fresher than: the current time, as Nacos answers for an unknown service.
+            return ServiceSnapshot(service: service, revision: 0, lastRefTime: clock.now(), clusters: filter.clusters, hosts: [], reachProtectionThreshold: false)
         }
         let wanted = Set(filter.clusters.split(separator: ",").map(String.init))
         var hosts: [ServiceSnapshot.Host] = []

@@ -59,6 +59,11 @@ public struct MonotonicMillis: Sendable {
         self.wallClock = wallClock
     }
 
+    /// The current time, never behind what was handed out, without advancing.
+    public func now() -> Int64 {
+        max(wallClock(), last)
+    }
+
     public mutating func next() -> Int64 {
         last = max(wallClock(), last + 1)
         return last

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RegistrarCore
+import ServiceLifecycle
 import Synchronization
 
 /// The request context of the v1 front: Hummingbird's core storage plus the channel, for the
@@ -28,7 +29,7 @@ final class V1Front: Sendable {
     /// The address reported as this node (`/v1/core/cluster/nodes`).
     let advertisedIP: String
     private let logger: Logger
-    private let running = Mutex<Task<Void, Never>?>(nil)
+    private let running = Mutex<(ServiceGroup, Task<Void, Never>)?>(nil)
     private let bound = Mutex<SocketAddress?>(nil)
 
     static let persistentNotSupported = V1Error(
@@ -64,16 +65,19 @@ final class V1Front: Sendable {
             eventLoopGroupProvider: .shared(group),
             logger: logger
         )
+        // A service group of its own, so that stop() can shut the server down gracefully
+        // (signals are handled by the process's group, not here).
+        let serviceGroup = ServiceGroup(configuration: .init(services: [application], gracefulShutdownSignals: [], logger: logger))
         let task = Task {
             do {
-                try await application.run()
-                continuation.yield(.failure(CancellationError()))
+                try await serviceGroup.run()
+                continuation.yield(.failure(StartupError("the HTTP server stopped before it started")))
             } catch {
                 continuation.yield(.failure(error))
             }
             continuation.finish()
         }
-        running.withLock { $0 = task }
+        running.withLock { $0 = (serviceGroup, task) }
         for await result in started {
             let address = try result.get()
             bound.withLock { $0 = address }
@@ -82,8 +86,8 @@ final class V1Front: Sendable {
     }
 
     func stop() async {
-        guard let task = running.withLock({ $0.take() }) else { return }
-        task.cancel()
+        guard let (serviceGroup, task) = running.withLock({ $0.take() }) else { return }
+        await serviceGroup.triggerGracefulShutdown()
         await task.value
     }
 
