@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        // Heap (deadline queue of v1 heartbeats); already a dependency of Hummingbird.
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         // Hummingbird without its default traits (swift-configuration, full Foundation): lean builds.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         // System zlib (zlib1g-dev): gzip for v1 UDP push, zlib for Distro later.
@@ -40,7 +42,7 @@ let package = Package(
             swiftSettings: strict
         ),
         // The domain: clients, services, indexes, ServiceInfo read model. No I/O.
-        .target(name: "RegistrarCore", swiftSettings: strict),
+        .target(name: "RegistrarCore", dependencies: [.product(name: "HeapModule", package: "swift-collections")], swiftSettings: strict),
         // The runtime: gRPC and v1 HTTP fronts, push (gRPC and UDP), liveness and heartbeats,
         // configuration, lifecycle.
         .target(

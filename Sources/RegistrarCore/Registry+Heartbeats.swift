@@ -1,3 +1,13 @@
+/// When a heartbeat publication is next checked.
+struct HeartbeatDeadline: Comparable, Sendable {
+    var at: Int64
+    var client: ClientID
+    var service: ServiceKey
+
+    static func < (lhs: HeartbeatDeadline, rhs: HeartbeatDeadline) -> Bool { lhs.at < rhs.at }
+    static func == (lhs: HeartbeatDeadline, rhs: HeartbeatDeadline) -> Bool { lhs.at == rhs.at }
+}
+
 /// The v1 heartbeat model: `ip:port#true` clients whose instances live by their beats, whose
 /// list-call subscriptions live by a lease, and the expiry of orphaned operator edits.
 extension Registry {
@@ -66,38 +76,65 @@ extension Registry {
     public mutating func sweep(now: Int64, policy: LeasePolicy = LeasePolicy()) -> SweepReport {
         var report = SweepReport()
         var changed = Set<ServiceKey>()
-        for id in heartbeatClients {
-            guard let client = clients[id] else { continue }
-            for (service, lastBeat) in client.lastBeat {
-                guard let instances = client.publications[service], let first = instances.first else { continue }
-                let timing = timing(of: first, in: service)
-                let silence = now - lastBeat
-                if silence > timing.deleteTimeout {
-                    changed.formUnion(withdraw(client: id, service: service))
-                    report.expired.append((id, service))
-                } else if silence > timing.timeout, instances.contains(where: \.healthy) {
-                    clients[id]!.publications[service] = instances.map { instance in
-                        var instance = instance
-                        instance.healthy = false
-                        return instance
-                    }
-                    touch(service)
-                    changed.insert(service)
-                    report.turnedUnhealthy.append((id, service))
-                }
-            }
-            if !client.subscriptions.isEmpty, now - client.lastActive > policy.subscriberLease {
-                for service in client.subscriptions { unsubscribe(client: id, service: service) }
-            }
-            if let client = clients[id], client.publications.isEmpty, client.subscriptions.isEmpty {
-                removeClient(id)
-            }
+        while let next = deadlines.min, next.at <= now {
+            _ = deadlines.removeMin()
+            check(next.client, next.service, now: now, changed: &changed, report: &report)
+        }
+        for id in leasedSubscribers {
+            guard let client = clients[id], now - client.lastActive > policy.subscriberLease else { continue }
+            for service in client.subscriptions { unsubscribe(client: id, service: service) }
+            leasedSubscribers.remove(id)
+            removeClientIfIdle(id)
         }
         for service in servicesWithOverlays {
             expireOrphanedEdits(of: service, now: now, retention: policy.orphanedEditRetention)
         }
         report.changed = Array(changed)
         return report
+    }
+
+    /// Applies the deadline of one heartbeat publication, and files its next check.
+    private mutating func check(_ id: ClientID, _ service: ServiceKey, now: Int64, changed: inout Set<ServiceKey>, report: inout SweepReport) {
+        guard let lastBeat = clients[id]?.lastBeat[service], let instances = clients[id]?.publications[service],
+              let first = instances.first else { return }
+        let timing = timing(of: first, in: service)
+        let silence = now - lastBeat
+        if silence > timing.deleteTimeout {
+            changed.formUnion(withdraw(client: id, service: service))
+            report.expired.append((id, service))
+            removeClientIfIdle(id)
+            return
+        }
+        if silence > timing.timeout, instances.contains(where: \.healthy) {
+            clients[id]!.publications[service] = instances.map { instance in
+                var instance = instance
+                instance.healthy = false
+                return instance
+            }
+            touch(service)
+            changed.insert(service)
+            report.turnedUnhealthy.append((id, service))
+        }
+        let healthy = silence <= timing.timeout
+        let due = lastBeat + (healthy ? timing.timeout : timing.deleteTimeout) + 1
+        deadlines.insert(HeartbeatDeadline(at: max(due, now + 1), client: id, service: service))
+    }
+
+    /// An edit may change an instance's timing: file a check at its new deadline.
+    mutating func refileHeartbeatDeadlines(of service: ServiceKey, at address: InstanceAddress) {
+        for id in services[service]?.publishers ?? [] where heartbeatClients.contains(id) {
+            guard let lastBeat = clients[id]?.lastBeat[service],
+                  let instance = clients[id]?.publications[service]?.first(where: { InstanceAddress(ip: $0.ip, port: $0.port, cluster: $0.clusterName) == address })
+            else { continue }
+            deadlines.insert(HeartbeatDeadline(at: lastBeat + timing(of: instance, in: service).timeout + 1, client: id, service: service))
+        }
+    }
+
+    /// Drops a heartbeat client that publishes and subscribes nothing (a deregistered or
+    /// expired v1 instance, a lapsed subscriber, or a registration that was refused).
+    public mutating func removeClientIfIdle(_ id: ClientID) {
+        guard heartbeatClients.contains(id), let client = clients[id], client.publications.isEmpty, client.subscriptions.isEmpty else { return }
+        removeClient(id)
     }
 
     private mutating func expireOrphanedEdits(of service: ServiceKey, now: Int64, retention: Int64) {

@@ -120,6 +120,7 @@ extension Registry {
         services[service]!.overlays[address] = overlay
         servicesWithOverlays.insert(service)
         touch(service)
+        refileHeartbeatDeadlines(of: service, at: address)
         return [service]
     }
 

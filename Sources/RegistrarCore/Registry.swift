@@ -1,3 +1,5 @@
+import HeapModule
+
 /// The 2.x naming model in one aggregate: service singletons, clients, and the publisher and
 /// subscriber indexes that join them.
 ///
@@ -33,6 +35,12 @@ public struct Registry: Sendable {
     var clients: [ClientID: ClientRecord] = [:]
     /// The `ip:port#true` clients, which live by heartbeats and leases rather than connections.
     var heartbeatClients: Set<ClientID> = []
+    /// Heartbeat clients that hold subscriptions (v1 UDP push), whose leases the sweep checks.
+    var leasedSubscribers: Set<ClientID> = []
+    /// When each heartbeat publication is next due for a check, earliest first. Entries are
+    /// lazy: a beat does not move its entry; the sweep re-files an entry that is not due yet.
+    /// So a sweep costs only the entries that come due, not one look at every instance.
+    var deadlines = Heap<HeartbeatDeadline>()
     /// Services that hold operator edits, so the sweep need not visit every service.
     var servicesWithOverlays: Set<ServiceKey> = []
     private var clock: MonotonicMillis
@@ -61,6 +69,7 @@ public struct Registry: Sendable {
     public mutating func removeClient(_ id: ClientID) -> [ServiceKey] {
         guard let client = clients.removeValue(forKey: id) else { return [] }
         heartbeatClients.remove(id)
+        leasedSubscribers.remove(id)
         for service in client.subscriptions {
             services[service]?.subscribers.removeValue(forKey: id)
             dropIfUnused(service)
@@ -99,6 +108,9 @@ public struct Registry: Sendable {
         if let beatAt { clients[id]!.lastBeat[service] = beatAt }
         if clients[id]!.publications[service] == instances { return [] }
         clients[id]!.publications[service] = instances
+        if let beatAt, let first = instances.first {
+            deadlines.insert(HeartbeatDeadline(at: beatAt + timing(of: first, in: service).timeout + 1, client: id, service: service))
+        }
         ensureService(service, ephemeral: ephemeral)
         services[service]!.publishers.insert(id)
         touch(service)
@@ -134,6 +146,7 @@ public struct Registry: Sendable {
         ensureService(service, ephemeral: true)
         let firstTime = services[service]!.subscribers.updateValue(clusters, forKey: id) == nil
         clients[id]!.subscriptions.insert(service)
+        if heartbeatClients.contains(id) { leasedSubscribers.insert(id) }
         return firstTime
     }
 

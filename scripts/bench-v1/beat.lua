@@ -18,6 +18,8 @@ function init(args)
   tag = args[1] or "run"
   count = tonumber(args[2] or "10000")
   services = tonumber(args[3] or "100")
+  -- "full": send the beat JSON too, as nacos-sdk-python 1.x does on every beat
+  full = (args[4] == "full")
   -- threads start at different offsets so they do not beat the same instance in lockstep
   counter = (id * 7919) % count
   bad = 0
@@ -30,6 +32,12 @@ function request()
   local path = string.format(
     "/nacos/v1/ns/instance/beat?serviceName=bench-beat-%s-%d&ip=10.201.%d.%d&port=8080",
     tag, i % services, math.floor(i / 250), i % 250 + 1)
+  if full then
+    -- {"serviceName":"DEFAULT_GROUP@@<svc>","ip":"<ip>","port":8080,"weight":1.0,"ephemeral":true}, url-encoded
+    path = path .. string.format(
+      "&beat=%%7B%%22serviceName%%22%%3A%%22DEFAULT_GROUP%%40%%40bench-beat-%s-%d%%22%%2C%%22ip%%22%%3A%%2210.201.%d.%d%%22%%2C%%22port%%22%%3A8080%%2C%%22weight%%22%%3A1.0%%2C%%22ephemeral%%22%%3Atrue%%7D",
+      tag, i % services, math.floor(i / 250), i % 250 + 1)
+  end
   return wrk.format("PUT", path, headers, "")
 end
 

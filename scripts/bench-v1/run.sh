@@ -13,6 +13,7 @@
 # Scenarios (BENCH_SCENARIOS, default "list beat register", in that order):
 #   list      GET /nacos/v1/ns/instance/list of a 5-instance service           (list.lua)
 #   beat      PUT /nacos/v1/ns/instance/beat light beats over 10k instances     (beat.lua)
+#   beat-full the same with the beat JSON, as nacos-sdk-python 1.x sends     (beat.lua full)
 #   register  POST /nacos/v1/ns/instance, a new ip:port per request, 100 svcs   (register.lua)
 # list and beat instances are pre-registered here (python3, one keep-alive connection) with
 # long preserved heart-beat/delete timeouts so nothing expires while a scenario runs.
@@ -144,6 +145,7 @@ for s in $scenarios; do
   case "$s" in
     list)     run_scenario list "$here/list.lua" "$tag" 5 ;;
     beat)     run_scenario beat "$here/beat.lua" "$tag" "$beat_count" "$beat_services" ;;
+    beat-full) run_scenario beat-full "$here/beat.lua" "$tag" "$beat_count" "$beat_services" full ;;
     register) run_scenario register "$here/register.lua" "$tag" 100 ;;
     *) die "unknown scenario '$s' (list, beat, register)" ;;
   esac

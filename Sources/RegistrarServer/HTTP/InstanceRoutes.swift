@@ -53,7 +53,12 @@ struct InstanceRoutes {
         let now = monotonicMillis()
         let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
             registry.addClient(client, kind: .ipPort(ephemeral: true))
-            return try registry.publish(client: client, service: service, instances: [instance], beatAt: now)
+            do throws(RegistryError) {
+                return try registry.publish(client: client, service: service, instances: [instance], beatAt: now)
+            } catch {
+                registry.removeClientIfIdle(client)
+                throw error
+            }
         }
         runtime.servicesChanged(changed)
     }
@@ -64,7 +69,10 @@ struct InstanceRoutes {
         let port = try parameters.port()
         _ = try parameters.weight()
         let client = IPPortClientID.make(ip: ip, port: port, ephemeral: parameters.bool("ephemeral", default: true))
-        let changed = runtime.store.withRegistry { $0.withdraw(client: client, service: service) }
+        let changed = runtime.store.withRegistry { registry in
+            defer { registry.removeClientIfIdle(client) }
+            return registry.withdraw(client: client, service: service)
+        }
         runtime.servicesChanged(changed)
         return V1Response.ok
     }

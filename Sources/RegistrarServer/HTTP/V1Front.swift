@@ -114,7 +114,12 @@ final class V1Front: Sendable {
         let firstTime = try? runtime.store.withRegistry { (registry) throws(RegistryError) -> Bool in
             registry.addClient(client, kind: .ipPort(ephemeral: true))
             registry.markActive(client: client, now: now)
-            return try registry.subscribe(client: client, service: service, clusters: clusters)
+            do throws(RegistryError) {
+                return try registry.subscribe(client: client, service: service, clusters: clusters)
+            } catch {
+                registry.removeClientIfIdle(client)
+                throw error
+            }
         }
         if firstTime == true {
             runtime.push.pushOverUDP(to: client, service: service, clusters: clusters)

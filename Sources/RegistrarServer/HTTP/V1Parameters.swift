@@ -24,20 +24,54 @@ struct V1Parameters {
         }
     }
 
-    /// Form decoding: `+` is a space, then percent-escapes (Hummingbird's query accessor keeps
-    /// `+`, which Python's and Java's encoders use for spaces). Malformed escapes stay as sent.
+    /// Form decoding: `+` is a space, then `%XX` escapes; a malformed escape stays as sent, and
+    /// bytes that are not UTF-8 are repaired. (Hummingbird's query accessor keeps `+`, which
+    /// Python's and Java's encoders use for spaces, and Foundation's decoder is slow on Linux:
+    /// this runs for every parameter of every beat.)
     private static func decode(_ text: Substring) -> String {
         guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return String(text) }
-        let spaced = text.replacingOccurrences(of: "+", with: " ")
-        return spaced.removingPercentEncoding ?? spaced
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var index = text.utf8.startIndex
+        while index != text.utf8.endIndex {
+            let byte = text.utf8[index]
+            if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else if byte == UInt8(ascii: "%"), let high = text.utf8.index(index, offsetBy: 1, limitedBy: text.utf8.endIndex),
+                      high != text.utf8.endIndex, let low = text.utf8.index(high, offsetBy: 1, limitedBy: text.utf8.endIndex),
+                      low != text.utf8.endIndex, let value = hexValue(text.utf8[high], text.utf8[low]) {
+                bytes.append(value)
+                index = low
+            } else {
+                bytes.append(byte)
+            }
+            index = text.utf8.index(after: index)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// The trimmed value, or nil when absent or blank.
+    private static func hexValue(_ high: UInt8, _ low: UInt8) -> UInt8? {
+        func nibble(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        guard let high = nibble(high), let low = nibble(low) else { return nil }
+        return high << 4 | low
+    }
+
+    /// The value without leading and trailing control characters and spaces (Java's
+    /// `String.trim`), or nil when absent or blank.
     func optional(_ key: String) -> String? {
         guard let raw = values[Substring(key)] else { return nil }
-        let trimmed = raw.utf8.first == 0x20 || raw.utf8.last == 0x20 || raw.contains(where: \.isWhitespace)
-            ? raw.trimmingCharacters(in: .whitespacesAndNewlines) : raw
-        return trimmed.isEmpty ? nil : trimmed
+        let utf8 = raw.utf8
+        guard let first = utf8.firstIndex(where: { $0 > 0x20 }) else { return nil }
+        let last = utf8.lastIndex(where: { $0 > 0x20 })!
+        if first == utf8.startIndex && utf8.index(after: last) == utf8.endIndex { return raw }
+        return String(raw[first...last])
     }
 
     func required(_ key: String) throws(V1Error) -> String {
@@ -93,16 +127,16 @@ struct V1Parameters {
         let serviceName = try required("serviceName")
         let group: String?
         let name: String
-        if let separator = serviceName.range(of: ServiceKey.groupSeparator) {
-            let parts = serviceName.components(separatedBy: ServiceKey.groupSeparator)
+        let parts = serviceName.split(separator: ServiceKey.groupSeparator, omittingEmptySubsequences: false)
+        if parts.count > 1 {
             guard parts.count == 2, !parts[1].isEmpty else {
                 throw V1Error(.badRequest, "Param 'serviceName' is illegal, it should be format as 'groupName@@serviceName'")
             }
-            guard separator.lowerBound != serviceName.startIndex else {
+            guard !parts[0].isEmpty else {
                 throw V1Error(.badRequest, "Param 'serviceName' is illegal, groupName can't be empty")
             }
-            group = parts[0]
-            name = parts[1]
+            group = String(parts[0])
+            name = String(parts[1])
         } else {
             group = optional("groupName")
             name = serviceName
