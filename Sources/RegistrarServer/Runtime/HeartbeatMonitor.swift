@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import RegistrarCore
 
@@ -20,13 +21,21 @@ final class HeartbeatMonitor: Sendable {
         }()
         self.task = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             let report = runtime.store.withRegistry { $0.sweep(now: monotonicMillis(), policy: policy) }
-            for (client, service) in report.turnedUnhealthy {
-                runtime.logger.info("v1 instance \(client) of \(service) is unhealthy: no heartbeat within its timeout")
-            }
-            for (client, service) in report.expired {
-                runtime.logger.info("v1 instance \(client) of \(service) removed: no heartbeat within its delete timeout")
-            }
+            HeartbeatMonitor.log(report.turnedUnhealthy, "unhealthy: no heartbeat within its timeout", runtime.logger)
+            HeartbeatMonitor.log(report.expired, "removed: no heartbeat within its delete timeout", runtime.logger)
             runtime.servicesChanged(report.changed)
+        }
+    }
+
+    /// One line per instance, or a summary with a few examples when many change at once (a
+    /// network partition would otherwise flood the log).
+    private static func log(_ events: [(client: ClientID, service: ServiceKey)], _ what: String, _ logger: Logger) {
+        let examples = 5
+        if events.count <= examples {
+            for (client, service) in events { logger.info("v1 instance \(client) of \(service) is \(what)") }
+        } else {
+            let sample = events.prefix(examples).map { "\($0.client) of \($0.service)" }.joined(separator: ", ")
+            logger.warning("\(events.count) v1 instances are \(what); for example \(sample)")
         }
     }
 
