@@ -57,6 +57,10 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "registrar")
+        let descriptors = FileDescriptorLimit.raiseToHardLimit()
+        if descriptors < 10_000 {
+            logger.warning("only \(descriptors) file descriptors may be open (ulimit -n): each client connection takes one")
+        }
         let server = RegistrarServer(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
