@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The standard benchmark set on one machine (2 cores: a few minutes). Loopback only.
+#   scripts/bench.sh [OUTDIR]     (default .build/bench-results)
+# Builds release, starts a fresh server, runs every `registrar bench` scenario (JSON per
+# scenario in OUTDIR), stops the server, then the v1 HTTP figures with wrk if it is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out="${1:-.build/bench-results}"
+mkdir -p "$out"
+swift build -c release --product registrar
+bin=.build/release/registrar
+port="${BENCH_PORT:-28900}"
+data="$(mktemp -d)"
+"$bin" serve --host 127.0.0.1 --port "$port" --data-dir "$data" --log-level warning >"$out/server.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true; rm -rf "$data"' EXIT
+for _ in $(seq 1 50); do
+  curl -fsS -m 1 "http://127.0.0.1:$port/nacos/v1/console/health/readiness" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+target=(--server "127.0.0.1:$((port + 1000))" --server-pid "$pid")
+"$bin" bench health "${target[@]}" --requests 200000 --json "$out/health.json"
+"$bin" bench register "${target[@]}" --requests 200000 --json "$out/register.json"
+"$bin" bench query "${target[@]}" --requests 200000 --json "$out/query.json"
+"$bin" bench push "${target[@]}" --iterations 500 --fan-out 1000 --fan-out-changes 10 --json "$out/push.json"
+"$bin" bench connections "${target[@]}" --connections 10000 --instances-per-connection 10 --json "$out/connections.json"
+if command -v wrk >/dev/null; then
+  kill $pid; wait $pid 2>/dev/null || true
+  "$bin" serve --host 127.0.0.1 --port "$port" --data-dir "$data" --log-level warning >>"$out/server.log" 2>&1 &
+  pid=$!
+  sleep 1
+  BENCH_SCENARIOS="list beat beat-full register" scripts/bench-v1/run.sh "127.0.0.1:$port" "$pid" | tee "$out/v1.txt"
+else
+  echo "wrk not installed: skipping the v1 HTTP figures (apt-get install wrk)"
+fi
+echo "results in $out"
