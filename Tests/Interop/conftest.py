@@ -7,7 +7,6 @@ On any failure the report gets the server log tail and the SDK log tails.
 """
 from __future__ import annotations
 
-import faulthandler
 import glob
 import os
 import sys
@@ -17,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from interop_support import (RegistrarServer, resolve_binary, scrub_nacos_env,  # noqa: E402
+from interop_support import (RegistrarServer, SessionWatch, resolve_binary, scrub_nacos_env,  # noqa: E402
                              tail_file)
 
 # --- process-wide SDK hygiene (must happen before the Rust SDK is first used) ----------
@@ -36,11 +35,10 @@ os.environ["NACOS_CLIENT_COMMON_THREAD_CORES"] = os.environ.get("INTEROP_RUST_TH
 # Python-level timeout can fire. faulthandler's watchdog is a C thread: it dumps all
 # Python stacks and _exits the process; helper processes die with it (PDEATHSIG).
 HARD_TEST_LIMIT = float(os.environ.get("INTEROP_HARD_TEST_LIMIT", "150"))
+WATCH = SessionWatch(HARD_TEST_LIMIT)
 
 _SESSION_DIR: Path | None = None
 _SERVERS: list[RegistrarServer] = []
-_SESSION_SERVER: RegistrarServer | None = None
-_DIED_IN: str | None = None
 
 
 @pytest.fixture(scope="session")
@@ -71,10 +69,9 @@ def server(interop_dir, sdk_dir) -> RegistrarServer:
     if not binary.exists():
         pytest.fail(f"registrar binary not found at {binary}: build it first "
                     f"(swift build) or set REGISTRAR_BINARY", pytrace=False)
-    global _SESSION_SERVER
     srv = RegistrarServer(interop_dir, binary, name="registrar")
     _SERVERS.append(srv)
-    _SESSION_SERVER = srv
+    WATCH.server = srv
     try:
         srv.start()
     except Exception as e:  # noqa: BLE001
@@ -112,30 +109,13 @@ def workdir(interop_dir, request) -> Path:
     return d
 
 
-_REAL_STDERR_FD: int | None = None
-
-
 def pytest_configure(config):
-    # Output capture is suspended while plugins are configured, so fd 2 is the real
-    # terminal/CI stderr here; keep a dup for the hang guard's stack dump.
-    global _REAL_STDERR_FD
-    _REAL_STDERR_FD = os.dup(sys.stderr.fileno())
+    WATCH.configure()
 
 
 @pytest.fixture(autouse=True)
 def _hang_guard_and_liveness(request):
-    if _REAL_STDERR_FD is not None:
-        faulthandler.dump_traceback_later(HARD_TEST_LIMIT, exit=True, file=_REAL_STDERR_FD)
-    global _DIED_IN
-    if "server" in request.fixturenames and _DIED_IN is not None:
-        pytest.fail(f"shared server is dead (it died during {_DIED_IN})", pytrace=False)
-    alive_before = _SESSION_SERVER is not None and _SESSION_SERVER.is_running()
-    yield
-    faulthandler.cancel_dump_traceback_later()
-    if alive_before and not _SESSION_SERVER.is_running():
-        _DIED_IN = request.node.nodeid
-        pytest.fail(f"the shared server died during this test: {_SESSION_SERVER.describe()}\n"
-                    f"--- log tail ---\n{_SESSION_SERVER.log_tail(120)}", pytrace=False)
+    yield from WATCH.around(request)
 
 
 # --- failure diagnostics ---------------------------------------------------------------

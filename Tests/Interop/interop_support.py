@@ -611,3 +611,43 @@ class ChildProcess:
     def diagnostics(self) -> str:
         return (f"--- child {self.name} stdout: {self.stdout_lines!r}\n"
                 f"--- child {self.name} stderr tail ---\n{tail_file(self.out_path, 30)}")
+
+
+# ---------------------------------------------------------------------------------------
+# per-test watchdog and shared-server liveness (used by both interop suites' conftest.py)
+# ---------------------------------------------------------------------------------------
+
+class SessionWatch:
+    """A hard per-test limit and the shared server's liveness.
+
+    Every wait in the suites is bounded, but a wedged SDK call can hold the GIL forever, and
+    then no Python-level timeout can fire. faulthandler's watchdog is a C thread: it dumps all
+    Python stacks to the real stderr and _exits the process. After a test during which the
+    shared server died, later tests that use it fail at once with where it died."""
+
+    def __init__(self, limit_seconds: float):
+        self.limit = limit_seconds
+        self.stderr_fd: Optional[int] = None
+        self.server: Optional["RegistrarServer"] = None
+        self.died_in: Optional[str] = None
+
+    def configure(self) -> None:
+        # Output capture is suspended while plugins are configured, so fd 2 is the real
+        # terminal/CI stderr then; keep a dup for the stack dump.
+        self.stderr_fd = os.dup(sys.stderr.fileno())
+
+    def around(self, request):
+        """Generator body of an autouse fixture."""
+        import faulthandler
+        import pytest
+        if self.stderr_fd is not None:
+            faulthandler.dump_traceback_later(self.limit, exit=True, file=self.stderr_fd)
+        if "server" in request.fixturenames and self.died_in is not None:
+            pytest.fail(f"shared server is dead (it died during {self.died_in})", pytrace=False)
+        alive_before = self.server is not None and self.server.is_running()
+        yield
+        faulthandler.cancel_dump_traceback_later()
+        if alive_before and not self.server.is_running():
+            self.died_in = request.node.nodeid
+            pytest.fail(f"the shared server died during this test: {self.server.describe()}\n"
+                        f"--- log tail ---\n{self.server.log_tail(120)}", pytrace=False)

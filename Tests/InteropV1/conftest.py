@@ -9,7 +9,6 @@ SDK log tail.
 """
 from __future__ import annotations
 
-import faulthandler
 import logging
 import os
 import sys
@@ -23,7 +22,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "Interop"))
 
-from interop_support import RegistrarServer, resolve_binary, tail_file  # noqa: E402
+from interop_support import RegistrarServer, SessionWatch, resolve_binary, tail_file  # noqa: E402
 
 # --- process-wide hygiene ----------------------------------------------------------------
 # The SDK (and our raw-HTTP helper) use urllib's default opener, which honours *_proxy
@@ -35,12 +34,11 @@ for _k in list(os.environ):
 # Every SDK call has a 3 s socket timeout and every wait in the suite is bounded; this
 # watchdog only guards against the unforeseen (dumps all stacks and _exits).
 HARD_TEST_LIMIT = float(os.environ.get("INTEROP_HARD_TEST_LIMIT", "120"))
+WATCH = SessionWatch(HARD_TEST_LIMIT)
 HTTP_READY_TIMEOUT = 30.0
 LIVENESS_PATH = "/nacos/v1/console/health/liveness"
 
 _SESSION_DIR: Path | None = None
-_SESSION_SERVER: RegistrarServer | None = None
-_DIED_IN: str | None = None
 _SDK_LOG: Path | None = None
 
 
@@ -115,9 +113,8 @@ def server(v1_dir, sdk_log_dir) -> RegistrarServer:
     if not binary.exists():
         pytest.fail(f"registrar binary not found at {binary}: build it first "
                     f"(swift build) or set REGISTRAR_BINARY", pytrace=False)
-    global _SESSION_SERVER
     srv = RegistrarServer(v1_dir, binary, name="registrar")
-    _SESSION_SERVER = srv
+    WATCH.server = srv
     error = None
     try:
         srv.start()
@@ -173,30 +170,13 @@ def nacos_client(server, sdk_log_dir):
         _stop_client(c)
 
 
-_REAL_STDERR_FD: int | None = None
-
-
 def pytest_configure(config):
-    # Output capture is suspended while plugins are configured, so fd 2 is the real
-    # terminal/CI stderr here; keep a dup for the hang guard's stack dump.
-    global _REAL_STDERR_FD
-    _REAL_STDERR_FD = os.dup(sys.stderr.fileno())
+    WATCH.configure()
 
 
 @pytest.fixture(autouse=True)
 def _hang_guard_and_liveness(request):
-    if _REAL_STDERR_FD is not None:
-        faulthandler.dump_traceback_later(HARD_TEST_LIMIT, exit=True, file=_REAL_STDERR_FD)
-    global _DIED_IN
-    if "server" in request.fixturenames and _DIED_IN is not None:
-        pytest.fail(f"shared server is dead (it died during {_DIED_IN})", pytrace=False)
-    alive_before = _SESSION_SERVER is not None and _SESSION_SERVER.is_running()
-    yield
-    faulthandler.cancel_dump_traceback_later()
-    if alive_before and not _SESSION_SERVER.is_running():
-        _DIED_IN = request.node.nodeid
-        pytest.fail(f"the shared server died during this test: {_SESSION_SERVER.describe()}\n"
-                    f"--- log tail ---\n{_SESSION_SERVER.log_tail(120)}", pytrace=False)
+    yield from WATCH.around(request)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -205,9 +185,9 @@ def pytest_runtest_makereport(item, call):
     rep = outcome.get_result()
     if not rep.failed:
         return
-    if _SESSION_SERVER is not None:
-        rep.sections.append((f"{_SESSION_SERVER.describe()} log tail ({_SESSION_SERVER.log_path})",
-                             _SESSION_SERVER.log_tail(120)))
+    if WATCH.server is not None:
+        rep.sections.append((f"{WATCH.server.describe()} log tail ({WATCH.server.log_path})",
+                             WATCH.server.log_tail(120)))
     if _SDK_LOG is not None and _SDK_LOG.exists():
         rep.sections.append((f"nacos-sdk-python 1.0.0 log tail ({_SDK_LOG})",
                              tail_file(_SDK_LOG, 60)))

@@ -7,12 +7,7 @@
 -- A non-2xx answer is counted by wrk (errors.status); a 2xx answer without code 10200 (e.g.
 -- 20404: instance unknown) is counted here as bad_body.
 
-local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
 function init(args)
   tag = args[1] or "run"
@@ -45,16 +40,4 @@ function response(status, hdrs, body)
   if status >= 200 and status < 300 and not string.find(body, '"code"%s*:%s*10200') then
     bad = bad + 1
   end
-end
-
-function done(summary, latency, requests)
-  local badBodies = 0
-  for _, t in ipairs(threads) do
-    badBodies = badBodies + (t:get("bad") or 0)
-  end
-  local e = summary.errors
-  io.write(string.format(
-    "BENCH requests=%d duration_us=%d non2xx=%d bad_body=%d connect=%d read=%d write=%d timeout=%d p50_us=%d p99_us=%d\n",
-    summary.requests, summary.duration, e.status, badBodies, e.connect, e.read, e.write, e.timeout,
-    latency:percentile(50), latency:percentile(99)))
 end

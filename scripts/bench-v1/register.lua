@@ -6,12 +6,7 @@
 -- exactly "ok" is counted here as bad_body. done() prints one machine-readable BENCH line.
 -- Instances are never beaten, so the server expires them after 30 s (use a fresh server).
 
-local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "common.lua")
 
 function init(args)
   tag = args[1] or tostring(os.time())
@@ -37,16 +32,4 @@ function response(status, hdrs, body)
   if status >= 200 and status < 300 and body ~= "ok" then
     bad = bad + 1
   end
-end
-
-function done(summary, latency, requests)
-  local badBodies = 0
-  for _, t in ipairs(threads) do
-    badBodies = badBodies + (t:get("bad") or 0)
-  end
-  local e = summary.errors
-  io.write(string.format(
-    "BENCH requests=%d duration_us=%d non2xx=%d bad_body=%d connect=%d read=%d write=%d timeout=%d p50_us=%d p99_us=%d\n",
-    summary.requests, summary.duration, e.status, badBodies, e.connect, e.read, e.write, e.timeout,
-    latency:percentile(50), latency:percentile(99)))
 end
