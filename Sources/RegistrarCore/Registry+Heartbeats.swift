@@ -33,17 +33,20 @@ extension Registry {
         guard let instances = clients[id]?.publications[service], let first = instances.first else { return .unknownInstance }
         clients[id]!.lastBeat[service] = now
         clients[id]!.lastActive = now
-        var changed: [ServiceKey] = []
-        if instances.contains(where: { !$0.healthy }) {
-            clients[id]!.publications[service] = instances.map { instance in
-                var instance = instance
-                instance.healthy = true
-                return instance
-            }
-            touch(service)
-            changed.append(service)
-        }
+        let changed = setHealth(of: id, in: service, healthy: true) ? [service] : []
         return .refreshed(changed: changed, beatInterval: timing(of: first, in: service).interval)
+    }
+
+    /// Sets the health of what `id` publishes into `service`; true if that changed anything.
+    private mutating func setHealth(of id: ClientID, in service: ServiceKey, healthy: Bool) -> Bool {
+        guard let instances = clients[id]?.publications[service], instances.contains(where: { $0.healthy != healthy }) else { return false }
+        clients[id]!.publications[service] = instances.map { instance in
+            var instance = instance
+            instance.healthy = healthy
+            return instance
+        }
+        touch(service)
+        return true
     }
 
     /// Notes that a heartbeat client read or wrote at `now`: it renews its subscriptions' lease.
@@ -105,13 +108,7 @@ extension Registry {
             removeClientIfIdle(id)
             return
         }
-        if silence > timing.timeout, instances.contains(where: \.healthy) {
-            clients[id]!.publications[service] = instances.map { instance in
-                var instance = instance
-                instance.healthy = false
-                return instance
-            }
-            touch(service)
+        if silence > timing.timeout, setHealth(of: id, in: service, healthy: false) {
             changed.insert(service)
             report.turnedUnhealthy.append((id, service))
         }
