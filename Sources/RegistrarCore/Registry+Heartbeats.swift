@@ -49,6 +49,41 @@ extension Registry {
         return true
     }
 
+    /// v1 registration: publishes `instance` as the heartbeat client `ip:port#true` (created on
+    /// first use), counting `now` as its first beat. A refused registration leaves no client behind.
+    @discardableResult
+    public mutating func publishBeating(_ instance: Instance, into service: ServiceKey, now: Int64) throws(RegistryError) -> [ServiceKey] {
+        let id = IPPortClientID.make(ip: instance.ip, port: instance.port, ephemeral: true)
+        addClient(id, kind: .ipPort(ephemeral: true))
+        do throws(RegistryError) {
+            return try publish(client: id, service: service, instances: [instance], beatAt: now)
+        } catch {
+            removeClientIfIdle(id)
+            throw error
+        }
+    }
+
+    /// v1 UDP-push subscription of the heartbeat client `id` (created on first use), renewing its
+    /// lease at `now`. Returns true the first time. A refused subscription leaves no client behind.
+    public mutating func subscribeLeased(_ id: ClientID, to service: ServiceKey, clusters: String, now: Int64) throws(RegistryError) -> Bool {
+        addClient(id, kind: .ipPort(ephemeral: true))
+        markActive(client: id, now: now)
+        do throws(RegistryError) {
+            return try subscribe(client: id, service: service, clusters: clusters)
+        } catch {
+            removeClientIfIdle(id)
+            throw error
+        }
+    }
+
+    /// v1 deregistration: withdraws what the `ip:port` client publishes into `service`, and drops
+    /// the client once it holds nothing.
+    @discardableResult
+    public mutating func withdrawBeating(_ id: ClientID, from service: ServiceKey) -> [ServiceKey] {
+        defer { removeClientIfIdle(id) }
+        return withdraw(client: id, service: service)
+    }
+
     /// Notes that a heartbeat client read or wrote at `now`: it renews its subscriptions' lease.
     public mutating func markActive(client id: ClientID, now: Int64) {
         clients[id]?.lastActive = now

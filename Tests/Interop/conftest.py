@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from interop_support import (RegistrarServer, SessionWatch, resolve_binary, scrub_nacos_env,  # noqa: E402
+from interop_support import (RegistrarServer, SessionWatch, home_in, resolve_binary, scrub_nacos_env,  # noqa: E402
                              tail_file)
 
 # --- process-wide SDK hygiene (must happen before the Rust SDK is first used) ----------
@@ -54,13 +54,8 @@ def sdk_dir(interop_dir) -> Path:
     """Logs/caches of in-process SDK clients. The Rust SDK derives its paths from $HOME
     ($HOME/logs/nacos, $HOME/nacos/naming/...), read once on first use, so point HOME here
     for the session."""
-    d = interop_dir / "sdk"
-    d.mkdir(exist_ok=True)
-    old_home = os.environ.get("HOME")
-    os.environ["HOME"] = str(d)
-    yield d
-    if old_home is not None:
-        os.environ["HOME"] = old_home
+    with home_in(interop_dir / "sdk") as d:
+        yield d
 
 
 @pytest.fixture(scope="session")

@@ -651,3 +651,20 @@ class SessionWatch:
             self.died_in = request.node.nodeid
             pytest.fail(f"the shared server died during this test: {self.server.describe()}\n"
                         f"--- log tail ---\n{self.server.log_tail(120)}", pytrace=False)
+
+
+import contextlib
+
+
+@contextlib.contextmanager
+def home_in(directory: Path):
+    """Points $HOME at `directory` (created) for the duration: SDKs derive their cache and
+    log paths from it, and none of that should land in the real home."""
+    directory.mkdir(parents=True, exist_ok=True)
+    old_home = os.environ.get("HOME")
+    os.environ["HOME"] = str(directory)
+    try:
+        yield directory
+    finally:
+        if old_home is not None:
+            os.environ["HOME"] = old_home

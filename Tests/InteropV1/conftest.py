@@ -22,7 +22,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "Interop"))
 
-from interop_support import RegistrarServer, SessionWatch, resolve_binary, tail_file  # noqa: E402
+from interop_support import RegistrarServer, SessionWatch, home_in, resolve_binary, tail_file  # noqa: E402
 
 # --- process-wide hygiene ----------------------------------------------------------------
 # The SDK (and our raw-HTTP helper) use urllib's default opener, which honours *_proxy
@@ -86,11 +86,12 @@ def sdk_log_dir(v1_dir) -> Path:
     NacosClient.initLog only adds its own file handler when `logger.hasHandlers()` is
     false, which also counts the root logger's handlers (pytest installs some), so the
     handler is attached here, once, instead."""
+    with home_in(v1_dir / "home"):
+        yield from _sdk_log_handler(v1_dir)
+
+
+def _sdk_log_handler(v1_dir: Path):
     global _SDK_LOG
-    home = v1_dir / "home"
-    home.mkdir(exist_ok=True)
-    old_home = os.environ.get("HOME")
-    os.environ["HOME"] = str(home)
     log_dir = v1_dir / "sdk" / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     _SDK_LOG = log_dir / "nacos-client-python.log"
@@ -103,8 +104,6 @@ def sdk_log_dir(v1_dir) -> Path:
     yield log_dir
     sdk_logger.removeHandler(handler)
     handler.close()
-    if old_home is not None:
-        os.environ["HOME"] = old_home
 
 
 @pytest.fixture(scope="session")

@@ -49,16 +49,9 @@ struct InstanceRoutes {
     }
 
     private func publish(_ instance: Instance, into service: ServiceKey) throws {
-        let client = IPPortClientID.make(ip: instance.ip, port: instance.port, ephemeral: true)
         let now = monotonicMillis()
         let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
-            registry.addClient(client, kind: .ipPort(ephemeral: true))
-            do throws(RegistryError) {
-                return try registry.publish(client: client, service: service, instances: [instance], beatAt: now)
-            } catch {
-                registry.removeClientIfIdle(client)
-                throw error
-            }
+            try registry.publishBeating(instance, into: service, now: now)
         }
         runtime.servicesChanged(changed)
     }
@@ -69,10 +62,7 @@ struct InstanceRoutes {
         let port = try parameters.port()
         _ = try parameters.weight()
         let client = IPPortClientID.make(ip: ip, port: port, ephemeral: parameters.bool("ephemeral", default: true))
-        let changed = runtime.store.withRegistry { registry in
-            defer { registry.removeClientIfIdle(client) }
-            return registry.withdraw(client: client, service: service)
-        }
+        let changed = runtime.store.withRegistry { $0.withdrawBeating(client, from: service) }
         runtime.servicesChanged(changed)
         return V1Response.ok
     }
@@ -81,11 +71,7 @@ struct InstanceRoutes {
         let ip = try parameters.required("ip")
         let port = try parameters.port()
         let cluster = parameters.optional("clusterName") ?? (legacyCluster ? parameters.optional("cluster") : nil) ?? Instance.defaultCluster
-        do {
-            try runtime.validation.checkCluster(cluster)
-        } catch {
-            throw V1Error(error)
-        }
+        try runtime.validation.checkCluster(cluster)
         return InstanceAddress(ip: ip, port: port, cluster: cluster)
     }
 
@@ -117,9 +103,9 @@ struct InstanceRoutes {
     private func detail(_ parameters: V1Parameters) throws -> Response {
         let service = try parameters.service(validation: runtime.validation)
         let address = try address(parameters, legacyCluster: false)
-        let instance = try runtime.store.read { (registry) -> Result<Instance, RegistryError> in
-            Result { () throws(RegistryError) in try registry.instance(in: service, ip: address.ip, port: address.port, cluster: address.cluster) }
-        }.get()
+        let instance = try runtime.store.read { (registry) throws(RegistryError) in
+            try registry.instance(in: service, ip: address.ip, port: address.port, cluster: address.cluster)
+        }
         return V1Response.json(V1JSON.instanceDetail(instance, service: service))
     }
 
@@ -128,11 +114,7 @@ struct InstanceRoutes {
     private func list(_ parameters: V1Parameters, userAgent: String?, context: V1RequestContext) throws -> Response {
         let service = try parameters.service(validation: runtime.validation)
         let clusters = parameters.optional("clusters") ?? ""
-        do {
-            try runtime.validation.checkClusters(clusters)
-        } catch {
-            throw V1Error(error)
-        }
+        try runtime.validation.checkClusters(clusters)
         let healthyOnly = parameters.optional("healthyOnly")?.lowercased() == "true"
         let udpPort = try parameters.int("udpPort") ?? 0
         guard (0...65535).contains(udpPort) else {

@@ -33,18 +33,7 @@ struct OperatorRoutes {
             return V1Response.json(V1JSON.metrics(status: status, statistics: nil))
         }
         let statistics = runtime.store.read { $0.statistics() }
-        let counters = runtime.counters
-        let extra: [(String, Int)] = [
-            ("grpcConnectionCount", runtime.connections.count),
-            ("pushesSent", counters.pushesSent.load(ordering: .relaxed)),
-            ("pushesAcked", counters.pushesAcked.load(ordering: .relaxed)),
-            ("pushRetries", counters.pushRetries.load(ordering: .relaxed)),
-            ("pushesAbandoned", counters.pushesAbandoned.load(ordering: .relaxed)),
-            ("udpPushesSent", counters.udpPushesSent.load(ordering: .relaxed)),
-            ("udpPushAcks", counters.udpAcks.load(ordering: .relaxed)),
-            ("udpPushResends", counters.udpResends.load(ordering: .relaxed)),
-            ("malformedPayloads", counters.malformedPayloads.load(ordering: .relaxed)),
-        ]
+        let extra = [("grpcConnectionCount", runtime.connections.count)] + runtime.counters.all
         var loadAverage = [0.0, 0, 0]
         let load = getloadavg(&loadAverage, 1) == 1 ? loadAverage[0] : 0
         return V1Response.json(V1JSON.metrics(status: status, statistics: statistics, extra: extra, load: load))

@@ -72,9 +72,7 @@ struct ServiceRoutes {
 
     private func detail(_ parameters: V1Parameters) throws -> Response {
         let service = try parameters.service(validation: runtime.validation)
-        let detail = try runtime.store.read { (registry) -> Result<Registry.ServiceDetail, RegistryError> in
-            Result { () throws(RegistryError) in try registry.serviceDetail(service) }
-        }.get()
+        let detail = try runtime.store.read { (registry) throws(RegistryError) in try registry.serviceDetail(service) }
         return V1Response.json(V1JSON.serviceDetail(detail))
     }
 
@@ -84,12 +82,8 @@ struct ServiceRoutes {
         guard (1...10_000).contains(pageSize) else { throw V1Error(.badRequest, "Param 'pageSize' is illegal, the value should be between 1 and 10000.") }
         let namespace = ServiceKey.normalizedNamespace(parameters.optional("namespaceId"))
         let group = parameters.optional("groupName") ?? ServiceKey.defaultGroup
-        do {
-            try runtime.validation.checkNamespace(namespace)
-            try runtime.validation.checkGroup(group)
-        } catch {
-            throw V1Error(error)
-        }
+        try runtime.validation.checkNamespace(namespace)
+        try runtime.validation.checkGroup(group)
         let (count, names) = runtime.store.read { $0.listServices(namespace: namespace, group: group, pageNo: max(1, pageNo), pageSize: pageSize) }
         return V1Response.json(V1JSON.serviceList(count: count, names: names))
     }

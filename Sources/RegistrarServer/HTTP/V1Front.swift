@@ -111,15 +111,8 @@ final class V1Front: Sendable {
     /// current data at once the first time.
     func subscribeForUDPPush(_ client: ClientID, service: ServiceKey, clusters: String) {
         let now = monotonicMillis()
-        let firstTime = try? runtime.store.withRegistry { (registry) throws(RegistryError) -> Bool in
-            registry.addClient(client, kind: .ipPort(ephemeral: true))
-            registry.markActive(client: client, now: now)
-            do throws(RegistryError) {
-                return try registry.subscribe(client: client, service: service, clusters: clusters)
-            } catch {
-                registry.removeClientIfIdle(client)
-                throw error
-            }
+        let firstTime = try? runtime.store.withRegistry { (registry) throws(RegistryError) in
+            try registry.subscribeLeased(client, to: service, clusters: clusters, now: now)
         }
         if firstTime == true {
             runtime.push.pushOverUDP(to: client, service: service, clusters: clusters)

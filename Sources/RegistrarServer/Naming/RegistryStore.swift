@@ -42,8 +42,8 @@ public final class RegistryStore: Sendable {
     }
 
     /// Reads the registry.
-    public func read<T>(_ body: (borrowing Registry) -> T) -> T {
-        state.withLock { body($0.registry) }
+    public func read<T, E: Error>(_ body: (borrowing Registry) throws(E) -> T) throws(E) -> T {
+        try state.withLock { (state: inout State) throws(E) -> T in try body(state.registry) }
     }
 
     /// The current ServiceInfo of `service` for `filter`, encoded in `style` (cached per revision).

@@ -78,9 +78,13 @@ final class PushScheduler: Sendable {
         let subscribers = store.read { $0.subscribers(of: service) }
         guard !subscribers.isEmpty else { return }
         let udp = udp.withLock { $0 }
-        var encoded: [String: RegistryStore.EncodedServiceInfo] = [:]
+        struct Key: Hashable {
+            var clusters: String
+            var style: ServiceInfoStyle
+        }
+        var encoded: [Key: RegistryStore.EncodedServiceInfo] = [:]
         func content(_ clusters: String, _ style: ServiceInfoStyle) -> RegistryStore.EncodedServiceInfo {
-            let key = "\(style)|\(clusters)"
+            let key = Key(clusters: clusters, style: style)
             if let cached = encoded[key] { return cached }
             let fresh = store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters), style: style)
             encoded[key] = fresh

@@ -102,26 +102,18 @@ final class UDPPushService: Sendable {
         }
         let ackKey = UDPPushService.ackKey(ip: ip, port: port, lastRefTime: String(ackKeyValue))
         let subscription = "\(client)|\(service)"
+        // The timer only finds the packet if it is still unacked by then.
+        let resend = channel.eventLoop.scheduleTask(in: resendDelay) { [self] in
+            resendOnce(ackKey)
+        }
         let superseded = state.withLock { state -> Scheduled<Void>? in
-            var old: Scheduled<Void>?
-            if let previous = state.latest[subscription] {
-                old = state.pending.removeValue(forKey: previous)?.resend
-            }
+            let old = state.latest[subscription].flatMap { state.pending.removeValue(forKey: $0)?.resend }
             state.latest[subscription] = ackKey
-            state.pending[ackKey] = Pending(subscription: subscription, packet: packet, target: target)
+            state.pending[ackKey] = Pending(subscription: subscription, packet: packet, target: target, resend: resend)
             return old
         }
         superseded?.cancel()
         send(packet, to: target)
-        let resend = channel.eventLoop.scheduleTask(in: resendDelay) { [self] in
-            resendOnce(ackKey)
-        }
-        let stillPending = state.withLock { state -> Bool in
-            guard state.pending[ackKey] != nil else { return false }
-            state.pending[ackKey]!.resend = resend
-            return true
-        }
-        if !stillPending { resend.cancel() }
     }
 
     private func resendOnce(_ ackKey: String) {

@@ -57,6 +57,20 @@ final class Counters: Sendable {
     let udpPushesSent = Atomic<Int>(0)
     let udpAcks = Atomic<Int>(0)
     let udpResends = Atomic<Int>(0)
+
+    /// Every counter by name, for the metrics endpoint and the shutdown log.
+    var all: [(String, Int)] {
+        [
+            ("pushesSent", pushesSent.load(ordering: .relaxed)),
+            ("pushesAcked", pushesAcked.load(ordering: .relaxed)),
+            ("pushRetries", pushRetries.load(ordering: .relaxed)),
+            ("pushesAbandoned", pushesAbandoned.load(ordering: .relaxed)),
+            ("udpPushesSent", udpPushesSent.load(ordering: .relaxed)),
+            ("udpPushAcks", udpAcks.load(ordering: .relaxed)),
+            ("udpPushResends", udpResends.load(ordering: .relaxed)),
+            ("malformedPayloads", malformedPayloads.load(ordering: .relaxed)),
+        ]
+    }
 }
 
 /// Milliseconds since the Unix epoch (connection ids, `lastRefTime`).

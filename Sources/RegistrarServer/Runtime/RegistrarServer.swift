@@ -103,16 +103,7 @@ public final class RegistrarServer: Service, Sendable {
         await httpFront.stop()
         runtime.push.attach(udp: nil)
         if let udp = udpPush.withLock({ $0.take() }) { await udp.stop() }
-        let counters = runtime.counters
-        logger.info("stopped", metadata: [
-            "pushesSent": "\(counters.pushesSent.load(ordering: .relaxed))",
-            "pushesAcked": "\(counters.pushesAcked.load(ordering: .relaxed))",
-            "pushRetries": "\(counters.pushRetries.load(ordering: .relaxed))",
-            "pushesAbandoned": "\(counters.pushesAbandoned.load(ordering: .relaxed))",
-            "malformedPayloads": "\(counters.malformedPayloads.load(ordering: .relaxed))",
-            "udpPushesSent": "\(counters.udpPushesSent.load(ordering: .relaxed))",
-            "udpPushAcks": "\(counters.udpAcks.load(ordering: .relaxed))",
-        ])
+        logger.info("stopped", metadata: Logger.Metadata(uniqueKeysWithValues: runtime.counters.all.map { ($0.0, "\($0.1)") }))
         if ownsGroup { try? await group.shutdownGracefully() }
     }
 
