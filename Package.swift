@@ -56,10 +56,14 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The Swift SDK's connection layer (a full SDK with reconnect and redo comes later).
+        // The Swift SDK: RegistrarClient (reconnect, failover, redo, subscriptions, cache) over NacosConnection.
         .target(
             name: "RegistrarClient",
-            dependencies: ["RegistrarWire", "RegistrarTransport", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "RegistrarWire", "RegistrarTransport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -43,7 +43,8 @@ public final class NacosConnection: Sendable {
         port: Int,
         group: EventLoopGroup,
         labels: [String: String] = ["source": "sdk", "module": "naming"],
-        clientVersion: String = "Registrar-Swift-Client:0.1",
+        clientVersion: String = "Registrar-Swift-Client:0.3.0",
+        tenant: String = "",
         autoAck: Bool = true,
         timeout: TimeAmount = .seconds(5)
     ) async throws -> NacosConnection {
@@ -69,7 +70,7 @@ public final class NacosConnection: Sendable {
                 continuation.finish()
             }).get()
             ackBox.call.withLock { $0 = call }
-            let setup = ConnectionSetupRequest(clientVersion: clientVersion, tenant: "", labels: labels, abilityTable: [:])
+            let setup = ConnectionSetupRequest(clientVersion: clientVersion, tenant: tenant, labels: labels, abilityTable: [:])
             call.send(ByteBuffer(bytes: PayloadCodec.encode(type: "ConnectionSetupRequest", json: Array(try JSONEncoder().encode(setup)))))
             let timer = transport.eventLoop.scheduleTask(in: timeout) { setupAck.fail(NacosConnectionError.noSetupAck) }
             try await setupAck.futureResult.get()
@@ -122,6 +123,7 @@ private final class AckSink: Sendable {
     static let responseTypes = [
         "NotifySubscriberRequest": "NotifySubscriberResponse",
         "ClientDetectionRequest": "ClientDetectionResponse",
+        "ConnectResetRequest": "ConnectResetResponse",
     ]
 
     func ack(_ type: String, requestId: String) {

@@ -1,0 +1,295 @@
+import Foundation
+import Logging
+import NIOCore
+import RegistrarTransport
+import RegistrarWire
+
+/// The connection's life: connect, redo, serve the stream, probe when idle, reconnect.
+extension RegistrarClient {
+    /// Runs until shutdown: keeps one connection up, failing over along the server list.
+    func superviseConnection() async {
+        var serverIndex = 0
+        var failures = 0
+        while !Task.isCancelled, !state.withLock({ $0.isShutDown }) {
+            let target = state.withLock { state in
+                defer { state.resetTarget = nil }
+                return state.resetTarget
+            } ?? configuration.servers[serverIndex % configuration.servers.count]
+            let connection: NacosConnection
+            do {
+                connection = try await NacosConnection.connect(
+                    host: target.host, port: target.port + configuration.grpcPortOffset, group: eventLoopGroup,
+                    clientVersion: configuration.clientVersion, tenant: configuration.namespace,
+                    timeout: TimeAmount(configuration.connectTimeout)
+                )
+            } catch {
+                failures += 1
+                serverIndex += 1
+                let delay = backoff(afterFailures: failures)
+                state.withLock { $0.lastConnectError = "\(target): \(error)" }
+                // First failure loud, then about once a minute: a dead server must not flood the log.
+                let level: Logger.Level = failures == 1 || failures % 30 == 0 ? .warning : .debug
+                logger.log(level: level, "cannot connect; retrying", metadata: [
+                    "server": "\(target)", "error": "\(error)", "attempt": "\(failures)", "retryInMs": "\(delay.milliseconds)",
+                ])
+                try? await Task.sleep(for: delay)
+                continue
+            }
+            if failures > 0 { logger.info("reconnected", metadata: ["server": "\(target)", "afterAttempts": "\(failures)"]) }
+            failures = 0
+            await serve(connection, server: target)
+            serverIndex += 1
+        }
+    }
+
+    /// Serves one connection until it ends: redo first, then hand it to waiting calls.
+    private func serve(_ connection: NacosConnection, server: ServerAddress) async {
+        logger.info("connected", metadata: ["server": "\(server)", "connectionId": "\(connection.connectionId)"])
+        await withTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await self.handleServerRequests(on: connection) }
+            tasks.addTask { await self.probeWhileIdle(connection) }
+            await redo(on: connection)
+            let waiters = state.withLock { state in
+                state.isShutDown ? [] : state.publish(connection)
+            }
+            for waiter in waiters { waiter.resume(returning: connection) }
+            await tasks.next()
+            tasks.cancelAll()
+        }
+        state.withLock { state in
+            if state.connection === connection { state.connection = nil }
+        }
+        await connection.close()
+        if !state.withLock({ $0.isShutDown }) {
+            logger.warning("connection lost; reconnecting", metadata: ["server": "\(server)", "connectionId": "\(connection.connectionId)"])
+        }
+    }
+
+    /// Replays every registration and subscription on a fresh connection.
+    private func redo(on connection: NacosConnection) async {
+        let (registrations, subscriptions) = state.withLock { state in
+            (state.registrations.keys.map { ($0, state.registered($0)) }, Array(state.subscriptions.keys))
+        }
+        for (reference, instances) in registrations where !instances.isEmpty {
+            do {
+                try await send(.register(instances), for: reference, on: connection)
+            } catch {
+                logger.error("redo of a registration failed", metadata: ["service": "\(reference)", "error": "\(error)"])
+            }
+        }
+        for reference in subscriptions {
+            do {
+                let response = try await request(on: connection, "SubscribeServiceRequest", subscribeRequest(reference, true), expecting: "SubscribeServiceResponse")
+                try apply(response, for: reference)
+            } catch {
+                logger.error("redo of a subscription failed", metadata: ["service": "\(reference)", "error": "\(error)"])
+            }
+        }
+        if !registrations.isEmpty || !subscriptions.isEmpty {
+            logger.info("redo done", metadata: ["registrations": "\(registrations.count)", "subscriptions": "\(subscriptions.count)"])
+        }
+    }
+
+    /// Reads the server's requests (pushes, resets) until the stream closes. Acks are sent by
+    /// `NacosConnection` itself.
+    private func handleServerRequests(on connection: NacosConnection) async {
+        for await request in connection.serverRequests {
+            state.withLock { $0.lastActivity = .now }
+            switch request.message.type {
+            case "NotifySubscriberRequest":
+                guard let message = try? JSONDecoder().decode(ServiceInfoMessage.self, from: request.message.json),
+                      let body = message.serviceInfo, let name = body.name else {
+                    logger.warning("unreadable push ignored")
+                    continue
+                }
+                // 2.x servers send the bare name beside groupName; 1.x style is `group@@name`.
+                let parts = name.components(separatedBy: "@@")
+                let reference = parts.count == 2 ? ServiceReference(parts[1], group: parts[0]) : ServiceReference(name, group: body.groupName)
+                apply(ServiceInfo(body, service: reference), for: reference)
+            case "ConnectResetRequest":
+                let target = try? JSONDecoder().decode(ConnectResetFields.self, from: request.message.json)
+                let address = target.flatMap { fields in
+                    fields.serverIp.flatMap { ip in fields.serverPort.flatMap(Int.init).map { ServerAddress(host: ip, port: $0) } }
+                }
+                logger.notice("server asked to reconnect", metadata: ["to": "\(address.map(\.description) ?? "next server")"])
+                state.withLock { $0.resetTarget = address }
+                await connection.close()
+            default:
+                break
+            }
+        }
+    }
+
+    /// Sends a HealthCheckRequest whenever the connection was quiet for a whole interval; a
+    /// failed probe closes the connection, which makes the supervisor reconnect.
+    private func probeWhileIdle(_ connection: NacosConnection) async {
+        let interval = configuration.healthCheckInterval
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            guard ContinuousClock.now - state.withLock({ $0.lastActivity }) >= interval else { continue }
+            do {
+                _ = try await request(on: connection, "HealthCheckRequest", HealthCheckBody(), expecting: "HealthCheckResponse")
+            } catch {
+                logger.warning("health check failed; reconnecting", metadata: ["connectionId": "\(connection.connectionId)", "error": "\(error)"])
+                await connection.close()
+                return
+            }
+        }
+    }
+
+    // MARK: Calls
+
+    /// Sends a request on the current connection, waiting for one if needed, and retrying on a
+    /// fresh connection if the current one breaks, all within `requestTimeout`.
+    func call<Body: Encodable>(_ type: String, _ body: Body, expecting expected: String) async throws(RegistrarClientError) -> WireMessage {
+        let deadline = ContinuousClock.now + configuration.requestTimeout
+        while true {
+            let connection = try await currentConnection(before: deadline)
+            do {
+                return try await request(on: connection, type, body, expecting: expected, deadline: deadline)
+            } catch .unavailable(let reason) {
+                // The connection broke under us: drop it so the supervisor replaces it, then retry.
+                state.withLock { state in
+                    if state.connection === connection { state.connection = nil }
+                }
+                await connection.close()
+                guard ContinuousClock.now < deadline else { throw .unavailable(reason) }
+            }
+        }
+    }
+
+    /// One request on a given connection; maps transport failures to `unavailable` and error
+    /// responses to `server`.
+    func request<Body: Encodable>(
+        on connection: NacosConnection, _ type: String, _ body: Body, expecting expected: String,
+        deadline: ContinuousClock.Instant? = nil
+    ) async throws(RegistrarClientError) -> WireMessage {
+        let timeout = (deadline ?? ContinuousClock.now + configuration.requestTimeout) - ContinuousClock.now
+        let response: WireMessage
+        do {
+            response = try await connection.request(type, body, timeout: TimeAmount(max(timeout, .milliseconds(1))))
+        } catch let error as WireError {
+            throw .badResponse("\(error)")
+        } catch {
+            throw .unavailable("\(type) failed: \(error)")
+        }
+        state.withLock { $0.lastActivity = .now }
+        let fields = try? JSONDecoder().decode(ResponseFields.self, from: response.json)
+        if response.type == "ErrorResponse" || !(fields?.isSuccess ?? false) {
+            let code = fields?.errorCode.flatMap { $0 == 0 ? nil : $0 } ?? fields?.resultCode ?? 500
+            // 301: the server no longer knows this connection; Nacos clients reconnect.
+            if code == 301 { throw .unavailable("the server dropped the connection (301)") }
+            throw .server(code: code, message: fields?.message ?? "no message")
+        }
+        guard response.type == expected else { throw .badResponse("expected \(expected), got \(response.type)") }
+        return response
+    }
+
+    /// The current connection, or the next one to come up before `deadline`.
+    private func currentConnection(before deadline: ContinuousClock.Instant) async throws(RegistrarClientError) -> NacosConnection {
+        let id = state.withLock { $0.makeID() }
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                let ready: Result<NacosConnection, RegistrarClientError>? = state.withLock { state in
+                    if state.isShutDown { return .failure(.shutDown) }
+                    if let connection = state.connection { return .success(connection) }
+                    state.waiters[id] = continuation
+                    return nil
+                }
+                if let ready { return continuation.resume(with: ready) }
+                Task { [weak self] in
+                    try? await Task.sleep(until: deadline)
+                    guard let self else { return }
+                    let (waiter, reason) = self.state.withLock { ($0.waiters.removeValue(forKey: id), $0.lastConnectError) }
+                    let servers = self.configuration.servers.map(\.description).joined(separator: ",")
+                    waiter?.resume(throwing: RegistrarClientError.unavailable(
+                        "no connection to \(servers) within \(self.configuration.requestTimeout)" + (reason.map { " (last error: \($0))" } ?? "")))
+                }
+            }
+        } catch let error as RegistrarClientError {
+            throw error
+        } catch {
+            throw .unavailable("\(error)")
+        }
+    }
+
+    // MARK: Registration and ServiceInfo plumbing
+
+    func send(_ update: ClientState.RegistrationUpdate, for reference: ServiceReference, on connection: NacosConnection? = nil) async throws(RegistrarClientError) {
+        let namespace = configuration.namespace
+        switch update {
+        case .register(let instances) where instances.count == 1:
+            try await dispatch(on: connection, "InstanceRequest", InstanceRequest(namespace: namespace, serviceName: reference.name, groupName: reference.group, type: "registerInstance", instance: instances[0].wireBody), expecting: "InstanceResponse")
+        case .register(let instances):
+            try await dispatch(on: connection, "BatchInstanceRequest", BatchInstanceRequest(namespace: namespace, serviceName: reference.name, groupName: reference.group, type: "batchRegisterInstance", instances: instances.map(\.wireBody)), expecting: "BatchInstanceResponse")
+        case .deregister(let instance):
+            try await dispatch(on: connection, "InstanceRequest", InstanceRequest(namespace: namespace, serviceName: reference.name, groupName: reference.group, type: "deregisterInstance", instance: instance.wireBody), expecting: "InstanceResponse")
+        }
+    }
+
+    func sendPersistent(_ instance: ServiceInstance, _ reference: ServiceReference, type: String) async throws(RegistrarClientError) {
+        let request = InstanceRequest(namespace: configuration.namespace, serviceName: reference.name, groupName: reference.group, type: type, instance: instance.wireBody)
+        try await dispatch(on: nil, "PersistentInstanceRequest", request, expecting: "InstanceResponse")
+    }
+
+    private func dispatch<Body: Encodable>(on connection: NacosConnection?, _ type: String, _ body: Body, expecting: String) async throws(RegistrarClientError) {
+        if let connection {
+            _ = try await request(on: connection, type, body, expecting: expecting)
+        } else {
+            _ = try await call(type, body, expecting: expecting)
+        }
+    }
+
+    /// Reads the ServiceInfo of a query or subscribe response and caches it.
+    @discardableResult
+    func apply(_ response: WireMessage, for reference: ServiceReference) throws(RegistrarClientError) -> (info: ServiceInfo, notified: Bool) {
+        guard let message = try? JSONDecoder().decode(ServiceInfoMessage.self, from: response.json), let body = message.serviceInfo else {
+            throw .badResponse("\(response.type) carries no readable serviceInfo")
+        }
+        let info = ServiceInfo(body, service: reference)
+        return (info, apply(info, for: reference))
+    }
+
+    /// Caches `info` unless it is older than what we have, and tells the service's listeners if
+    /// its instances changed. Returns whether they were told.
+    @discardableResult
+    func apply(_ info: ServiceInfo, for reference: ServiceReference) -> Bool {
+        let (previous, stored) = cache.put(info, for: reference)
+        guard stored, previous == nil || previous?.instanceSet != info.instanceSet
+            || previous?.reachProtectionThreshold != info.reachProtectionThreshold else { return false }
+        let listeners = state.withLock { Array(($0.subscriptions[reference] ?? [:]).values) }
+        for listener in listeners { listener.continuation.yield(info.filtered(clusters: listener.clusters)) }
+        return true
+    }
+
+    private func backoff(afterFailures failures: Int) -> Duration {
+        let exponent = min(failures - 1, 16)
+        let ceiling = min(configuration.initialBackoff * (1 << exponent), configuration.maximumBackoff)
+        // Jitter spreads a fleet's reconnects after a server restart.
+        return ceiling * Double.random(in: 0.5...1.0)
+    }
+}
+
+private struct HealthCheckBody: Encodable {
+    var headers: [String: String] = [:]
+    var module = "internal"
+}
+
+private struct ConnectResetFields: Decodable {
+    var serverIp: String?
+    var serverPort: String?
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
