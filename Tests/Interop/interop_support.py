@@ -221,6 +221,32 @@ class RegistrarServer:
         self._close_log()
         return rc, killed
 
+    def restart(self, timeout: float = STARTUP_TIMEOUT) -> "RegistrarServer":
+        """A real crash and restart: SIGKILL the process, then start it again on the SAME
+        port P and data dir, so clients find it at the address they were given. Ready when
+        P+1000 accepts TCP again (`timeout` overall; a start that exits at once, e.g.
+        because the port is not free yet, is retried until then)."""
+        if self.port == 0:
+            raise RuntimeError(f"{self.name} was never started")
+        self.kill()
+        deadline = time.monotonic() + timeout
+        while True:
+            self._log_file = open(self.log_path, "ab", buffering=0)
+            self._log_file.write(f"=== restart after SIGKILL: {' '.join(self.command())}\n".encode())
+            self.proc = subprocess.Popen(
+                self.command(), stdout=self._log_file, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, cwd=str(self.workdir), env=self.environment(),
+                start_new_session=True, preexec_fn=_die_with_parent)
+            try:
+                self._wait_ready(max(1.0, deadline - time.monotonic()))
+                return self
+            except RuntimeError as e:
+                self.kill()
+                if "exited" not in str(e) or time.monotonic() >= deadline:
+                    raise RuntimeError(f"{e} (restart on the same port)\n"
+                                       f"--- {self.name} log tail ---\n{self.log_tail()}")
+                time.sleep(0.2)
+
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             try:

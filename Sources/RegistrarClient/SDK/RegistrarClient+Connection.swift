@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import RegistrarTransport
 import RegistrarWire
 
@@ -26,7 +27,7 @@ extension RegistrarClient {
                 failures += 1
                 serverIndex += 1
                 let delay = backoff(afterFailures: failures)
-                state.withLock { $0.lastConnectError = "\(target): \(error)" }
+                state.withLock { $0.lastConnectError = "\(target): \(Self.describe(connectError: error))" }
                 // First failure loud, then about once a minute: a dead server must not flood the log.
                 let level: Logger.Level = failures == 1 || failures % 30 == 0 ? .warning : .debug
                 logger.log(level: level, "cannot connect; retrying", metadata: [
@@ -260,6 +261,14 @@ extension RegistrarClient {
         let listeners = state.withLock { Array(($0.subscriptions[reference] ?? [:]).values) }
         for listener in listeners { listener.continuation.yield(info.filtered(clusters: listener.clusters)) }
         return true
+    }
+
+    /// NIO's connect errors list every address tried; the first cause is what a person needs.
+    static func describe(connectError error: any Error) -> String {
+        if let connection = error as? NIOConnectionError, let first = connection.connectionErrors.first {
+            return "\(first.error)"
+        }
+        return "\(error)"
     }
 
     private func backoff(afterFailures failures: Int) -> Duration {
