@@ -31,7 +31,7 @@ extension RegistrarClient {
                 // First failure loud, then about once a minute: a dead server must not flood the log.
                 let level: Logger.Level = failures == 1 || failures % 30 == 0 ? .warning : .debug
                 logger.log(level: level, "cannot connect; retrying", metadata: [
-                    "server": "\(target)", "error": "\(error)", "attempt": "\(failures)", "retryInMs": "\(delay.milliseconds)",
+                    "server": "\(target)", "error": "\(Self.describe(connectError: error))", "attempt": "\(failures)", "retryInMs": "\(delay.milliseconds)",
                 ])
                 try? await Task.sleep(for: delay)
                 continue
