@@ -41,3 +41,22 @@ def test_bench_against_no_server_fails_clearly(tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert "cannot connect to 127.0.0.1:1" in done.stderr
+
+
+def test_bench_storm_restarts_the_server_and_counts_every_client_back(server_factory, tmp_path):
+    """The storm kills a test-owned server (SIGKILL), starts it again with the restart command,
+    and waits until every SDK client has re-registered; the bench stops the new server."""
+    import shlex
+
+    srv = server_factory("storm")
+    out = tmp_path / "storm.json"
+    cmd = [str(resolve_binary()), "bench", "storm", "--server", f"127.0.0.1:{srv.grpc_port}",
+           "--server-pid", str(srv.proc.pid), "--json", str(out),
+           "--clients", "20", "--instances-per-client", "2", "--services", "3", "--timeout", "60",
+           "--restart-command", "exec " + shlex.join(srv.command())]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout}\n{done.stderr}"
+    figures = json.loads(out.read_text())["figures"]
+    assert figures["errors"] == 0
+    assert figures["instances_restored"] == figures["instances_expected"] == 40
+    assert figures["seconds_kill_to_all_restored"] > 0

@@ -49,7 +49,12 @@ extension RegistrarClient {
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await self.handleServerRequests(on: connection) }
             tasks.addTask { await self.probeWhileIdle(connection) }
-            await redo(on: connection)
+            guard await redo(on: connection) else {
+                await connection.close()
+                await tasks.next()
+                tasks.cancelAll()
+                return
+            }
             let waiters = state.withLock { state in
                 state.isShutDown ? [] : state.publish(connection)
             }
@@ -66,28 +71,65 @@ extension RegistrarClient {
         }
     }
 
-    /// Replays every registration and subscription on a fresh connection.
-    private func redo(on connection: NacosConnection) async {
+    /// Replays every registration and subscription on a fresh connection. A step that fails
+    /// for want of an answer (a server still busy absorbing a reconnect storm) is retried a few
+    /// times; if it still fails the connection is dropped, so the next one redoes everything.
+    /// A step the server refuses is logged and not retried: it would be refused again.
+    private func redo(on connection: NacosConnection) async -> Bool {
         let (registrations, subscriptions) = state.withLock { state in
             (state.registrations.keys.map { ($0, state.registered($0)) }, Array(state.subscriptions.keys))
         }
-        for (reference, instances) in registrations where !instances.isEmpty {
-            do {
-                try await send(.register(instances), for: reference, on: connection)
-            } catch {
-                logger.error("redo of a registration failed", metadata: ["service": "\(reference)", "error": "\(error)"])
+        var steps: [RedoStep] = registrations.filter { !$0.1.isEmpty }.map { .register($0.0, $0.1) } + subscriptions.map { .subscribe($0) }
+        guard !steps.isEmpty else { return true }
+        for round in 0..<Self.redoRounds {
+            if round > 0 { try? await Task.sleep(for: .milliseconds(200 * round)) }
+            var unanswered: [RedoStep] = []
+            for step in steps {
+                do {
+                    try await perform(step, on: connection)
+                } catch .unavailable(let reason) {
+                    logger.debug("redo step unanswered", metadata: ["step": "\(step)", "reason": "\(reason)"])
+                    unanswered.append(step)
+                } catch {
+                    logger.error("redo step refused by the server", metadata: ["step": "\(step)", "error": "\(error)"])
+                }
+            }
+            steps = unanswered
+            if steps.isEmpty { break }
+        }
+        guard steps.isEmpty else {
+            logger.warning("redo incomplete; reconnecting", metadata: ["unanswered": "\(steps.count)"])
+            return false
+        }
+        logger.info("redo done", metadata: ["registrations": "\(registrations.count)", "subscriptions": "\(subscriptions.count)"])
+        return true
+    }
+
+    static let redoRounds = 3
+
+    private enum RedoStep: CustomStringConvertible {
+        case register(ServiceReference, [ServiceInstance])
+        case subscribe(ServiceReference)
+
+        var description: String {
+            switch self {
+            case .register(let service, let instances): "register \(instances.count) instance(s) of \(service)"
+            case .subscribe(let service): "subscribe \(service)"
             }
         }
-        for reference in subscriptions {
-            do {
-                let response = try await request(on: connection, "SubscribeServiceRequest", subscribeRequest(reference, true), expecting: "SubscribeServiceResponse")
-                try apply(response, for: reference)
-            } catch {
-                logger.error("redo of a subscription failed", metadata: ["service": "\(reference)", "error": "\(error)"])
-            }
-        }
-        if !registrations.isEmpty || !subscriptions.isEmpty {
-            logger.info("redo done", metadata: ["registrations": "\(registrations.count)", "subscriptions": "\(subscriptions.count)"])
+    }
+
+    private func perform(_ step: RedoStep, on connection: NacosConnection) async throws(RegistrarClientError) {
+        switch step {
+        case .register(let reference, _):
+            // Registered meanwhile by a caller? Send what the state holds now.
+            let current = state.withLock { $0.registered(reference) }
+            guard !current.isEmpty else { return }
+            try await send(.register(current), for: reference, on: connection)
+        case .subscribe(let reference):
+            guard state.withLock({ $0.subscriptions[reference] != nil }) else { return }
+            let response = try await request(on: connection, "SubscribeServiceRequest", subscribeRequest(reference, true), expecting: "SubscribeServiceResponse")
+            try apply(response, for: reference)
         }
     }
 

@@ -8,8 +8,8 @@ import RegistrarWire
 /// gRPC layer. Figures go in docs/performance.md with the command that produced them.
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure a running server: transport ceiling, registrations, queries, push latency and fan-out, connection memory.",
-        subcommands: [HealthBench.self, RegisterBench.self, QueryBench.self, PushBench.self, ConnectionsBench.self]
+        abstract: "Measure a running server: transport ceiling, registrations, queries, push latency and fan-out, connection memory, reconnect storms.",
+        subcommands: [HealthBench.self, RegisterBench.self, QueryBench.self, PushBench.self, ConnectionsBench.self, StormBench.self]
     )
 }
 

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOPosix
+import RegistrarClient
+import RegistrarServer
+import RegistrarWire
+
+/// C SDK clients (the real `RegistrarClient`, with its backoff and redo) hold I instances each;
+/// the server is killed and started again, and the scenario measures how long until every
+/// instance is back on the server.
+struct StormBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "storm",
+        abstract: "Kill the server under C connected SDK clients, start it again, and time until all have reconnected and re-registered.",
+        discussion: """
+        Needs --server-pid (the server to SIGKILL) and --restart-command (a shell command that starts it \
+        again on the same ports; prefix it with exec so that its PID is the server's). The restarted server \
+        is stopped with SIGTERM at the end.
+        """
+    )
+
+    @OptionGroup var target: BenchTarget
+    @Option(help: "SDK clients (one connection each).") var clients = 1000
+    @Option(help: "Instances each client registers.") var instancesPerClient = 1
+    @Option(help: "Services the instances are spread over.") var services = 100
+    @Option(name: .customLong("restart-command"), help: "Shell command that starts the server again.") var restartCommand: String?
+    @Option(help: "Seconds to wait for everything to come back.") var timeout = 60
+    @Option(help: "Clients set up at once.") var concurrency = 64
+
+    func run() async throws {
+        guard let oldPid = target.serverPid, let restartCommand else {
+            throw ValidationError("storm needs --server-pid (the server to kill) and --restart-command (how to start it again)")
+        }
+        FileDescriptorLimit.raiseToHardLimit()
+        let (host, port) = try target.hostAndPort()
+        let run = String(UUID().uuidString.prefix(6))
+        let names = (0..<services).map { "bench-storm-\(run)-\($0)" }
+        let expected = clients * instancesPerClient
+
+        let sdk = try await connectClients(host: host, port: port, names: names)
+        guard sdk.failures == 0, try await countInstances(host: host, port: port, names: names) == expected else {
+            await shutDown(sdk.clients)
+            throw BenchFailure("storm: \(sdk.failures) of \(clients) clients failed to register before the storm")
+        }
+
+        kill(pid_t(oldPid), SIGKILL)
+        let killedAt = ContinuousClock.now
+        while kill(pid_t(oldPid), 0) == 0, ContinuousClock.now - killedAt < .seconds(10) { try await Task.sleep(for: .milliseconds(5)) }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/bin/sh")
+        server.arguments = ["-c", restartCommand]
+        try server.run()
+        var restarted = target
+        restarted.serverPid = Int(server.processIdentifier)
+
+        let deadline = killedAt + .seconds(timeout)
+        var serverUpAt: ContinuousClock.Instant?
+        var restored = 0
+        let progress = Progress("storm") { (0, 0) }
+        while ContinuousClock.now < deadline {
+            if let count = try? await countInstances(host: host, port: port, names: names) {
+                serverUpAt = serverUpAt ?? ContinuousClock.now
+                restored = count
+                if count >= expected { break }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        progress.finish()
+        let doneAt = ContinuousClock.now
+        let cpu = restarted.serverCPUSeconds() ?? 0
+        let clientsRestored = Double(restored / max(1, instancesPerClient))
+        let upToRestored: Double = serverUpAt.map { (doneAt - $0).seconds } ?? -1
+        let rss: Double = (restarted.serverRSSBytes() ?? 0) / 1_048_576
+        let missingClients = (expected - restored + instancesPerClient - 1) / instancesPerClient
+        await shutDown(sdk.clients)
+        server.terminate()
+        for _ in 0..<200 where server.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        try restarted.report("storm: \(clients) clients x \(instancesPerClient) instances, server killed and restarted", [
+            "clients": Double(clients),
+            "instances_expected": Double(expected),
+            "instances_restored": Double(restored),
+            "seconds_kill_to_all_restored": (doneAt - killedAt).seconds,
+            "seconds_server_up_to_all_restored": upToRestored,
+            "server_cpu_seconds_since_restart": cpu,
+            "server_cpu_us_per_client_restored": cpu / max(1, clientsRestored) * 1e6,
+            "server_rss_after_mb": rss,
+        ], errors: missingClients)
+    }
+
+    private func shutDown(_ clients: [RegistrarClient]) async {
+        await withTaskGroup(of: Void.self) { tasks in
+            for client in clients { tasks.addTask { await client.shutdown() } }
+        }
+    }
+
+    /// Starts the clients and registers their instances, `concurrency` at a time.
+    private func connectClients(host: String, port: Int, names: [String]) async throws -> (clients: [RegistrarClient], failures: Int) {
+        var configuration = RegistrarClient.Configuration(servers: [ServerAddress(host: host, port: port)])
+        configuration.grpcPortOffset = 0
+        configuration.requestTimeout = .seconds(30)
+        var logger = Logger(label: "bench-storm")
+        logger.logLevel = .critical
+        let clients = try (0..<clients).map { _ in try RegistrarClient(configuration: configuration, logger: logger) }
+        let failures = SharedState(0)
+        let next = SharedState(0)
+        let perClient = instancesPerClient
+        let progress = Progress("storm setup") { (next.withLock { $0 }, failures.withLock { $0 }) }
+        await withTaskGroup(of: Void.self) { tasks in
+            for _ in 0..<min(concurrency, clients.count) {
+                tasks.addTask {
+                    while true {
+                        let index = next.withLock { value in defer { value += 1 }; return value }
+                        if index >= clients.count { return }
+                        let ip = "10.\(index / 65536 % 256).\(index / 256 % 256).\(index % 256)"
+                        let instances = (0..<perClient).map { ServiceInstance(ip: ip, port: 8000 + $0) }
+                        do {
+                            try await clients[index].registerInstances(instances, service: names[index % names.count])
+                        } catch {
+                            failures.withLock { $0 += 1 }
+                        }
+                    }
+                }
+            }
+        }
+        progress.finish()
+        return (clients, failures.withLock { $0 })
+    }
+
+    /// Instances on the server across the scenario's services, read over a fresh connection.
+    private func countInstances(host: String, port: Int, names: [String]) async throws -> Int {
+        let connection = try await NacosConnection.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(2))
+        defer { Task { await connection.close() } }
+        var total = 0
+        for name in names {
+            let query = ServiceQueryRequest(namespace: "public", serviceName: name, groupName: "DEFAULT_GROUP")
+            let reply = try JSONDecoder().decode(ServiceInfoMessage.self, from: try await connection.request("ServiceQueryRequest", query, timeout: .seconds(5)).json)
+            total += reply.serviceInfo?.hosts?.count ?? 0
+        }
+        return total
+    }
+}
