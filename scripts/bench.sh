@@ -24,8 +24,11 @@ target=(--server "127.0.0.1:$((port + 1000))" --server-pid "$pid")
 "$bin" bench query "${target[@]}" --requests 200000 --json "$out/query.json"
 "$bin" bench push "${target[@]}" --iterations 500 --fan-out 1000 --fan-out-changes 10 --json "$out/push.json"
 "$bin" bench connections "${target[@]}" --connections 10000 --instances-per-connection 10 --json "$out/connections.json"
+# The storm kills the server and starts it again itself; the restarted server is its child.
+"$bin" bench storm "${target[@]}" --clients 10000 --instances-per-client 1 --services 100 --json "$out/storm.json" \
+  --restart-command "exec $bin serve --host 127.0.0.1 --port $port --data-dir $data --log-level warning >>$out/server.log 2>&1"
 if command -v wrk >/dev/null; then
-  kill $pid; wait $pid 2>/dev/null || true
+  kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
   "$bin" serve --host 127.0.0.1 --port "$port" --data-dir "$data" --log-level warning >>"$out/server.log" 2>&1 &
   pid=$!
   sleep 1

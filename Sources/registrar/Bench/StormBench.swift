@@ -4,6 +4,7 @@ import Logging
 import NIOPosix
 import RegistrarClient
 import RegistrarServer
+import RegistrarTransport
 import RegistrarWire
 
 /// C SDK clients (the real `RegistrarClient`, with its backoff and redo) hold I instances each;
@@ -55,12 +56,11 @@ struct StormBench: AsyncParsableCommand {
         restarted.serverPid = Int(server.processIdentifier)
 
         let deadline = killedAt + .seconds(timeout)
-        var serverUpAt: ContinuousClock.Instant?
+        async let serverUp = firstAccept(host: host, port: port, before: deadline)
         var restored = 0
         let progress = Progress("storm") { (0, 0) }
         while ContinuousClock.now < deadline {
             if let count = try? await countInstances(host: host, port: port, names: names) {
-                serverUpAt = serverUpAt ?? ContinuousClock.now
                 restored = count
                 if count >= expected { break }
             }
@@ -68,6 +68,7 @@ struct StormBench: AsyncParsableCommand {
         }
         progress.finish()
         let doneAt = ContinuousClock.now
+        let serverUpAt = await serverUp
         let cpu = restarted.serverCPUSeconds() ?? 0
         let clientsRestored = Double(restored / max(1, instancesPerClient))
         let upToRestored: Double = serverUpAt.map { (doneAt - $0).seconds } ?? -1
@@ -125,6 +126,19 @@ struct StormBench: AsyncParsableCommand {
         }
         progress.finish()
         return (clients, failures.withLock { $0 })
+    }
+
+    /// When the restarted server first completes a TCP and HTTP/2 handshake.
+    private func firstAccept(host: String, port: Int, before deadline: ContinuousClock.Instant) async -> ContinuousClock.Instant? {
+        while ContinuousClock.now < deadline {
+            if let connection = try? await GRPCClientConnection.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton, connectTimeout: .milliseconds(200)) {
+                let upAt = ContinuousClock.now
+                await connection.close()
+                return upAt
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
     }
 
     /// Instances on the server across the scenario's services, read over a fresh connection.
