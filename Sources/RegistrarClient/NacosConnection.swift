@@ -72,9 +72,12 @@ public final class NacosConnection: Sendable {
             ackBox.call.withLock { $0 = call }
             let setup = ConnectionSetupRequest(clientVersion: clientVersion, tenant: tenant, labels: labels, abilityTable: [:])
             call.send(ByteBuffer(bytes: PayloadCodec.encode(type: "ConnectionSetupRequest", json: Array(try JSONEncoder().encode(setup)))))
-            let timer = transport.eventLoop.scheduleTask(in: timeout) { setupAck.fail(NacosConnectionError.noSetupAck) }
-            try await setupAck.futureResult.get()
-            timer.cancel()
+            // Servers without ability negotiation (Nacos before 2.3) send no SetupAck.
+            if body.supportAbilityNegotiation == true {
+                let timer = transport.eventLoop.scheduleTask(in: timeout) { setupAck.fail(NacosConnectionError.noSetupAck) }
+                try await setupAck.futureResult.get()
+                timer.cancel()
+            }
             return NacosConnection(transport: transport, connectionId: body.connectionId ?? "", stream: call,
                                    serverRequests: requests, continuation: continuation)
         } catch {

@@ -24,8 +24,10 @@ struct Registrar: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
-            let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+            // An ExitCode thrown after the cause was already logged carries no message.
+            if let message = message(for: error).split(separator: "\n").first {
+                FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+            }
             Foundation.exit(code.rawValue)
         }
     }

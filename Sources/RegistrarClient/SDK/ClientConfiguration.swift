@@ -44,11 +44,14 @@ extension RegistrarClient {
         public var servers: [ServerAddress]
         /// The namespace (tenant) every call uses; empty means `public`.
         public var namespace: String = ""
+        /// The namespace as sent: Nacos's naming default is the id `public` (Java sends it too);
+        /// a literal `""` would name a different namespace on some Nacos versions.
+        var namespaceID: String { namespace.isEmpty ? "public" : namespace }
         /// Added to a server's main port to reach its SDK gRPC port (Nacos's convention).
         public var grpcPortOffset: Int = 1000
         /// How long one call may take, waiting for a connection included.
         public var requestTimeout: Duration = .seconds(3)
-        /// How long one connection attempt (TCP, ServerCheck and setup) may take.
+        /// How long each step of a connection attempt (TCP connect, ServerCheck, SetupAck) may take.
         public var connectTimeout: Duration = .seconds(3)
         /// First reconnect delay; it doubles per failed attempt, with jitter, up to `maximumBackoff`.
         public var initialBackoff: Duration = .milliseconds(100)

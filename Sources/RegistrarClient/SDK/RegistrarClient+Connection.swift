@@ -20,14 +20,15 @@ extension RegistrarClient {
             do {
                 connection = try await NacosConnection.connect(
                     host: target.host, port: target.port + configuration.grpcPortOffset, group: eventLoopGroup,
-                    clientVersion: configuration.clientVersion, tenant: configuration.namespace,
+                    clientVersion: configuration.clientVersion, tenant: configuration.namespaceID,
                     timeout: TimeAmount(configuration.connectTimeout)
                 )
             } catch {
                 failures += 1
                 serverIndex += 1
                 let delay = backoff(afterFailures: failures)
-                state.withLock { $0.lastConnectError = "\(target): \(Self.describe(connectError: error))" }
+                let grpcAddress = ServerAddress(host: target.host, port: target.port + configuration.grpcPortOffset)
+                state.withLock { $0.lastConnectError = "gRPC \(grpcAddress): \(Self.describe(connectError: error))" }
                 // First failure loud, then about once a minute: a dead server must not flood the log.
                 let level: Logger.Level = failures == 1 || failures % 30 == 0 ? .warning : .debug
                 logger.log(level: level, "cannot connect; retrying", metadata: [
@@ -38,14 +39,20 @@ extension RegistrarClient {
             }
             if failures > 0 { logger.info("reconnected", metadata: ["server": "\(target)", "afterAttempts": "\(failures)"]) }
             failures = 0
-            await serve(connection, server: target)
+            if await !serve(connection, server: target) {
+                // Redo went unanswered: back off before trying again, as after a failed connect.
+                failures = 1
+                try? await Task.sleep(for: backoff(afterFailures: 2))
+            }
             serverIndex += 1
         }
     }
 
-    /// Serves one connection until it ends: redo first, then hand it to waiting calls.
-    private func serve(_ connection: NacosConnection, server: ServerAddress) async {
+    /// Serves one connection until it ends: redo first, then hand it to waiting calls. Returns
+    /// false if the redo went unanswered.
+    private func serve(_ connection: NacosConnection, server: ServerAddress) async -> Bool {
         logger.info("connected", metadata: ["server": "\(server)", "connectionId": "\(connection.connectionId)"])
+        var redone = true
         await withTaskGroup(of: Void.self) { tasks in
             tasks.addTask { await self.handleServerRequests(on: connection) }
             tasks.addTask { await self.probeWhileIdle(connection) }
@@ -53,6 +60,7 @@ extension RegistrarClient {
                 await connection.close()
                 await tasks.next()
                 tasks.cancelAll()
+                redone = false
                 return
             }
             let waiters = state.withLock { state in
@@ -69,6 +77,7 @@ extension RegistrarClient {
         if !state.withLock({ $0.isShutDown }) {
             logger.warning("connection lost; reconnecting", metadata: ["server": "\(server)", "connectionId": "\(connection.connectionId)"])
         }
+        return redone
     }
 
     /// Replays every registration and subscription on a fresh connection. A step that fails
@@ -191,12 +200,16 @@ extension RegistrarClient {
             do {
                 return try await request(on: connection, type, body, expecting: expected, deadline: deadline)
             } catch .unavailable(let reason) {
-                // The connection broke under us: drop it so the supervisor replaces it, then retry.
-                state.withLock { state in
-                    if state.connection === connection { state.connection = nil }
-                }
-                await connection.close()
                 guard ContinuousClock.now < deadline else { throw .unavailable(reason) }
+                // The connection broke under us: drop it so the supervisor replaces it, then
+                // retry. A connection that is merely slow stays.
+                if !connection.transport.channel.isActive {
+                    state.withLock { state in
+                        if state.connection === connection { state.connection = nil }
+                    }
+                } else {
+                    try? await Task.sleep(for: .milliseconds(50))
+                }
             }
         }
     }
@@ -259,7 +272,7 @@ extension RegistrarClient {
     // MARK: Registration and ServiceInfo plumbing
 
     func send(_ update: ClientState.RegistrationUpdate, for reference: ServiceReference, on connection: NacosConnection? = nil) async throws(RegistrarClientError) {
-        let namespace = configuration.namespace
+        let namespace = configuration.namespaceID
         switch update {
         case .register(let instances) where instances.count == 1:
             try await dispatch(on: connection, "InstanceRequest", InstanceRequest(namespace: namespace, serviceName: reference.name, groupName: reference.group, type: "registerInstance", instance: instances[0].wireBody), expecting: "InstanceResponse")
@@ -271,7 +284,7 @@ extension RegistrarClient {
     }
 
     func sendPersistent(_ instance: ServiceInstance, _ reference: ServiceReference, type: String) async throws(RegistrarClientError) {
-        let request = InstanceRequest(namespace: configuration.namespace, serviceName: reference.name, groupName: reference.group, type: type, instance: instance.wireBody)
+        let request = InstanceRequest(namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group, type: type, instance: instance.wireBody)
         try await dispatch(on: nil, "PersistentInstanceRequest", request, expecting: "InstanceResponse")
     }
 
@@ -290,14 +303,16 @@ extension RegistrarClient {
             throw .badResponse("\(response.type) carries no readable serviceInfo")
         }
         let info = ServiceInfo(body, service: reference)
-        return (info, apply(info, for: reference))
+        return (info, apply(info, for: reference, replacingNewer: true))
     }
 
     /// Caches `info` unless it is older than what we have, and tells the service's listeners if
     /// its instances changed. Returns whether they were told.
     @discardableResult
-    func apply(_ info: ServiceInfo, for reference: ServiceReference) -> Bool {
-        let (previous, stored) = cache.put(info, for: reference)
+    /// A query or subscribe answer replaces even newer-stamped data: after a failover the new
+    /// server's clock may be behind, and its answer is still the truth now.
+    func apply(_ info: ServiceInfo, for reference: ServiceReference, replacingNewer: Bool = false) -> Bool {
+        let (previous, stored) = cache.put(info, for: reference, replacingNewer: replacingNewer)
         guard stored, previous == nil || previous?.instanceSet != info.instanceSet
             || previous?.reachProtectionThreshold != info.reachProtectionThreshold else { return false }
         let listeners = state.withLock { Array(($0.subscriptions[reference] ?? [:]).values) }
@@ -307,10 +322,10 @@ extension RegistrarClient {
 
     /// NIO's connect errors list every address tried; the first cause is what a person needs.
     static func describe(connectError error: any Error) -> String {
-        if let connection = error as? NIOConnectionError, let first = connection.connectionErrors.first {
-            return "\(first.error)"
-        }
-        return "\(error)"
+        var cause: any Error = error
+        if let connection = error as? NIOConnectionError, let first = connection.connectionErrors.first { cause = first.error }
+        if let io = cause as? IOError { return String(cString: strerror(io.errnoCode)) }
+        return "\(cause)"
     }
 
     private func backoff(afterFailures failures: Int) -> Duration {

@@ -34,7 +34,7 @@ public final class RegistrarClient: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
-        self.cache = ServiceInfoCache(directory: configuration.cacheDirectory, namespace: configuration.namespace)
+        self.cache = ServiceInfoCache(directory: configuration.cacheDirectory, namespace: configuration.namespaceID)
         supervisor.withLock { $0 = Task { [self] in await self.superviseConnection() } }
     }
 
@@ -61,8 +61,15 @@ public final class RegistrarClient: Sendable {
             for instance in instances { try await sendPersistent(instance, reference, type: "registerInstance") }
             return
         }
-        let update = state.withLock { $0.addRegistration(instances, to: reference) }
-        try await send(update, for: reference)
+        let (previous, update) = state.withLock { ($0.registrations[reference], $0.addRegistration(instances, to: reference)) }
+        do {
+            try await send(update, for: reference)
+        } catch .server(let code, let message) {
+            // Refused (bad metadata, say): forget it, or every later registration and redo of
+            // this service would carry it and be refused too. Unanswered ones stay for the redo.
+            state.withLock { $0.registrations[reference] = previous }
+            throw .server(code: code, message: message)
+        }
     }
 
     /// Withdraws `instance` (matched by ip, port and cluster) from `service`.
@@ -96,7 +103,7 @@ public final class RegistrarClient: Sendable {
         let reference = try Self.check(service, group)
         if state.withLock({ $0.subscriptions[reference] != nil }), let cached = cache.get(reference) { return cached }
         do {
-            let request = ServiceQueryRequest(namespace: configuration.namespace, serviceName: reference.name, groupName: reference.group, cluster: "", healthyOnly: false)
+            let request = ServiceQueryRequest(namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group, cluster: "", healthyOnly: false)
             let response = try await call("ServiceQueryRequest", request, expecting: "QueryServiceResponse")
             return try apply(response, for: reference).info
         } catch .unavailable(let reason) {
@@ -119,7 +126,7 @@ public final class RegistrarClient: Sendable {
     /// A page of the service names in `group` of the client's namespace.
     public func listServices(group: String = defaultGroup, pageNo: Int = 1, pageSize: Int = 100) async throws(RegistrarClientError) -> ServiceList {
         guard pageNo >= 1, (1...1000).contains(pageSize) else { throw .invalidArgument("pageNo must be ≥ 1 and pageSize 1-1000") }
-        let request = ServiceListRequest(namespace: configuration.namespace, groupName: group, pageNo: pageNo, pageSize: pageSize)
+        let request = ServiceListRequest(namespace: configuration.namespaceID, groupName: group, pageNo: pageNo, pageSize: pageSize)
         let response = try await call("ServiceListRequest", request, expecting: "ServiceListResponse")
         guard let body = try? JSONDecoder().decode(ServiceListResponseBody.self, from: response.json) else {
             throw .badResponse("unreadable ServiceListResponse")
@@ -195,7 +202,7 @@ public final class RegistrarClient: Sendable {
     }
 
     func subscribeRequest(_ reference: ServiceReference, _ subscribe: Bool) -> SubscribeServiceRequest {
-        SubscribeServiceRequest(namespace: configuration.namespace, serviceName: reference.name, groupName: reference.group, subscribe: subscribe)
+        SubscribeServiceRequest(namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group, subscribe: subscribe)
     }
 
     private func removeListener(_ id: UInt64, of reference: ServiceReference) {

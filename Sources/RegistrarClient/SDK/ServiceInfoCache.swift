@@ -24,13 +24,13 @@ final class ServiceInfoCache: Sendable {
         return info
     }
 
-    /// Stores `info` unless the cache already holds newer data. Returns the previous entry and
-    /// whether `info` was taken.
+    /// Stores `info` unless the cache already holds newer data (or always, with
+    /// `replacingNewer`). Returns the previous entry and whether `info` was taken.
     @discardableResult
-    func put(_ info: ServiceInfo, for service: ServiceReference) -> (previous: ServiceInfo?, stored: Bool) {
+    func put(_ info: ServiceInfo, for service: ServiceReference, replacingNewer: Bool = false) -> (previous: ServiceInfo?, stored: Bool) {
         let (previous, stored) = entries.withLock { entries -> (ServiceInfo?, Bool) in
             let previous = entries[service]
-            if let previous, previous.lastRefTime > info.lastRefTime { return (previous, false) }
+            if !replacingNewer, let previous, previous.lastRefTime > info.lastRefTime { return (previous, false) }
             entries[service] = info
             return (previous, true)
         }

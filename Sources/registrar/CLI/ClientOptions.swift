@@ -35,8 +35,8 @@ struct ClientOptions: ParsableArguments {
         get throws { try ServerAddress.parseList(serverList)[0] }
     }
 
-    /// A client configured from the options. Logging goes to stderr: warnings with `--verbose`,
-    /// otherwise only errors, so that a failed verb prints one line.
+    /// A client configured from the options. Logging goes to stderr: connection events (info)
+    /// with `--verbose`, otherwise only errors, so that a failed verb prints one line.
     func makeClient() throws -> RegistrarClient {
         CLILogging.bootstrap(verbose: verbose)
         var configuration = try RegistrarClient.Configuration(servers: serverList)
@@ -95,7 +95,7 @@ func untilInterrupted() async {
     for await _ in await UnixSignalsSequence(trapping: .sigint, .sigterm) { return }
 }
 
-/// A failed verb: printed by ArgumentParser as one `Error: ...` line, exit code 1.
+/// A failed verb: `Registrar.main` prints it as one `Error: ...` line, exit code 1.
 struct CLIFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }

@@ -134,9 +134,11 @@ import Testing
         await #expect(throws: RegistrarClientError.self) {
             try await client.registerInstance(ServiceInstance(ip: "10.0.0.1", port: 1, metadata: ["k": String(repeating: "x", count: 100_000)]), service: "big")
         }
-        // The connection is still good afterwards.
-        try await client.registerInstance(ServiceInstance(ip: "10.0.0.1", port: 1), service: "small")
-        #expect(try await client.allInstances(service: "small").count == 1)
+        // The refused instance is forgotten, so the next registration of that service is not
+        // dragged down with it; and the connection is still good.
+        #expect(client.registeredInstances(service: "big").isEmpty)
+        try await client.registerInstance(ServiceInstance(ip: "10.0.0.2", port: 1), service: "big")
+        #expect(try await client.allInstances(service: "big").map(\.ip) == ["10.0.0.2"])
         await client.shutdown()
         await server.stop()
     }
