@@ -50,6 +50,16 @@ def _die_with_parent() -> None:
         pass
 
 
+def kill_and_reap(proc: subprocess.Popen, timeout: float = 5.0) -> None:
+    """SIGKILL a child that is still running and reap it (bounded)."""
+    if proc.poll() is None:
+        proc.kill()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+
 def scrub_nacos_env(env: Optional[dict] = None) -> dict:
     env = dict(os.environ if env is None else env)
     for k in list(env):
@@ -623,12 +633,7 @@ class ChildProcess:
         return self.proc.wait(timeout=timeout)
 
     def cleanup(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+        kill_and_reap(self.proc)
         try:
             self._out.close()
         except Exception:  # noqa: BLE001

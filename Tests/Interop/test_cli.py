@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 import pytest
 
 from interop_support import (GRPC_OFFSET, MAX_WAIT, WAIT_TIMEOUT, PyClients, Recorder, RegistrarServer,
-                             _die_with_parent, async_wait_for_event, async_wait_until, endpoints,
+                             _die_with_parent, kill_and_reap, async_wait_for_event, async_wait_until, endpoints,
                              pick_main_port, py_list_param, py_register_param, py_subscribe_param,
                              resolve_binary, run_async, tail_file, unique, wait_until)
 
@@ -204,12 +204,7 @@ class CliProcess:
         return rc
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+        kill_and_reap(self.proc)
         self._reader.join(timeout=2)
         try:
             self._err.close()
