@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,17 +39,18 @@ MAX_WAIT = 15.0
 NACOS_ENV_PREFIXES = ("NACOS_CLIENT_",)
 
 
-def _die_with_parent() -> None:
-    """preexec_fn: have Linux SIGKILL the child if the test process dies (e.g. the hang
-    guard in conftest.py aborts pytest), so no server or helper is ever orphaned."""
-    try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except Exception:  # noqa: BLE001 - best effort, non-Linux
-        pass
+def die_with_parent(cmd: Sequence[str]) -> List[str]:
+    """Have Linux SIGKILL the child if the test process dies (e.g. the hang guard in
+    conftest.py aborts pytest), so no server or helper is ever orphaned.
 
+    This is done by exec-ing through util-linux's `setpriv --pdeathsig KILL` (the child keeps
+    its PID), not with a `preexec_fn`: Python code between fork and exec in a process with
+    other threads (grpcio's, the Rust SDK's) can crash the child before it execs (seen: SIGSEGV
+    right after grpcio's "skipping fork() handlers")."""
+    cmd = [str(c) for c in cmd]
+    if sys.platform.startswith("linux") and shutil.which("setpriv"):
+        return ["setpriv", "--pdeathsig", "KILL", "--", *cmd]
+    return cmd
 
 def kill_and_reap(proc: subprocess.Popen, timeout: float = 5.0) -> None:
     """SIGKILL a child that is still running and reap it (bounded)."""
@@ -182,9 +184,9 @@ class RegistrarServer:
             self._log_file = open(self.log_path, "ab", buffering=0)
             self._log_file.write(f"=== {' '.join(self.command())}\n".encode())
             self.proc = subprocess.Popen(
-                self.command(), stdout=self._log_file, stderr=subprocess.STDOUT,
+                die_with_parent(self.command()), stdout=self._log_file, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, cwd=str(self.workdir), env=self.environment(),
-                start_new_session=True, preexec_fn=_die_with_parent)
+                start_new_session=True)
             try:
                 self._wait_ready(timeout)
                 return self
@@ -244,9 +246,9 @@ class RegistrarServer:
             self._log_file = open(self.log_path, "ab", buffering=0)
             self._log_file.write(f"=== restart after SIGKILL: {' '.join(self.command())}\n".encode())
             self.proc = subprocess.Popen(
-                self.command(), stdout=self._log_file, stderr=subprocess.STDOUT,
+                die_with_parent(self.command()), stdout=self._log_file, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, cwd=str(self.workdir), env=self.environment(),
-                start_new_session=True, preexec_fn=_die_with_parent)
+                start_new_session=True)
             try:
                 self._wait_ready(max(1.0, deadline - time.monotonic()))
                 return self
@@ -600,10 +602,9 @@ class ChildProcess:
         self._out = open(self.out_path, "wb")
         env = scrub_nacos_env()
         env["HOME"] = str(self.workdir)    # Rust SDK writes ~/logs/nacos and ~/nacos cache
-        self.proc = subprocess.Popen([sys.executable, str(self.script_path), *args],
+        self.proc = subprocess.Popen(die_with_parent([sys.executable, str(self.script_path), *args]),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._out, env=env, cwd=str(self.workdir),
-                                     preexec_fn=_die_with_parent)
+                                     stderr=self._out, env=env, cwd=str(self.workdir))
         self.stdout_lines: List[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

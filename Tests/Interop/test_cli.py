@@ -28,7 +28,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 import pytest
 
 from interop_support import (GRPC_OFFSET, MAX_WAIT, WAIT_TIMEOUT, PyClients, Recorder, RegistrarServer,
-                             _die_with_parent, kill_and_reap, async_wait_for_event, async_wait_until, endpoints,
+                             die_with_parent, kill_and_reap, async_wait_for_event, async_wait_until, endpoints,
                              pick_main_port, py_list_param, py_register_param, py_subscribe_param,
                              resolve_binary, run_async, tail_file, unique, wait_until)
 
@@ -86,10 +86,9 @@ def run_cli(args: Sequence[str], workdir: Path, *, timeout: float = CLI_TIMEOUT,
     args = [str(a) for a in args]
     t0 = time.monotonic()
     try:
-        done = subprocess.run([str(resolve_binary()), *args], stdin=subprocess.DEVNULL,
+        done = subprocess.run(die_with_parent([resolve_binary(), *args]), stdin=subprocess.DEVNULL,
                               capture_output=True, encoding="utf-8", errors="replace",
-                              timeout=timeout, env=cli_env(workdir, env), cwd=str(workdir),
-                              preexec_fn=_die_with_parent)
+                              timeout=timeout, env=cli_env(workdir, env), cwd=str(workdir))
     except subprocess.TimeoutExpired as e:   # subprocess.run has SIGKILLed it
         raise AssertionError(f"$ registrar {' '.join(args)}\ndid not finish within {timeout:.0f}s "
                              f"(hang; killed)\nstdout so far: {e.stdout!r}\n"
@@ -136,10 +135,9 @@ class CliProcess:
         self.err_path = Path(workdir) / f"{name}.stderr"
         self._err = open(self.err_path, "wb")
         self.started = time.monotonic()
-        self.proc = subprocess.Popen([str(resolve_binary()), *self.args], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(die_with_parent([resolve_binary(), *self.args]), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=self._err,
-                                     env=cli_env(workdir, env), cwd=str(workdir),
-                                     preexec_fn=_die_with_parent)
+                                     env=cli_env(workdir, env), cwd=str(workdir))
         self._lock = threading.Lock()
         self._lines: List[Tuple[float, str]] = []
         self._reader = threading.Thread(target=self._read, name=f"{name}-stdout", daemon=True)
