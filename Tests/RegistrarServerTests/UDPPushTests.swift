@@ -94,6 +94,11 @@ struct UDPPushTests {
         #expect(first.type == "dom")
         #expect(first.serviceInfo["name"] as? String == "DEFAULT_GROUP@@udp-orders")
         try await listener.ack(first)
+        // The ack is a datagram: let it land before the next change, or that change's push
+        // supersedes the first packet and the late ack rightly matches nothing.
+        #expect(try await eventually {
+            try await server.http.call("GET", "/nacos/v1/ns/operator/metrics", [("onlyStatus", "false")]).object["udpPushAcks"] as? Int == 1
+        })
 
         try await server.http.register("udp-orders", ip: "10.5.0.1", port: 80)
         let change = try #require(await listener.next())
