@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "RegistrarClient",
             dependencies: [
-                "RegistrarWire", "RegistrarTransport",
+                "RegistrarCore", "RegistrarWire", "RegistrarTransport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,3 +1,4 @@
+import RegistrarCore
 import RegistrarWire
 
 /// One instance of a service, as the SDK registers and reads it.
@@ -78,7 +79,7 @@ public struct ServiceInfo: Sendable, Equatable, Codable {
         self.reachProtectionThreshold = reachProtectionThreshold
     }
 
-    init(_ body: ServiceInfoBody, service: ServiceReference) {
+    init(_ body: ServiceInfoBody, service: ServiceKey) {
         // Servers may send the grouped name (`group@@name`); the key we asked for is authoritative.
         self.init(
             name: service.name, groupName: service.group, instances: (body.hosts ?? []).map(ServiceInstance.init),
@@ -103,17 +104,4 @@ public struct ServiceList: Sendable, Equatable {
     /// Services in the namespace and group (all pages).
     public var count: Int
     public var names: [String]
-}
-
-/// (group, name) of a service within the client's namespace.
-struct ServiceReference: Hashable, Sendable, CustomStringConvertible {
-    var group: String
-    var name: String
-
-    init(_ name: String, group: String?) {
-        self.name = name
-        self.group = (group?.isEmpty ?? true) ? "DEFAULT_GROUP" : group!
-    }
-
-    var description: String { "\(group)@@\(name)" }
 }

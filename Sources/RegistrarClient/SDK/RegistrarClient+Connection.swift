@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RegistrarTransport
+import RegistrarCore
 import RegistrarWire
 
 /// The connection's life: connect, redo, serve the stream, probe when idle, reconnect.
@@ -86,9 +87,9 @@ extension RegistrarClient {
     /// A step the server refuses is logged and not retried: it would be refused again.
     private func redo(on connection: NacosConnection) async -> Bool {
         let (registrations, subscriptions) = state.withLock { state in
-            (state.registrations.keys.map { ($0, state.registered($0)) }, Array(state.subscriptions.keys))
+            (Array(state.registrations.keys), Array(state.subscriptions.keys))
         }
-        var steps: [RedoStep] = registrations.filter { !$0.1.isEmpty }.map { .register($0.0, $0.1) } + subscriptions.map { .subscribe($0) }
+        var steps: [RedoStep] = registrations.map { .register($0) } + subscriptions.map { .subscribe($0) }
         guard !steps.isEmpty else { return true }
         for round in 0..<Self.redoRounds {
             if round > 0 { try? await Task.sleep(for: .milliseconds(200 * round)) }
@@ -117,12 +118,12 @@ extension RegistrarClient {
     static let redoRounds = 3
 
     private enum RedoStep: CustomStringConvertible {
-        case register(ServiceReference, [ServiceInstance])
-        case subscribe(ServiceReference)
+        case register(ServiceKey)
+        case subscribe(ServiceKey)
 
         var description: String {
             switch self {
-            case .register(let service, let instances): "register \(instances.count) instance(s) of \(service)"
+            case .register(let service): "register the instances of \(service)"
             case .subscribe(let service): "subscribe \(service)"
             }
         }
@@ -130,7 +131,7 @@ extension RegistrarClient {
 
     private func perform(_ step: RedoStep, on connection: NacosConnection) async throws(RegistrarClientError) {
         switch step {
-        case .register(let reference, _):
+        case .register(let reference):
             // Registered meanwhile by a caller? Send what the state holds now.
             let current = state.withLock { $0.registered(reference) }
             guard !current.isEmpty else { return }
@@ -156,7 +157,7 @@ extension RegistrarClient {
                 }
                 // 2.x servers send the bare name beside groupName; 1.x style is `group@@name`.
                 let parts = name.components(separatedBy: "@@")
-                let reference = parts.count == 2 ? ServiceReference(parts[1], group: parts[0]) : ServiceReference(name, group: body.groupName)
+                let reference = parts.count == 2 ? key(parts[1], parts[0]) : key(name, body.groupName)
                 apply(ServiceInfo(body, service: reference), for: reference)
             case "ConnectResetRequest":
                 let target = try? JSONDecoder().decode(ConnectResetFields.self, from: request.message.json)
@@ -271,7 +272,7 @@ extension RegistrarClient {
 
     // MARK: Registration and ServiceInfo plumbing
 
-    func send(_ update: ClientState.RegistrationUpdate, for reference: ServiceReference, on connection: NacosConnection? = nil) async throws(RegistrarClientError) {
+    func send(_ update: ClientState.RegistrationUpdate, for reference: ServiceKey, on connection: NacosConnection? = nil) async throws(RegistrarClientError) {
         let namespace = configuration.namespaceID
         switch update {
         case .register(let instances) where instances.count == 1:
@@ -283,7 +284,7 @@ extension RegistrarClient {
         }
     }
 
-    func sendPersistent(_ instance: ServiceInstance, _ reference: ServiceReference, type: String) async throws(RegistrarClientError) {
+    func sendPersistent(_ instance: ServiceInstance, _ reference: ServiceKey, type: String) async throws(RegistrarClientError) {
         let request = InstanceRequest(namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group, type: type, instance: instance.wireBody)
         try await dispatch(on: nil, "PersistentInstanceRequest", request, expecting: "InstanceResponse")
     }
@@ -298,7 +299,7 @@ extension RegistrarClient {
 
     /// Reads the ServiceInfo of a query or subscribe response and caches it.
     @discardableResult
-    func apply(_ response: WireMessage, for reference: ServiceReference) throws(RegistrarClientError) -> (info: ServiceInfo, notified: Bool) {
+    func apply(_ response: WireMessage, for reference: ServiceKey) throws(RegistrarClientError) -> (info: ServiceInfo, notified: Bool) {
         guard let message = try? JSONDecoder().decode(ServiceInfoMessage.self, from: response.json), let body = message.serviceInfo else {
             throw .badResponse("\(response.type) carries no readable serviceInfo")
         }
@@ -311,7 +312,7 @@ extension RegistrarClient {
     @discardableResult
     /// A query or subscribe answer replaces even newer-stamped data: after a failover the new
     /// server's clock may be behind, and its answer is still the truth now.
-    func apply(_ info: ServiceInfo, for reference: ServiceReference, replacingNewer: Bool = false) -> Bool {
+    func apply(_ info: ServiceInfo, for reference: ServiceKey, replacingNewer: Bool = false) -> Bool {
         let (previous, stored) = cache.put(info, for: reference, replacingNewer: replacingNewer)
         guard stored, previous == nil || previous?.instanceSet != info.instanceSet
             || previous?.reachProtectionThreshold != info.reachProtectionThreshold else { return false }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import RegistrarCore
 import RegistrarWire
 import Synchronization
 
@@ -15,7 +16,7 @@ import Synchronization
 ///
 /// Threading: thread-safe; every method may be called from any task. Call `shutdown()` when done.
 public final class RegistrarClient: Sendable {
-    public static let defaultGroup = "DEFAULT_GROUP"
+    public static let defaultGroup = ServiceKey.defaultGroup
 
     let configuration: Configuration
     let logger: Logger
@@ -52,7 +53,7 @@ public final class RegistrarClient: Sendable {
 
     /// Registers several instances of `service` at once (a `BatchInstanceRequest`).
     public func registerInstances(_ instances: [ServiceInstance], service: String, group: String = defaultGroup) async throws(RegistrarClientError) {
-        let reference = try Self.check(service, group)
+        let reference = try check(service, group)
         guard !instances.isEmpty else { throw .invalidArgument("no instances to register") }
         for instance in instances { try Self.check(instance) }
         if instances.contains(where: { !$0.ephemeral }) {
@@ -74,7 +75,7 @@ public final class RegistrarClient: Sendable {
 
     /// Withdraws `instance` (matched by ip, port and cluster) from `service`.
     public func deregisterInstance(_ instance: ServiceInstance, service: String, group: String = defaultGroup) async throws(RegistrarClientError) {
-        let reference = try Self.check(service, group)
+        let reference = try check(service, group)
         if !instance.ephemeral { return try await sendPersistent(instance, reference, type: "deregisterInstance") }
         let update = state.withLock { $0.removeRegistration(instance, from: reference) }
         try await send(update, for: reference)
@@ -82,7 +83,7 @@ public final class RegistrarClient: Sendable {
 
     /// The instances this client has registered for `service`.
     public func registeredInstances(service: String, group: String = defaultGroup) -> [ServiceInstance] {
-        state.withLock { $0.registered(ServiceReference(service, group: group)) }
+        state.withLock { $0.registered(key(service, group)) }
     }
 
     // MARK: Discovery
@@ -100,7 +101,7 @@ public final class RegistrarClient: Sendable {
 
     /// The current ServiceInfo of `service`, with the same sources as `allInstances`.
     public func serviceInfo(service: String, group: String = defaultGroup) async throws(RegistrarClientError) -> ServiceInfo {
-        let reference = try Self.check(service, group)
+        let reference = try check(service, group)
         if state.withLock({ $0.subscriptions[reference] != nil }), let cached = cache.get(reference) { return cached }
         do {
             let request = ServiceQueryRequest(namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group, cluster: "", healthyOnly: false)
@@ -118,7 +119,7 @@ public final class RegistrarClient: Sendable {
         var generator = SystemRandomNumberGenerator()
         let candidates = try await allInstances(service: service, group: group, clusters: clusters, healthyOnly: true)
         guard let chosen = WeightedChoice.pick(from: candidates, using: &generator) else {
-            throw .noHealthyInstance(ServiceReference(service, group: group).description)
+            throw .noHealthyInstance(key(service, group).groupedName)
         }
         return chosen
     }
@@ -141,7 +142,7 @@ public final class RegistrarClient: Sendable {
     /// (or cancelling its task) unsubscribes. After a reconnect the subscription resumes on its
     /// own, and a change missed meanwhile arrives then. The stream finishes at `shutdown()`.
     public func subscribe(service: String, group: String = defaultGroup, clusters: [String] = []) async throws(RegistrarClientError) -> AsyncStream<ServiceInfo> {
-        let reference = try Self.check(service, group)
+        let reference = try check(service, group)
         let (stream, continuation) = AsyncStream.makeStream(of: ServiceInfo.self, bufferingPolicy: .bufferingNewest(64))
         let filter = Set(clusters)
         let (id, isFirst, isShutDown) = state.withLock { state in
@@ -189,10 +190,15 @@ public final class RegistrarClient: Sendable {
 
     // MARK: Helpers
 
-    static func check(_ service: String, _ group: String) throws(RegistrarClientError) -> ServiceReference {
+    /// The key of `service` in this client's namespace (an empty group means DEFAULT_GROUP).
+    func key(_ service: String, _ group: String?) -> ServiceKey {
+        ServiceKey(namespace: configuration.namespaceID, group: group, name: service)
+    }
+
+    func check(_ service: String, _ group: String) throws(RegistrarClientError) -> ServiceKey {
         guard !service.trimmingCharacters(in: .whitespaces).isEmpty else { throw .invalidArgument("the service name is empty") }
         guard !service.contains("@@"), !group.contains("@@") else { throw .invalidArgument("service and group names must not contain '@@'") }
-        return ServiceReference(service, group: group)
+        return key(service, group)
     }
 
     static func check(_ instance: ServiceInstance) throws(RegistrarClientError) {
@@ -201,11 +207,11 @@ public final class RegistrarClient: Sendable {
         guard instance.weight >= 0, instance.weight.isFinite else { throw .invalidArgument("weight must be a finite number ≥ 0") }
     }
 
-    func subscribeRequest(_ reference: ServiceReference, _ subscribe: Bool) -> SubscribeServiceRequest {
+    func subscribeRequest(_ reference: ServiceKey, _ subscribe: Bool) -> SubscribeServiceRequest {
         SubscribeServiceRequest(namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group, subscribe: subscribe)
     }
 
-    private func removeListener(_ id: UInt64, of reference: ServiceReference) {
+    private func removeListener(_ id: UInt64, of reference: ServiceKey) {
         let unsubscribe = state.withLock { state -> Bool in
             guard state.subscriptions[reference]?.removeValue(forKey: id) != nil else { return false }
             guard state.subscriptions[reference]?.isEmpty ?? false else { return false }

@@ -40,7 +40,10 @@ struct StormBench: AsyncParsableCommand {
         let expected = clients * instancesPerClient
 
         let sdk = try await connectClients(host: host, port: port, names: names)
-        guard sdk.failures == 0, try await countInstances(host: host, port: port, names: names) == expected else {
+        let before = try await NacosConnection.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(2))
+        let registered = try await countInstances(on: before, names: names)
+        await before.close()
+        guard sdk.failures == 0, registered == expected else {
             await shutDown(sdk.clients)
             throw BenchFailure("storm: \(sdk.failures) of \(clients) clients failed to register before the storm")
         }
@@ -57,15 +60,24 @@ struct StormBench: AsyncParsableCommand {
 
         let deadline = killedAt + .seconds(timeout)
         async let serverUp = firstAccept(host: host, port: port, before: deadline)
-        var restored = 0
-        let progress = Progress("storm") { (0, 0) }
+        let restoredSoFar = SharedState(0)
+        let progress = Progress("storm, instances back") { (restoredSoFar.withLock { $0 }, 0) }
+        var observer: NacosConnection?
         while ContinuousClock.now < deadline {
-            if let count = try? await countInstances(host: host, port: port, names: names) {
-                restored = count
+            do {
+                // One observer connection for the whole wait, replaced only if it breaks.
+                if observer == nil { observer = try await NacosConnection.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(2)) }
+                let count = try await countInstances(on: observer!, names: names)
+                restoredSoFar.withLock { $0 = count }
                 if count >= expected { break }
+            } catch {
+                await observer?.close()
+                observer = nil
             }
             try await Task.sleep(for: .milliseconds(100))
         }
+        await observer?.close()
+        let restored = restoredSoFar.withLock { $0 }
         progress.finish()
         let doneAt = ContinuousClock.now
         let serverUpAt = await serverUp
@@ -141,10 +153,8 @@ struct StormBench: AsyncParsableCommand {
         return nil
     }
 
-    /// Instances on the server across the scenario's services, read over a fresh connection.
-    private func countInstances(host: String, port: Int, names: [String]) async throws -> Int {
-        let connection = try await NacosConnection.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(2))
-        defer { Task { await connection.close() } }
+    /// Instances on the server across the scenario's services.
+    private func countInstances(on connection: NacosConnection, names: [String]) async throws -> Int {
         var total = 0
         for name in names {
             let query = ServiceQueryRequest(namespace: "public", serviceName: name, groupName: "DEFAULT_GROUP")
