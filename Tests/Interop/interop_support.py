@@ -181,12 +181,7 @@ class RegistrarServer:
         last_err = None
         for _attempt in range(3):  # a port can be taken between the probe and the bind
             self.port = pick_main_port()
-            self._log_file = open(self.log_path, "ab", buffering=0)
-            self._log_file.write(f"=== {' '.join(self.command())}\n".encode())
-            self.proc = subprocess.Popen(
-                die_with_parent(self.command()), stdout=self._log_file, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=str(self.workdir), env=self.environment(),
-                start_new_session=True)
+            self._spawn("")
             try:
                 self._wait_ready(timeout)
                 return self
@@ -196,6 +191,15 @@ class RegistrarServer:
                 if "exited" not in str(e):
                     break
         raise RuntimeError(f"{last_err}\n--- {self.name} log tail ---\n{self.log_tail()}")
+
+    def _spawn(self, label: str) -> None:
+        """Start the process on self.port, appending to its log."""
+        self._log_file = open(self.log_path, "ab", buffering=0)
+        self._log_file.write(f"=== {label}{' '.join(self.command())}\n".encode())
+        self.proc = subprocess.Popen(
+            die_with_parent(self.command()), stdout=self._log_file, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, cwd=str(self.workdir), env=self.environment(),
+            start_new_session=True)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -243,12 +247,7 @@ class RegistrarServer:
         self.kill()
         deadline = time.monotonic() + timeout
         while True:
-            self._log_file = open(self.log_path, "ab", buffering=0)
-            self._log_file.write(f"=== restart after SIGKILL: {' '.join(self.command())}\n".encode())
-            self.proc = subprocess.Popen(
-                die_with_parent(self.command()), stdout=self._log_file, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, cwd=str(self.workdir), env=self.environment(),
-                start_new_session=True)
+            self._spawn("restart after SIGKILL: ")
             try:
                 self._wait_ready(max(1.0, deadline - time.monotonic()))
                 return self
