@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
         // System zlib (zlib1g-dev): gzip for v1 UDP push, zlib for Distro later.
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        // SQLite (system libsqlite3-dev) for the durable store: persistent instances, services, namespaces.
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // The wire contract: protobuf envelope (generated from proto/) and the JSON request/response models.
@@ -43,12 +45,19 @@ let package = Package(
         ),
         // The domain: clients, services, indexes, ServiceInfo read model. No I/O.
         .target(name: "RegistrarCore", dependencies: [.product(name: "HeapModule", package: "swift-collections")], swiftSettings: strict),
+        // The durable store: versioned SQLite schema (WAL, full sync) and group-committed writes.
+        .target(
+            name: "RegistrarStorage",
+            dependencies: ["RegistrarCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         // The runtime: gRPC and v1 HTTP fronts, push (gRPC and UDP), liveness and heartbeats,
         // configuration, lifecycle.
         .target(
             name: "RegistrarServer",
             dependencies: [
-                "RegistrarCore", "RegistrarWire", "RegistrarTransport",
+                "RegistrarCore", "RegistrarWire", "RegistrarTransport", "RegistrarStorage",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -82,7 +91,7 @@ let package = Package(
         .testTarget(
             name: "RegistrarServerTests",
             dependencies: [
-                "RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore", "RegistrarClient",
+                "RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore", "RegistrarClient", "RegistrarStorage",
                 .product(name: "CompressNIO", package: "compress-nio"),
             ],
             swiftSettings: strict

@@ -38,7 +38,7 @@ extension Registry {
     }
 
     /// Sets the health of what `id` publishes into `service`; true if that changed anything.
-    private mutating func setHealth(of id: ClientID, in service: ServiceKey, healthy: Bool) -> Bool {
+    mutating func setHealth(of id: ClientID, in service: ServiceKey, healthy: Bool) -> Bool {
         guard let instances = clients[id]?.publications[service], instances.contains(where: { $0.healthy != healthy }) else { return false }
         clients[id]!.publications[service] = instances.map { instance in
             var instance = instance
@@ -165,7 +165,7 @@ extension Registry {
     /// Drops a heartbeat client that publishes and subscribes nothing (a deregistered or
     /// expired v1 instance, a lapsed subscriber, or a registration that was refused).
     public mutating func removeClientIfIdle(_ id: ClientID) {
-        guard heartbeatClients.contains(id), let client = clients[id], client.publications.isEmpty, client.subscriptions.isEmpty else { return }
+        guard clients[id]?.kind != .connection, let client = clients[id], client.publications.isEmpty, client.subscriptions.isEmpty else { return }
         removeClient(id)
     }
 

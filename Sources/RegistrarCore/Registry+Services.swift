@@ -5,7 +5,13 @@ extension Registry {
     public struct ServiceDetail: Sendable, Equatable {
         public var service: ServiceKey
         public var metadata: ServiceMetadata
-        public var clusters: [String]
+        /// Clusters with instances or a configured health check, by name, with their check.
+        public var clusters: [(name: String, healthCheck: HealthCheckSpec)]
+
+        public static func == (lhs: ServiceDetail, rhs: ServiceDetail) -> Bool {
+            lhs.service == rhs.service && lhs.metadata == rhs.metadata
+                && lhs.clusters.elementsEqual(rhs.clusters) { $0.name == $1.name && $0.healthCheck == $1.healthCheck }
+        }
     }
 
     /// Node-wide counts for the metrics endpoints.
@@ -26,11 +32,16 @@ extension Registry {
         return !record.publishers.isEmpty || record.metadata != nil
     }
 
-    @discardableResult
-    public mutating func createService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError) -> [ServiceKey] {
+    /// The checks `createService` makes, without changing anything.
+    public func checkCreateService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError) {
         try validation.check(service: service)
         try check(metadata)
         guard !isVisible(service) else { throw .invalidParameter("specified service \(service.groupedName) already exists!") }
+    }
+
+    @discardableResult
+    public mutating func createService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError) -> [ServiceKey] {
+        try checkCreateService(service, metadata: metadata)
         ensureService(service, ephemeral: metadata.ephemeral)
         services[service]!.ephemeral = metadata.ephemeral
         services[service]!.metadata = metadata
@@ -39,35 +50,50 @@ extension Registry {
     }
 
     /// Replaces the stored metadata of an existing service. Its kind does not change.
-    @discardableResult
-    public mutating func updateService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError) -> [ServiceKey] {
+    /// The metadata `updateService` would store (the service keeps its kind), after its checks.
+    public func checkUpdateService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError) -> ServiceMetadata {
         try check(metadata)
         guard isVisible(service) else { throw .invalidParameter("service \(service.groupedName) not found!") }
         var metadata = metadata
         metadata.ephemeral = services[service]!.ephemeral
-        services[service]!.metadata = metadata
+        return metadata
+    }
+
+    @discardableResult
+    public mutating func updateService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError) -> [ServiceKey] {
+        let stored = try checkUpdateService(service, metadata: metadata)
+        services[service]!.metadata = stored
         touch(service)
         return [service]
     }
 
     /// Deletes a service that has no instances left.
-    @discardableResult
-    public mutating func deleteService(_ service: ServiceKey) throws(RegistryError) -> [ServiceKey] {
+    public func checkDeleteService(_ service: ServiceKey) throws(RegistryError) {
         guard isVisible(service) else { throw .invalidParameter("service \(service.groupedName) not found!") }
         guard services[service]!.publishers.isEmpty else {
             throw .invalidParameter("Service \(service.groupedName) is not empty, can't be delete. Please unregister instance first")
         }
+    }
+
+    @discardableResult
+    public mutating func deleteService(_ service: ServiceKey) throws(RegistryError) -> [ServiceKey] {
+        try checkDeleteService(service)
+        healthChecks.removeValue(forKey: service)
         services[service]!.metadata = nil
         touch(service)
         dropIfUnused(service)
         return [service]
     }
 
+    /// The metadata stored through the service API, if any.
+    public func storedMetadata(of service: ServiceKey) -> ServiceMetadata? { services[service]?.metadata }
+
     public func serviceDetail(_ service: ServiceKey) throws(RegistryError) -> ServiceDetail {
         guard isVisible(service), let record = services[service] else {
             throw .invalidParameter("service not found, namespace: \(service.namespace), serviceName: \(service.groupedName)")
         }
-        let clusters = Set(allInstances(of: service).map(\.clusterName)).sorted()
+        let names = Set(allInstances(of: service).map(\.clusterName)).union(healthChecks[service]?.keys ?? [:].keys).sorted()
+        let clusters = names.map { (name: $0, healthCheck: healthCheck(of: service, cluster: $0)) }
         return ServiceDetail(service: service, metadata: record.metadata ?? ServiceMetadata(ephemeral: record.ephemeral), clusters: clusters)
     }
 

@@ -43,6 +43,10 @@ public struct Registry: Sendable {
     var deadlines = Heap<HeartbeatDeadline>()
     /// Services that hold operator edits, so the sweep need not visit every service.
     var servicesWithOverlays: Set<ServiceKey> = []
+    /// Health checks of persistent instances set per cluster; clusters not listed use TCP.
+    var healthChecks: [ServiceKey: [String: HealthCheckSpec]] = [:]
+    /// Namespaces created through the namespace API (`public` is implicit).
+    var namespaces: [String: NamespaceInfo] = [:]
     private var clock: MonotonicMillis
     private var nextRevision: UInt64 = 1
     public let validation: Validation
@@ -94,12 +98,8 @@ public struct Registry: Sendable {
         client id: ClientID, service: ServiceKey, instances: [Instance], ephemeral: Bool = true, beatAt: Int64? = nil
     ) throws(RegistryError) -> [ServiceKey] {
         guard clients[id] != nil else { throw .clientDisconnected(id) }
-        try validation.check(service: service)
-        try validation.check(batch: instances)
+        try checkPublish(into: service, instances: instances, ephemeral: ephemeral)
         if let existing = services[service], existing.ephemeral != ephemeral {
-            // A service that only has subscribers has no kind yet that anyone relies on; one
-            // created through the service API has the kind it was created with.
-            guard existing.publishers.isEmpty, existing.metadata == nil else { throw kindMismatch(service, existingEphemeral: existing.ephemeral) }
             services[service]!.ephemeral = ephemeral
         }
         if instances.isEmpty {
@@ -115,6 +115,19 @@ public struct Registry: Sendable {
         services[service]!.publishers.insert(id)
         touch(service)
         return [service]
+    }
+
+    /// Whether `instances` may be published into `service` as the given kind, without changing
+    /// anything: the checks `publish` makes before it writes.
+    public func checkPublish(into service: ServiceKey, instances: [Instance], ephemeral: Bool) throws(RegistryError) {
+        try validation.check(service: service)
+        try validation.check(batch: instances)
+        if !ephemeral { for instance in instances { try validation.checkProbeAddress(of: instance) } }
+        // A service that only has subscribers has no kind yet that anyone relies on; one
+        // created through the service API has the kind it was created with.
+        if let existing = services[service], existing.ephemeral != ephemeral, !existing.publishers.isEmpty || existing.metadata != nil {
+            throw kindMismatch(service, existingEphemeral: existing.ephemeral)
+        }
     }
 
     /// Withdraws everything `client` publishes for `service`. Unknown services are not an error.

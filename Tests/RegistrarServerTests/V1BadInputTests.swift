@@ -77,12 +77,4 @@ struct V1BadInputTests {
         #expect(list.hosts.map { $0["ip"] as? String } == ["10.9.0.1"])
         #expect(try await http.call("GET", "/nacos/v1/ns/operator/metrics").object["status"] as? String == "UP")
     }
-
-    @Test func persistentInstancesAreRefusedClearlyForNow() async throws {
-        let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
-        let reply = try await server.http.register("durable", ip: "10.9.1.1", port: 5432, [("ephemeral", "false")])
-        #expect(reply.status == 501 && reply.body.contains("Persistent instances (ephemeral=false) are not supported"))
-        #expect(try await server.http.list("durable").hosts.isEmpty)
-    }
 }

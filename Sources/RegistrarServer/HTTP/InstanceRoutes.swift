@@ -17,8 +17,8 @@ struct InstanceRoutes {
     func add(to router: Router<V1RequestContext>) {
         let routes = self
         let path = "/nacos/v1/ns/instance"
-        router.post(RouterPath(path)) { request, context in try routes.register(try await routes.front.parameters(request)) }
-        router.delete(RouterPath(path)) { request, context in try routes.deregister(try await routes.front.parameters(request)) }
+        router.post(RouterPath(path)) { request, context in try await routes.register(try await routes.front.parameters(request)) }
+        router.delete(RouterPath(path)) { request, context in try await routes.deregister(try await routes.front.parameters(request)) }
         router.put(RouterPath(path)) { request, context in try routes.update(try await routes.front.parameters(request)) }
         router.patch(RouterPath(path)) { request, context in try routes.patch(try await routes.front.parameters(request)) }
         router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.front.parameters(request)) }
@@ -28,17 +28,22 @@ struct InstanceRoutes {
         router.put(RouterPath(path + "/beat")) { request, context in try routes.beat(try await routes.front.parameters(request)) }
     }
 
-    private func register(_ parameters: V1Parameters) throws -> Response {
+    /// Registers an instance: a heartbeat one (`ip:port#true`), or with `ephemeral=false` a
+    /// persistent one, answered only once it is on disk.
+    private func register(_ parameters: V1Parameters) async throws -> Response {
         let service = try parameters.service(validation: runtime.validation)
         let ip = try parameters.required("ip")
         let port = try parameters.port()
-        guard parameters.bool("ephemeral", default: true) else { throw V1Front.persistentNotSupported }
         let instance = Instance(
             ip: ip, port: port, weight: try parameters.weight() ?? 1.0, healthy: parameters.bool("healthy", default: true),
             enabled: enabled(parameters) ?? true, clusterName: parameters.optional("clusterName") ?? parameters.optional("cluster"),
             metadata: try parameters.metadata() ?? [:]
         )
-        try publish(instance, into: service)
+        if parameters.bool("ephemeral", default: true) {
+            try publish(instance, into: service)
+        } else {
+            runtime.servicesChanged(try await runtime.durable.submit(.registerPersistent(instance, into: service)))
+        }
         return V1Response.ok
     }
 
@@ -56,14 +61,23 @@ struct InstanceRoutes {
         runtime.servicesChanged(changed)
     }
 
-    private func deregister(_ parameters: V1Parameters) throws -> Response {
+    /// Deregisters an instance. Without an `ephemeral` parameter, a persistent instance at
+    /// that address is the one meant when there is no heartbeat one (Nacos would answer `ok`
+    /// and remove nothing).
+    private func deregister(_ parameters: V1Parameters) async throws -> Response {
         let service = try parameters.service(validation: runtime.validation)
         let ip = try parameters.required("ip")
         let port = try parameters.port()
         _ = try parameters.weight()
-        let client = IPPortClientID.make(ip: ip, port: port, ephemeral: parameters.bool("ephemeral", default: true))
-        let changed = runtime.store.withRegistry { $0.withdrawBeating(client, from: service) }
-        runtime.servicesChanged(changed)
+        let heartbeatClient = IPPortClientID.make(ip: ip, port: port, ephemeral: true)
+        let persistent = parameters.optional("ephemeral") == nil
+            ? runtime.store.read { $0.persistentInstance(ip: ip, port: port, in: service) != nil && !$0.publishes(heartbeatClient, into: service) }
+            : !parameters.bool("ephemeral", default: true)
+        if persistent {
+            runtime.servicesChanged(try await runtime.durable.submit(.deregisterPersistent(ip: ip, port: port, from: service)))
+        } else {
+            runtime.servicesChanged(runtime.store.withRegistry { $0.withdrawBeating(heartbeatClient, from: service) })
+        }
         return V1Response.ok
     }
 

@@ -4,7 +4,7 @@ import RegistrarCore
 import RegistrarWire
 
 /// `/nacos/v1/ns/service…`: services with stored metadata (protection threshold, metadata,
-/// selector), and the service list.
+/// selector), kept in the durable store, and the service list.
 ///
 /// Unlike Nacos 2.x, which creates every service through this API as *persistent* (so that
 /// ephemeral registrations into it then fail), a created service is ephemeral unless the
@@ -19,9 +19,9 @@ struct ServiceRoutes {
     func add(to router: Router<V1RequestContext>) {
         let routes = self
         let path = "/nacos/v1/ns/service"
-        router.post(RouterPath(path)) { request, context in try routes.create(try await routes.front.parameters(request)) }
-        router.put(RouterPath(path)) { request, context in try routes.update(try await routes.front.parameters(request)) }
-        router.delete(RouterPath(path)) { request, context in try routes.delete(try await routes.front.parameters(request)) }
+        router.post(RouterPath(path)) { request, context in try await routes.create(try await routes.front.parameters(request)) }
+        router.put(RouterPath(path)) { request, context in try await routes.update(try await routes.front.parameters(request)) }
+        router.delete(RouterPath(path)) { request, context in try await routes.delete(try await routes.front.parameters(request)) }
         router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.front.parameters(request)) }
         router.get(RouterPath(path + "/list")) { request, context in try routes.list(try await routes.front.parameters(request)) }
     }
@@ -46,27 +46,25 @@ struct ServiceRoutes {
         return ServiceSelector(type: type, expression: type == "label" ? decoded.expression : nil)
     }
 
-    private func create(_ parameters: V1Parameters) throws -> Response {
+    /// Service writes are durable: answered once on disk.
+    private func create(_ parameters: V1Parameters) async throws -> Response {
         let service = try parameters.service(validation: runtime.validation)
         let metadata = try metadata(parameters, threshold: try parameters.double("protectThreshold") ?? 0)
-        let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in try registry.createService(service, metadata: metadata) }
-        runtime.servicesChanged(changed)
+        runtime.servicesChanged(try await runtime.durable.submit(.createService(service, metadata: metadata)))
         return V1Response.ok
     }
 
-    private func update(_ parameters: V1Parameters) throws -> Response {
+    private func update(_ parameters: V1Parameters) async throws -> Response {
         let service = try parameters.service(validation: runtime.validation)
         guard let threshold = try parameters.double("protectThreshold") else { throw V1Error(.badRequest, "Param 'protectThreshold' is required.") }
         let metadata = try metadata(parameters, threshold: threshold)
-        let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in try registry.updateService(service, metadata: metadata) }
-        runtime.servicesChanged(changed)
+        runtime.servicesChanged(try await runtime.durable.submit(.updateService(service, metadata: metadata)))
         return V1Response.ok
     }
 
-    private func delete(_ parameters: V1Parameters) throws -> Response {
+    private func delete(_ parameters: V1Parameters) async throws -> Response {
         let service = try parameters.service(validation: runtime.validation)
-        let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in try registry.deleteService(service) }
-        runtime.servicesChanged(changed)
+        runtime.servicesChanged(try await runtime.durable.submit(.deleteService(service)))
         return V1Response.ok
     }
 

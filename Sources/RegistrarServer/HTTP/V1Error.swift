@@ -19,7 +19,9 @@ struct V1Error: Error {
         switch error.code {
         case 404: self.init(.notFound, error.message)
         case 400..<500: self.init(.init(code: error.code), error.message)
+        case 500: self.init(.internalServerError, error.message)
         case 501: self.init(.notImplemented, error.message)
+        case 503: self.init(.serviceUnavailable, error.message)
         default: self.init(.badRequest, error.message)
         }
     }

@@ -32,11 +32,6 @@ final class V1Front: Sendable {
     private let running = Mutex<(ServiceGroup, Task<Void, Never>)?>(nil)
     private let bound = Mutex<SocketAddress?>(nil)
 
-    static let persistentNotSupported = V1Error(
-        .notImplemented,
-        "Persistent instances (ephemeral=false) are not supported by this server yet; register ephemeral instances, which live by heartbeats."
-    )
-
     init(runtime: NamingRuntime, logger: Logger) {
         self.runtime = runtime
         self.logger = logger
@@ -54,6 +49,8 @@ final class V1Front: Sendable {
         InstanceRoutes(front: self).add(to: router)
         ServiceRoutes(front: self).add(to: router)
         OperatorRoutes(front: self).add(to: router)
+        ClusterRoutes(front: self).add(to: router)
+        NamespaceRoutes(front: self).add(to: router)
 
         let configuration = runtime.configuration
         let (started, continuation) = AsyncStream.makeStream(of: Result<SocketAddress?, any Error>.self)

@@ -1,4 +1,5 @@
 import NIOCore
+import RegistrarCore
 import RegistrarTransport
 import RegistrarWire
 
@@ -21,11 +22,25 @@ final class UnaryCallHandler: GRPCServerCallHandler {
             call.finish(GRPCStatus(.invalidArgument, "\(error)"))
         }) else { return }
         let reply = RequestDispatcher.handle(wire, connection: connection)
-        var buffer = ByteBufferAllocator().buffer(capacity: reply.json.count + 48)
-        buffer.writeBytes(PayloadCodec.encode(type: reply.type, json: reply.json))
+        if let deferred = reply.deferred {
+            let runtime = connection.runtime
+            let type = reply.type
+            connection.eventLoop.makeFutureWithTask { await deferred() }.assumeIsolated().whenSuccess { outcome in
+                Self.answer(call, type: type, json: outcome.json)
+                runtime.servicesChanged(outcome.changed)
+            }
+            return
+        }
+        Self.answer(call, type: reply.type, json: reply.json)
+        reply.afterResponse?()
+    }
+
+    private static func answer(_ call: GRPCServerCall, type: String, json: [UInt8]) {
+        guard !call.isFinished else { return }
+        var buffer = ByteBufferAllocator().buffer(capacity: json.count + 48)
+        buffer.writeBytes(PayloadCodec.encode(type: type, json: json))
         call.send(buffer, flush: false)
         call.finish(.ok)
-        reply.afterResponse?()
     }
 
     func inboundFinished(on call: GRPCServerCall) {

@@ -69,10 +69,38 @@ struct NamingHandlers {
         return reply
     }
 
+    /// `PersistentInstanceRequest`: the instance belongs to `ip:port#false`, not to this
+    /// connection. The response goes out only once the write is on disk.
     func persistentInstance(_ request: InstanceRequest) -> Reply {
-        // Durable instances need the durable store (a later milestone). Refusing clearly beats
-        // accepting data that a restart would lose.
-        failure(RegistryError(code: 501, message: "Persistent instances are not supported by this server yet; register ephemeral instances."))
+        let type = request.type ?? ""
+        let write: DurableWrite
+        do throws(RegistryError) {
+            let service = try serviceKey(request, validate: false)
+            let instance = try makeInstance(request.instance)
+            switch type {
+            case "registerInstance": write = .registerPersistent(instance, into: service)
+            case "deregisterInstance":
+                try validation.check(service: service)
+                write = .deregisterPersistent(ip: instance.ip, port: instance.port, from: service)
+            default: throw .invalidParameter("Unsupported request type \(type)")
+            }
+        } catch {
+            return failure(error) { json in json.key("type"); json.string(type) }
+        }
+        let durable = runtime.durable
+        let requestId = self.requestId
+        let logger = connection.logger
+        var reply = Reply(type: "", json: [])
+        reply.deferred = {
+            do throws(RegistryError) {
+                let changed = try await durable.submit(write)
+                return (ResponseBody.instance(type: type, requestId: requestId), changed)
+            } catch {
+                logger.debug("request refused: \(error)")
+                return (ResponseBody.failure(error, requestId: requestId) { json in json.key("type"); json.string(type) }, [])
+            }
+        }
+        return reply
     }
 
     func batch(_ request: BatchInstanceRequest) -> Reply {

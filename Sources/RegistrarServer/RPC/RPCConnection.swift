@@ -93,7 +93,7 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
         if request.abilityTable != nil {
             // Only clients that negotiate abilities wait for this; sent after registration so
             // that their first request cannot race it.
-            sendOnStream(type: "SetupAckRequest", json: ServerRequestBody.setupAck(abilities: ["supportPersistentInstanceByGrpc": false]))
+            sendOnStream(type: "SetupAckRequest", json: ServerRequestBody.setupAck(abilities: ["supportPersistentInstanceByGrpc": true]))
         }
     }
 

@@ -7,6 +7,9 @@ struct Reply {
     var type: String
     var json: [UInt8]
     var afterResponse: (() -> Void)?
+    /// Set when the answer needs asynchronous work (a durable write): the call is answered with
+    /// its JSON once it completes, and the services it changed are pushed after that.
+    var deferred: (@Sendable () async -> (json: [UInt8], changed: [ServiceKey]))?
 
     static func error(_ code: Int, _ message: String, requestId: String?) -> Reply {
         Reply(type: "ErrorResponse", json: ResponseBody.error(code: code, message: message, requestId: requestId))

@@ -16,6 +16,8 @@ final class NamingRuntime: Sendable {
     let requestIds = RequestIdGenerator()
     let logger: Logger
     let push: PushScheduler
+    /// Durable writes (persistent instances, service metadata, namespaces), group-committed.
+    let durable: DurableWriter
     /// False until the node may serve clients (ServerCheck answers "starting" meanwhile).
     let ready = Atomic<Bool>(false)
     let counters = Counters()
@@ -27,6 +29,7 @@ final class NamingRuntime: Sendable {
         self.validation = validation
         self.store = RegistryStore(registry: Registry(validation: validation, wallClock: wallClockMillis))
         self.logger = logger
+        self.durable = DurableWriter(registry: store, logger: logger)
         self.push = PushScheduler(store: store, connections: connections, timerLoop: timerLoop, mergeWindow: configuration.pushMergeWindow)
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import RegistrarStorage
 import RegistrarTransport
 import ServiceLifecycle
 import Synchronization
@@ -21,6 +22,7 @@ public final class RegistrarServer: Service, Sendable {
     private let httpFront: V1Front
     private let monitors = Mutex<(LivenessMonitor, HeartbeatMonitor)?>(nil)
     private let udpPush = Mutex<UDPPushService?>(nil)
+    private let healthChecks = Mutex<Task<Void, Never>?>(nil)
 
     public init(configuration: ServerConfiguration, logger: Logger, group: MultiThreadedEventLoopGroup? = nil) {
         self.configuration = configuration
@@ -54,6 +56,7 @@ public final class RegistrarServer: Service, Sendable {
         } catch {
             throw StartupError("cannot create the data directory '\(configuration.dataDirectory)': \(error.localizedDescription)")
         }
+        try openDurableStore()
         do {
             try await httpFront.start(group: group)
         } catch {
@@ -77,12 +80,40 @@ public final class RegistrarServer: Service, Sendable {
             logger.warning("v1 UDP push is off: cannot bind a UDP socket on \(configuration.host):\(configuration.udpPushPort): \(error)")
         }
         monitors.withLock { $0 = (LivenessMonitor(runtime: runtime, loop: group.next()), HeartbeatMonitor(runtime: runtime, loop: group.next())) }
+        let checker = HealthChecker(runtime: runtime, group: group, settings: .init(
+            interval: configuration.healthCheckInterval, timeout: configuration.healthCheckTimeout,
+            concurrency: configuration.healthCheckConcurrency, threshold: configuration.healthCheckThreshold
+        ))
+        healthChecks.withLock { $0 = Task { await checker.run() } }
         runtime.ready.store(true, ordering: .relaxed)
         logger.info("Registrar ready", metadata: [
             "http": "\(Self.describe(httpAddress, fallbackPort: configuration.port))",
             "grpc": "\(Self.describe(grpcAddress, fallbackPort: configuration.grpcPort))",
             "udpPush": "\(Self.describe(udpPushAddress, fallbackPort: configuration.udpPushPort))",
             "dataDirectory": "\(configuration.dataDirectory)",
+        ])
+    }
+
+    /// Opens the data file and loads it into the registry, before any port is bound: a node
+    /// never serves (or reports ready) without its durable state.
+    private func openDurableStore() throws {
+        let started = ContinuousClock.now
+        let store: DurableStore
+        do {
+            store = try DurableStore(directory: configuration.dataDirectory, maximumPageCount: configuration.dataFileMaximumPages)
+        } catch {
+            throw StartupError(error.description)
+        }
+        let state: StoredState
+        do {
+            state = try store.load()
+        } catch {
+            throw StartupError(error.description)
+        }
+        let report = runtime.store.withRegistry { DurableRestore.load(state, into: &$0, logger: logger) }
+        runtime.durable.attach(store)
+        logger.info("loaded durable state", metadata: [
+            "file": "\(store.path)", "loaded": "\(report)", "took": "\(ContinuousClock.now - started)",
         ])
     }
 
@@ -94,6 +125,7 @@ public final class RegistrarServer: Service, Sendable {
     /// Stops accepting, sends GOAWAY to every client, and waits for their connections to close.
     public func stop() async {
         runtime.ready.store(false, ordering: .relaxed)
+        healthChecks.withLock { $0.take() }?.cancel()
         if let (liveness, heartbeats) = monitors.withLock({ $0.take() }) {
             liveness.stop()
             heartbeats.stop()

@@ -50,6 +50,17 @@ public struct ServerConfiguration: Sendable {
     /// An HTTP keep-alive connection idle this long is closed.
     public var httpIdleTimeout: TimeAmount = .seconds(120)
 
+    /// Persistent instances: how often each is probed (±10% jitter), how long a probe may take,
+    /// how many probes run at once, and how many results in a row flip an instance's health.
+    public var healthCheckInterval: TimeAmount = .seconds(5)
+    public var healthCheckTimeout: TimeAmount = .seconds(2)
+    public var healthCheckConcurrency = 64
+    public var healthCheckThreshold = 2
+
+    /// Caps the data file at this many pages (4 KiB each): writes beyond it fail as on a full
+    /// disk. Nil: limited only by the disk.
+    public var dataFileMaximumPages: Int?
+
     /// Largest total size of an instance's metadata keys and values.
     public var maximumMetadataLength = 1024
 

@@ -44,8 +44,14 @@ public enum V1JSON {
         json.key("clusters"); json.beginArray()
         for cluster in detail.clusters {
             json.beginObject()
-            json.key("name"); json.string(cluster)
-            json.key("healthChecker"); json.beginObject(); json.key("type"); json.string("TCP"); json.endObject()
+            json.key("name"); json.string(cluster.name)
+            json.key("healthChecker"); json.beginObject()
+            json.key("type"); json.string(cluster.healthCheck.kind.rawValue)
+            if cluster.healthCheck.kind == .http {
+                json.key("path"); json.string(cluster.healthCheck.path)
+                if let status = cluster.healthCheck.expectedStatus { json.key("expectedResponseCode"); json.int(status) }
+            }
+            json.endObject()
             json.key("metadata"); json.stringMap([:])
             json.endObject()
         }
@@ -165,5 +171,41 @@ public enum V1JSON {
         json.key("lastRefTime"); json.int(ackKey)
         json.endObject()
         return json.bytes
+    }
+
+    // MARK: Namespaces (`/nacos/v1/console/namespaces`)
+
+    /// The console's namespace list: `{"code":200,"message":null,"data":[…]}`.
+    public static func namespaceList(_ namespaces: [(info: NamespaceInfo, serviceCount: Int)]) -> [UInt8] {
+        var json = JSONWriter(capacity: 128 + namespaces.count * 160)
+        json.beginObject()
+        json.key("code"); json.int(200)
+        json.key("message"); json.raw("null".utf8)
+        json.key("data"); json.beginArray()
+        for (info, count) in namespaces { namespace(info, serviceCount: count, into: &json) }
+        json.endArray()
+        json.endObject()
+        return json.bytes
+    }
+
+    /// One namespace as a bare object (`?show=all&namespaceId=…`).
+    public static func namespace(_ info: NamespaceInfo, serviceCount: Int) -> [UInt8] {
+        var json = JSONWriter(capacity: 192)
+        namespace(info, serviceCount: serviceCount, into: &json)
+        return json.bytes
+    }
+
+    /// Nacos 2.x lists `public` with the id `""` and type 0 (global); created ones are type 2.
+    private static func namespace(_ info: NamespaceInfo, serviceCount: Int, into json: inout JSONWriter) {
+        let isPublic = info.id == NamespaceInfo.publicNamespace.id
+        json.beginObject()
+        json.key("namespace"); json.string(isPublic ? "" : info.id)
+        json.key("namespaceShowName"); json.string(info.name)
+        json.key("namespaceDesc"); json.string(info.description)
+        json.key("quota"); json.int(200)
+        json.key("configCount"); json.int(0)
+        json.key("serviceCount"); json.int(serviceCount)
+        json.key("type"); json.int(isPublic ? 0 : 2)
+        json.endObject()
     }
 }

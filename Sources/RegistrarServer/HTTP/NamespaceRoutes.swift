@@ -1,0 +1,68 @@
+import Foundation
+import Hummingbird
+import RegistrarCore
+import RegistrarWire
+
+/// `/nacos/v1/console/namespaces`: list, read, create, update and delete namespaces, kept in
+/// the durable store. `public` always exists and cannot change.
+///
+/// Writes answer `true` as Nacos's console API does; a refused write answers 4xx with the
+/// reason rather than Nacos's bare `false`, so scripts can tell why.
+///
+/// Threading: handlers run on the request's event loop; the registry is behind its lock.
+struct NamespaceRoutes {
+    let front: V1Front
+
+    private var runtime: NamingRuntime { front.runtime }
+
+    func add(to router: Router<V1RequestContext>) {
+        let routes = self
+        let path = RouterPath("/nacos/v1/console/namespaces")
+        router.get(path) { request, context in try routes.read(try await routes.front.parameters(request)) }
+        router.post(path) { request, context in try await routes.create(try await routes.front.parameters(request)) }
+        router.put(path) { request, context in try await routes.update(try await routes.front.parameters(request)) }
+        router.delete(path) { request, context in try await routes.delete(try await routes.front.parameters(request)) }
+    }
+
+    private static let yes = V1Response.json(Array("true".utf8))
+
+    private func read(_ parameters: V1Parameters) throws -> Response {
+        if parameters.bool("checkNamespaceIdExist", default: false) {
+            let id = try parameters.required("customNamespaceId")
+            let exists = runtime.store.read { $0.namespace(id) != nil }
+            return V1Response.json(Array((exists ? "true" : "false").utf8))
+        }
+        if let id = parameters.optional("namespaceId") {
+            let found = runtime.store.read { registry in registry.namespace(id).map { ($0, registry.serviceCount(inNamespace: $0.id)) } }
+            guard let (info, count) = found else { throw V1Error(.notFound, "namespaceId [ \(id) ] not exist") }
+            return V1Response.json(V1JSON.namespace(info, serviceCount: count))
+        }
+        let list = runtime.store.read { registry in registry.namespaceList().map { ($0, registry.serviceCount(inNamespace: $0.id)) } }
+        return V1Response.json(V1JSON.namespaceList(list))
+    }
+
+    /// A blank `customNamespaceId` gets a random UUID, as in Nacos.
+    private func create(_ parameters: V1Parameters) async throws -> Response {
+        let id = parameters.optional("customNamespaceId") ?? UUID().uuidString.lowercased()
+        let info = NamespaceInfo(id: id, name: try parameters.required("namespaceName"), description: parameters.optional("namespaceDesc") ?? "")
+        _ = try await runtime.durable.submit(.createNamespace(info))
+        runtime.logger.info("namespace created", metadata: ["namespace": "\(id)", "name": "\(info.name)"])
+        return Self.yes
+    }
+
+    private func update(_ parameters: V1Parameters) async throws -> Response {
+        let info = NamespaceInfo(
+            id: try parameters.required("namespace"), name: try parameters.required("namespaceShowName"),
+            description: parameters.optional("namespaceDesc") ?? ""
+        )
+        _ = try await runtime.durable.submit(.updateNamespace(info))
+        return Self.yes
+    }
+
+    private func delete(_ parameters: V1Parameters) async throws -> Response {
+        let id = try parameters.required("namespaceId")
+        _ = try await runtime.durable.submit(.deleteNamespace(id))
+        runtime.logger.info("namespace deleted", metadata: ["namespace": "\(id)"])
+        return Self.yes
+    }
+}

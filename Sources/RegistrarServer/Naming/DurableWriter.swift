@@ -1,0 +1,152 @@
+import Logging
+import RegistrarCore
+import RegistrarStorage
+import Synchronization
+
+/// One durable mutation. It is checked against the registry, written to disk, and only then
+/// applied to the registry, so nothing unacknowledged by the disk is ever visible.
+struct DurableWrite: Sendable {
+    /// What a write may conflict with inside one group commit.
+    enum Scope: Sendable, Equatable {
+        /// Instance writes of one service: any number share a batch.
+        case instances(ServiceKey)
+        /// A service-level write: alone among the writes of its service.
+        case service(ServiceKey)
+        /// Namespace writes: alone in their batch.
+        case global
+
+        func conflicts(with other: Scope) -> Bool {
+            switch (self, other) {
+            case (.global, _), (_, .global): true
+            case let (.instances(a), .service(b)), let (.service(a), .instances(b)), let (.service(a), .service(b)): a == b
+            case (.instances, .instances): false
+            }
+        }
+    }
+
+    var scope: Scope
+    /// Checks the write against the registry as it is, and gives the rows to write and the
+    /// rows that would restore the disk if applying it fails after all.
+    var prepare: @Sendable (Registry) throws(RegistryError) -> (changes: [StoredChange], undo: [StoredChange])
+    /// Applies the write to the registry; returns the services it changed.
+    var apply: @Sendable (inout Registry) throws(RegistryError) -> [ServiceKey]
+}
+
+/// Writes durable data with group commit: writes that arrive while a transaction is on its way
+/// to disk go together in the next one (one fsync for all), which is how many persistent
+/// registrations per second survive `synchronous = FULL`.
+///
+/// Order: a batch is checked against the registry, committed, then applied in arrival order.
+/// A write whose apply fails after its commit (an ephemeral registration raced it into the same
+/// new service) is undone on disk, so memory and disk never disagree.
+///
+/// Threading: thread-safe. One drain task at a time does the work.
+final class DurableWriter: Sendable {
+    private struct Pending: Sendable {
+        var write: DurableWrite
+        var continuation: CheckedContinuation<Result<[ServiceKey], RegistryError>, Never>
+    }
+
+    private struct Queue: ~Copyable {
+        var pending: [Pending] = []
+        var draining = false
+    }
+
+    private let queue = Mutex(Queue())
+    private let storage = Mutex<DurableStore?>(nil)
+    private let registry: RegistryStore
+    private let logger: Logger
+    /// Most writes per transaction.
+    private let maximumBatch = 512
+
+    init(registry: RegistryStore, logger: Logger) {
+        self.registry = registry
+        self.logger = logger
+    }
+
+    /// Makes writes possible; until then they fail with 503.
+    func attach(_ store: DurableStore) {
+        storage.withLock { $0 = store }
+    }
+
+    /// Runs `write`; returns the services it changed once it is on disk and in the registry.
+    func submit(_ write: DurableWrite) async throws(RegistryError) -> [ServiceKey] {
+        let result = await withCheckedContinuation { continuation in
+            let startDrain = queue.withLock { queue in
+                queue.pending.append(Pending(write: write, continuation: continuation))
+                defer { queue.draining = true }
+                return !queue.draining
+            }
+            if startDrain { Task { await self.drain() } }
+        }
+        return try result.get()
+    }
+
+    private func drain() async {
+        while true {
+            let batch = queue.withLock { queue -> [Pending] in
+                var taken: [Pending] = []
+                // A prefix only: a write never overtakes an earlier one it conflicts with.
+                for pending in queue.pending {
+                    if taken.count == maximumBatch || taken.contains(where: { $0.write.scope.conflicts(with: pending.write.scope) }) { break }
+                    taken.append(pending)
+                }
+                queue.pending.removeFirst(taken.count)
+                if taken.isEmpty { queue.draining = false }
+                return taken
+            }
+            guard !batch.isEmpty else { return }
+            await run(batch)
+        }
+    }
+
+    private func run(_ batch: [Pending]) async {
+        guard let store = storage.withLock({ $0 }) else {
+            for pending in batch { pending.continuation.resume(returning: .failure(RegistryError(code: 503, message: "the data store is not open yet; retry shortly"))) }
+            return
+        }
+        var accepted: [(pending: Pending, undo: [StoredChange])] = []
+        var changes: [StoredChange] = []
+        registry.read { registry in
+            for pending in batch {
+                do throws(RegistryError) {
+                    let prepared = try pending.write.prepare(registry)
+                    changes += prepared.changes
+                    accepted.append((pending, prepared.undo))
+                } catch {
+                    pending.continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        guard !accepted.isEmpty else { return }
+        do {
+            try await store.commit(changes)
+        } catch {
+            logger.error("durable write failed; \(accepted.count) request(s) answered with an error", metadata: ["error": "\(error)"])
+            for (pending, _) in accepted {
+                pending.continuation.resume(returning: .failure(RegistryError(code: 500, message: "the write was not stored: \(error)")))
+            }
+            return
+        }
+        var outcomes: [Result<[ServiceKey], RegistryError>] = []
+        var undo: [StoredChange] = []
+        registry.withRegistry { registry in
+            for (pending, pendingUndo) in accepted {
+                do throws(RegistryError) {
+                    outcomes.append(.success(try pending.write.apply(&registry)))
+                } catch {
+                    undo = pendingUndo + undo  // latest first, so the earliest state wins
+                    outcomes.append(.failure(error))
+                }
+            }
+        }
+        if !undo.isEmpty {
+            do {
+                try await store.commit(undo)
+            } catch {
+                logger.critical("could not undo a refused durable write; the data file holds it until it is deregistered", metadata: ["error": "\(error)"])
+            }
+        }
+        for ((pending, _), outcome) in zip(accepted, outcomes) { pending.continuation.resume(returning: outcome) }
+    }
+}
