@@ -31,6 +31,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(name: .customLong("health-check-interval"), help: "Seconds between active checks of each persistent instance (default 5).")
+    var healthCheckInterval: String?
+
     @Option(help: "A config file of 'key = value' lines.")
     var config: String?
 
@@ -39,7 +42,8 @@ struct Serve: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         do {
             settings = try ServeSettings(
-                flags: ["host": host, "port": port, "grpc-port": grpcPort, "data-dir": dataDir, "log-level": logLevel],
+                flags: ["host": host, "port": port, "grpc-port": grpcPort, "data-dir": dataDir, "log-level": logLevel,
+                        "health-check-interval": healthCheckInterval],
                 environment: ProcessInfo.processInfo.environment,
                 configFile: config
             )

@@ -5,7 +5,7 @@ import Foundation
 public struct ServeSettings: Sendable {
     /// The keys a config file may hold; the environment variable is `REGISTRAR_` + the key in
     /// upper case with `-` as `_`.
-    public static let keys = ["host", "port", "grpc-port", "data-dir", "log-level"]
+    public static let keys = ["host", "port", "grpc-port", "data-dir", "log-level", "health-check-interval"]
 
     private var values: [String: String] = [:]
 
@@ -64,6 +64,12 @@ public struct ServeSettings: Sendable {
         }
         if let grpcPort = try port("grpc-port") { configuration.grpcPortOverride = grpcPort }
         if let dataDirectory = string("data-dir") { configuration.dataDirectory = dataDirectory }
+        if let text = string("health-check-interval") {
+            guard let seconds = Double(text), seconds >= 0.1, seconds <= 3600 else {
+                throw SettingsError("health-check-interval must be a number of seconds from 0.1 to 3600, got '\(text)'")
+            }
+            configuration.healthCheckInterval = .milliseconds(Int64(seconds * 1000))
+        }
     }
 }
 

@@ -39,17 +39,26 @@ struct RegisterBench: AsyncParsableCommand {
     @Option(help: "Requests in flight per connection.") var inFlight = 8
     @Option(help: "Services per lane to spread registrations over.") var services = 100
     @Option(help: "Total registrations.") var requests = 100_000
+    @Flag(help: "Register persistent instances (PersistentInstanceRequest): each is on disk before it is acknowledged.")
+    var persistent = false
 
     func run() async throws {
         let services = self.services
+        let persistent = self.persistent
         let load = ClosedLoop(target: target, connections: connections, inFlight: inFlight, requests: requests) { n, index, lane in
-            // Each lane owns its services and every request moves a port: every request is a real change.
+            // Each lane owns its services and every request is a real change. Ephemeral: every
+            // request moves a port. Persistent: a lane keeps one loopback ip:port per service (the
+            // server probes persistent instances) and every request changes its metadata.
             let service = "bench-\(index)-\(lane)-\(n % services)"
-            let json = #"{"type":"registerInstance","namespace":"public","groupName":"DEFAULT_GROUP","serviceName":"\#(service)","instance":{"ip":"10.0.\#(index).\#(lane)","port":\#(1 + n % 60000),"weight":1.0,"healthy":true,"enabled":true,"ephemeral":true,"clusterName":"DEFAULT","metadata":{"bench":"1"}}}"#
-            return ("InstanceRequest", Array(json.utf8))
+            let (ip, port, metadata) = persistent
+                ? ("127.1.\(index % 256).\(lane % 256)", 20_000 + index % 1000, "\(n)")
+                : ("10.0.\(index).\(lane)", 1 + n % 60000, "1")
+            let json = #"{"type":"registerInstance","namespace":"public","groupName":"DEFAULT_GROUP","serviceName":"\#(service)","instance":{"ip":"\#(ip)","port":\#(port),"weight":1.0,"healthy":true,"enabled":true,"ephemeral":\#(!persistent),"clusterName":"DEFAULT","metadata":{"bench":"\#(metadata)"}}}"#
+            return (persistent ? "PersistentInstanceRequest" : "InstanceRequest", Array(json.utf8))
         }
-        let (figures, errors) = try await load.run("registrations")
-        try target.report("register: \(connections) connections x \(inFlight) in flight, \(services) services per lane", figures, errors: errors)
+        let (figures, errors) = try await load.run(persistent ? "persistent_registrations" : "registrations")
+        let kind = persistent ? "register --persistent" : "register"
+        try target.report("\(kind): \(connections) connections x \(inFlight) in flight, \(services) services per lane", figures, errors: errors)
     }
 }
 
