@@ -6,6 +6,11 @@ import RegistrarCore
 /// WAL mode with `synchronous = FULL`, so a committed batch is on disk (fsync'd) when `commit`
 /// returns.
 ///
+/// The file is locked exclusively for as long as the store is open: a second process (another
+/// node pointed at the same `--data-dir`) cannot open it. The exclusive lock also keeps WAL's
+/// index in memory rather than in a shared-memory `-shm` file: no `mmap` of a file that a
+/// failing or read-only disk could turn into a SIGBUS.
+///
 /// The store never repairs or replaces a file it cannot read: opening a corrupt file fails
 /// with a message that names it, and the file is left as it was.
 ///
@@ -16,7 +21,7 @@ public final class DurableStore: Sendable {
 
     /// The database file.
     public let path: String
-    private let pool: DatabasePool
+    private let database: DatabaseQueue
 
     /// Opens (or creates) the store in `directory` and runs pending migrations.
     ///
@@ -27,20 +32,25 @@ public final class DurableStore: Sendable {
         self.path = path
         var configuration = Configuration()
         configuration.label = "registrar"
-        configuration.busyMode = .timeout(5)
+        configuration.busyMode = .timeout(1)
         configuration.prepareDatabase { db in
+            // Exclusive before WAL: that is what keeps the WAL index off the -shm file.
+            try db.execute(sql: "PRAGMA locking_mode = EXCLUSIVE")
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = FULL")
             if let maximumPageCount { try db.execute(sql: "PRAGMA max_page_count = \(maximumPageCount)") }
         }
         do {
-            pool = try DatabasePool(path: path, configuration: configuration)
-            let check = try pool.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            let check = try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
             guard check == ["ok"] else {
                 throw StorageError("the integrity check failed: \(check.prefix(3).joined(separator: "; "))")
             }
-            try Schema.migrator.migrate(pool)
+            try Schema.migrator.migrate(database)
         } catch let error as StorageError {
             throw Self.refusal(path, error.description)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            throw StorageError("the data file '\(path)' is in use by another process (another registrar serve with the same --data-dir?); each node needs its own data directory")
         } catch {
             throw Self.refusal(path, Self.describe(error))
         }
@@ -50,10 +60,15 @@ public final class DurableStore: Sendable {
         StorageError("cannot use the data file '\(path)': \(reason). It was left untouched; restore it from a backup, or move it aside to start with an empty store")
     }
 
+    /// Closes the file and releases its lock. Later calls fail.
+    public func close() {
+        try? database.close()
+    }
+
     /// Reads everything, for startup.
     public func load() throws(StorageError) -> StoredState {
         do {
-            return try pool.read { db in try Self.readState(db) }
+            return try database.read { db in try Self.readState(db) }
         } catch {
             throw StorageError("cannot read the data file '\(path)': \(Self.describe(error))")
         }
@@ -64,7 +79,7 @@ public final class DurableStore: Sendable {
     public func commit(_ changes: [StoredChange]) async throws(StorageError) {
         guard !changes.isEmpty else { return }
         do {
-            try await pool.write { db in
+            try await database.write { db in
                 for change in changes { try Self.apply(change, db) }
             }
         } catch {

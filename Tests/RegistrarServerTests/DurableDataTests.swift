@@ -109,6 +109,20 @@ struct DurableDataTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: file)) == garbage)
     }
 
+    @Test func aSecondNodeOnTheSameDataDirectoryRefusesToStart() async throws {
+        let directory = Self.dataDirectory()
+        let first = try await Self.server(directory)
+        defer { Task { await first.stop() } }
+        do {
+            let second = try await Self.server(directory)
+            await second.stop()
+            Issue.record("two servers shared one data file")
+        } catch let error as StartupError {
+            #expect(error.description.contains("in use by another process"), "\(error)")
+        }
+        #expect(try await first.http.register("db", ip: "127.0.0.1", port: 5432, [("ephemeral", "false")]).body == "ok")
+    }
+
     @Test func aFullDiskFailsTheWriteClearlyAndMemoryMatchesDisk() async throws {
         let directory = Self.dataDirectory()
         var server = try await Self.server(directory) { $0.dataFileMaximumPages = 12 }
@@ -130,6 +144,48 @@ struct DurableDataTests {
         server = try await Self.server(directory)
         defer { let last = server; Task { await last.stop() } }
         #expect(try await server.http.list("big").hosts.compactMap { $0["ip"] as? String }.sorted() == acknowledged.sorted())
+    }
+
+    /// Whether this machine lets the test make files immutable (`chattr +i`: ext4 and the like,
+    /// with CAP_LINUX_IMMUTABLE). Root ignores permission bits, so this is how a test run as
+    /// root gets a data file the server cannot write.
+    static func canMakeImmutable() -> Bool {
+        let directory = dataDirectory()
+        guard (try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)) != nil else { return false }
+        defer { _ = chattr("-i", [directory]); try? FileManager.default.removeItem(atPath: directory) }
+        return chattr("+i", [directory]) && !FileManager.default.createFile(atPath: directory + "/probe", contents: Data())
+    }
+
+    @discardableResult
+    static func chattr(_ flag: String, _ paths: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+        process.arguments = [flag] + paths
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    @Test(.enabled(if: canMakeImmutable(), "needs chattr +i on the temporary directory"))
+    func anUnwritableDataFileFailsTheWriteAndTheServerRecoversWhenItIsWritableAgain() async throws {
+        let directory = Self.dataDirectory()
+        var server = try await Self.server(directory)
+        #expect(try await server.http.register("db", ip: "127.0.0.1", port: 5432, [("ephemeral", "false")]).body == "ok")
+        let files = [directory] + ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).map { directory + "/" + $0 }
+        #expect(Self.chattr("+i", files))
+        let refused = try await server.http.register("db", ip: "127.0.0.2", port: 5432, [("ephemeral", "false")])
+        let grpc = try await server.connect().persistent("registerInstance", "db", ip: "127.0.0.3", port: 5432)
+        Self.chattr("-i", files)
+        #expect(refused.status == 500 && refused.body.contains("the write was not stored"), "\(refused)")
+        #expect(grpc.errorCode == 500 && grpc.message?.contains("the write was not stored") == true, "\(grpc)")
+        #expect(try await server.http.list("db").hosts.compactMap { $0["ip"] as? String } == ["127.0.0.1"])
+        // Writable again: writes work without a restart, and the restart shows exactly the acknowledged ones.
+        #expect(try await server.http.register("db", ip: "127.0.0.4", port: 5432, [("ephemeral", "false")]).body == "ok")
+        await server.stop()
+        server = try await Self.server(directory)
+        defer { let last = server; Task { await last.stop() } }
+        #expect(try await server.http.list("db").hosts.compactMap { $0["ip"] as? String }.sorted() == ["127.0.0.1", "127.0.0.4"])
     }
 
     @Test func namespaceAPI() async throws {

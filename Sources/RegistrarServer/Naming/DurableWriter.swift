@@ -69,6 +69,16 @@ final class DurableWriter: Sendable {
         storage.withLock { $0 = store }
     }
 
+    /// Stops taking writes, lets the batch on its way to disk finish (bounded), and closes the
+    /// store, releasing the data file's lock.
+    func close() async {
+        guard let store = storage.withLock({ $0.take() }) else { return }
+        for _ in 0..<500 where queue.withLock({ $0.draining }) {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        store.close()
+    }
+
     /// Runs `write`; returns the services it changed once it is on disk and in the registry.
     func submit(_ write: DurableWrite) async throws(RegistryError) -> [ServiceKey] {
         let result = await withCheckedContinuation { continuation in

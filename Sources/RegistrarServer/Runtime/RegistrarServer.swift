@@ -60,12 +60,14 @@ public final class RegistrarServer: Service, Sendable {
         do {
             try await httpFront.start(group: group)
         } catch {
+            await runtime.durable.close()
             throw StartupError("cannot listen for HTTP clients on \(configuration.host):\(configuration.port): \(error)")
         }
         do {
             try await grpcServer.start()
         } catch {
             await httpFront.stop()
+            await runtime.durable.close()
             throw StartupError("cannot listen for SDK clients on \(configuration.host):\(configuration.grpcPort): \(error)")
         }
         do {
@@ -135,6 +137,7 @@ public final class RegistrarServer: Service, Sendable {
         await httpFront.stop()
         runtime.push.attach(udp: nil)
         if let udp = udpPush.withLock({ $0.take() }) { await udp.stop() }
+        await runtime.durable.close()
         logger.info("stopped", metadata: Logger.Metadata(uniqueKeysWithValues: runtime.counters.all.map { ($0.0, "\($0.1)") }))
         if ownsGroup { try? await group.shutdownGracefully() }
     }
