@@ -699,3 +699,54 @@ def home_in(directory: Path):
     finally:
         if old_home is not None:
             os.environ["HOME"] = old_home
+
+
+class LoopbackListener:
+    """A TCP listener on 127.0.0.1 (port 0: any free port) whose accept loop runs on a thread;
+    each accepted connection goes to `handle(conn)` (on the accept thread unless `threaded`).
+    `connections` counts them. Subclasses override `handle`."""
+
+    def __init__(self, port: int = 0, name: str = "listener", threaded: bool = False):
+        self.connections = 0
+        self._threaded = threaded
+        self._stop = threading.Event()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self._sock.listen(64)
+        self._sock.settimeout(0.1)
+        self.port: int = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._serve, name=f"{name}-{self.port}", daemon=True)
+        self._thread.start()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def handle(self, conn: socket.socket) -> None:
+        conn.close()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            self.connections += 1
+            if self._threaded:
+                threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+            else:
+                self.handle(conn)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._sock.close()
+        self._thread.join(timeout=2)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -27,7 +27,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import pytest
 
-from interop_support import (GRPC_OFFSET, MAX_WAIT, WAIT_TIMEOUT, PyClients, Recorder, RegistrarServer,
+from interop_support import (GRPC_OFFSET, MAX_WAIT, WAIT_TIMEOUT, LoopbackListener, PyClients, Recorder, RegistrarServer,
                              die_with_parent, kill_and_reap, async_wait_for_event, async_wait_until, endpoints,
                              pick_main_port, py_list_param, py_register_param, py_subscribe_param,
                              resolve_binary, run_async, tail_file, unique, wait_until)
@@ -327,47 +327,27 @@ def free_main_port() -> int:
     return pick_main_port()
 
 
-class JunkServer:
+class JunkServer(LoopbackListener):
     """A loopback TCP listener that is no Nacos server: `close` writes junk and closes,
     `stream` keeps writing junk, `silent` accepts and never says anything."""
 
     JUNK = b"HTTP/1.0 418 I'm a teapot\r\n\r\n\x00\xff\xfe garbage \x16\x03\x01\x02\x00" * 8
 
     def __init__(self, port: int, mode: str):
-        self.port = port
         self.mode = mode
-        self.connections = 0
-        self._stop = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", port))
-        self._sock.listen(64)
-        self._sock.settimeout(0.1)
-        self._thread = threading.Thread(target=self._serve, name=f"junk-{mode}", daemon=True)
-        self._thread.start()
+        super().__init__(port, name=f"junk-{mode}", threaded=True)
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            self.connections += 1
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket) -> None:
         try:
             conn.settimeout(0.2)
             if self.mode == "close":
                 conn.sendall(self.JUNK)
             elif self.mode == "stream":
-                while not self._stop.is_set():
+                while not self.stopping:
                     conn.sendall(self.JUNK)
                     time.sleep(0.05)
             else:  # silent: read and discard whatever the client sends
-                while not self._stop.is_set():
+                while not self.stopping:
                     try:
                         if not conn.recv(65536):
                             break
@@ -377,11 +357,6 @@ class JunkServer:
             pass
         finally:
             conn.close()
-
-    def close(self) -> None:
-        self._stop.set()
-        self._sock.close()
-        self._thread.join(timeout=2)
 
 
 def v1_request(server: RegistrarServer, method: str, path: str, params: Dict[str, str]) -> str:

@@ -14,62 +14,33 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
-import threading
 import urllib.parse
 import urllib.request
 from typing import Dict, Tuple
 
 import pytest
 
-from interop_support import (PyClients, RegistrarServer, async_wait_until, endpoints,
+from interop_support import (LoopbackListener, PyClients, RegistrarServer, async_wait_until, endpoints,
                              py_list_param, py_register_param, run_async, unique, wait_until)
 
 LOOPBACK = "127.0.0.1"
 GROUP = "DEFAULT_GROUP"
 
 
-class LoopbackPort:
+class LoopbackPort(LoopbackListener):
     """A TCP port on 127.0.0.1 that accepts and closes connections, for the server's health
-    probes. Counts the connections it saw (informational only)."""
+    probes. `probes` counts the connections it saw (informational only)."""
 
     def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((LOOPBACK, 0))
-        self._sock.listen(64)
-        self._sock.settimeout(0.1)
-        self.port: int = self._sock.getsockname()[1]
-        self.probes = 0
-        self._thread = threading.Thread(target=self._serve, name=f"probe-target-{self.port}",
-                                        daemon=True)
-        self._thread.start()
+        super().__init__(name="probe-target")
 
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                break
-            self.probes += 1
-            conn.close()
+    @property
+    def probes(self) -> int:
+        return self.connections
 
     @property
     def ep(self) -> Tuple[str, int]:
         return (LOOPBACK, self.port)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._sock.close()
-        self._thread.join(timeout=2)
-
-    def __enter__(self) -> "LoopbackPort":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 # --------------------------------------------------------------------------------------
