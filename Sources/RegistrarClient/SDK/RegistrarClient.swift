@@ -141,6 +141,8 @@ public final class RegistrarClient: Sendable {
     /// added, removed, or changed), for as long as the stream is consumed. Ending the iteration
     /// (or cancelling its task) unsubscribes. After a reconnect the subscription resumes on its
     /// own, and a change missed meanwhile arrives then. The stream finishes at `shutdown()`.
+    /// If the server refuses the subscription this throws; streams of the same service that
+    /// were opened while that request was on its way end then too.
     public func subscribe(service: String, group: String = defaultGroup, clusters: [String] = []) async throws(RegistrarClientError) -> AsyncStream<ServiceInfo> {
         let reference = try check(service, group)
         let (stream, continuation) = AsyncStream.makeStream(of: ServiceInfo.self, bufferingPolicy: .bufferingNewest(64))
@@ -160,7 +162,10 @@ public final class RegistrarClient: Sendable {
                 // Unchanged from the cache: the listeners were not told, but a new one needs a first value.
                 if !notified { continuation.yield((cache.get(reference) ?? info).filtered(clusters: filter)) }
             } catch {
-                state.withLock { _ = $0.subscriptions[reference]?.removeValue(forKey: id) }
+                // Listeners that joined meanwhile counted on this request: the server does not
+                // have the subscription, so their streams end too rather than wait forever.
+                let listeners = state.withLock { $0.subscriptions.removeValue(forKey: reference) ?? [:] }
+                for listener in listeners.values { listener.continuation.finish() }
                 continuation.finish()
                 throw error
             }

@@ -36,6 +36,26 @@ import Testing
         await server.stop()
     }
 
+    @Test func persistentInstancesOutliveTheClientAndAreRemovedExplicitly() async throws {
+        let server = try await TestServer.start { $0.healthCheckInterval = .hours(1) }
+        let operatorClient = try SDK.client([server.port])
+        let database = ServiceInstance(ip: "127.0.0.1", port: 5432, ephemeral: false, metadata: ["role": "primary"])
+        try await operatorClient.registerInstance(database, service: "pg")
+        await operatorClient.shutdown()
+        try await Task.sleep(for: .milliseconds(200))
+        let reader = try SDK.client([server.port])
+        let found = try await reader.allInstances(service: "pg")
+        #expect(found.map(\.ip) == ["127.0.0.1"] && found.first?.ephemeral == false && found.first?.metadata == ["role": "primary"])
+        // Refusals reach the caller: a host name cannot be probed, so it is not a persistent address.
+        await #expect(throws: RegistrarClientError.self) {
+            try await reader.registerInstance(ServiceInstance(ip: "db.internal", port: 5432, ephemeral: false), service: "pg")
+        }
+        try await reader.deregisterInstance(database, service: "pg")
+        #expect(try await reader.allInstances(service: "pg").isEmpty)
+        await reader.shutdown()
+        await server.stop()
+    }
+
     @Test func reconnectsAfterServerRestartAndRedoesRegistrationsAndSubscriptions() async throws {
         let first = try await TestServer.start()
         let port = first.port
