@@ -76,10 +76,10 @@ extension Registry {
         }
     }
 
-    /// v1 deregistration: withdraws what the `ip:port` client publishes into `service`, and drops
-    /// the client once it holds nothing.
+    /// v1 deregistration, or removal of a persistent instance: withdraws what the `ip:port`
+    /// client publishes into `service`, and drops the client once it holds nothing.
     @discardableResult
-    public mutating func withdrawBeating(_ id: ClientID, from service: ServiceKey) -> [ServiceKey] {
+    public mutating func withdrawIPPortClient(_ id: ClientID, from service: ServiceKey) -> [ServiceKey] {
         defer { removeClientIfIdle(id) }
         return withdraw(client: id, service: service)
     }

@@ -30,7 +30,7 @@ extension Registry {
     /// Removes the persistent instance `ip:port` from `service` (nothing if there is none).
     @discardableResult
     public mutating func withdrawPersistent(ip: String, port: Int, from service: ServiceKey) -> [ServiceKey] {
-        withdrawBeating(IPPortClientID.make(ip: ip, port: port, ephemeral: false), from: service)
+        withdrawIPPortClient(IPPortClientID.make(ip: ip, port: port, ephemeral: false), from: service)
     }
 
     /// The persistent instance `ip:port` of `service` as registered (health as last probed).

@@ -122,7 +122,6 @@ public struct Registry: Sendable {
     public func checkPublish(into service: ServiceKey, instances: [Instance], ephemeral: Bool) throws(RegistryError) {
         try validation.check(service: service)
         try validation.check(batch: instances)
-        if !ephemeral { for instance in instances { try validation.checkProbeAddress(of: instance) } }
         // A service that only has subscribers has no kind yet that anyone relies on; one
         // created through the service API has the kind it was created with.
         if let existing = services[service], existing.ephemeral != ephemeral, !existing.publishers.isEmpty || existing.metadata != nil {

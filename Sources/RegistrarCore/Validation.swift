@@ -81,33 +81,6 @@ public struct Validation: Sendable {
         try checkHeartbeatMetadata(instance.metadata)
     }
 
-    /// A persistent instance is probed by the server at its registered address, so that
-    /// address must be a literal IPv4 or IPv6 address (no host name to resolve) and a real port.
-    public func checkProbeAddress(of instance: Instance) throws(RegistryError) {
-        guard Validation.isIPAddressLiteral(instance.ip) else {
-            throw .paramCheck("Param 'ip' is illegal, a persistent instance needs an IPv4 or IPv6 address, got '\(instance.ip)'")
-        }
-        guard (1...65535).contains(instance.port) else {
-            throw .paramCheck("Param 'port' is illegal, a persistent instance needs a port from 1 to 65535, got \(instance.port)")
-        }
-    }
-
-    static func isIPAddressLiteral(_ text: String) -> Bool {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        if parts.count == 4, !text.contains(":") {
-            return parts.allSatisfy { $0.count <= 3 && !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0).map { (0...255).contains($0) } == true }
-        }
-        // IPv6: hex groups and colons, at most one `::`, optionally an IPv4 tail.
-        let groups = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard text.contains(":"), groups.count <= 9, text.ranges(of: "::").count <= 1 else { return false }
-        for (index, group) in groups.enumerated() {
-            if group.isEmpty { continue }
-            if index == groups.count - 1, group.contains(".") { return isIPAddressLiteral(String(group)) }
-            guard group.count <= 4, group.allSatisfy(\.isHexDigit) else { return false }
-        }
-        return true
-    }
-
     /// The total length of keys and values is bounded.
     public func checkMetadata(_ metadata: [String: String]) throws(RegistryError) {
         let metadataLength = metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }

@@ -76,7 +76,7 @@ struct InstanceRoutes {
         if persistent {
             runtime.servicesChanged(try await runtime.durable.submit(.deregisterPersistent(ip: ip, port: port, from: service)))
         } else {
-            runtime.servicesChanged(runtime.store.withRegistry { $0.withdrawBeating(heartbeatClient, from: service) })
+            runtime.servicesChanged(runtime.store.withRegistry { $0.withdrawIPPortClient(heartbeatClient, from: service) })
         }
         return V1Response.ok
     }

@@ -24,13 +24,13 @@ struct NamespaceRoutes {
         router.delete(path) { request, context in try await routes.delete(try await routes.front.parameters(request)) }
     }
 
-    private static let yes = V1Response.json(Array("true".utf8))
+    private static func answer(_ value: Bool) -> Response { V1Response.json(Array(String(value).utf8)) }
 
     private func read(_ parameters: V1Parameters) throws -> Response {
         if parameters.bool("checkNamespaceIdExist", default: false) {
             let id = try parameters.required("customNamespaceId")
             let exists = runtime.store.read { $0.namespace(id) != nil }
-            return V1Response.json(Array((exists ? "true" : "false").utf8))
+            return Self.answer(exists)
         }
         if let id = parameters.optional("namespaceId") {
             let found = runtime.store.read { registry in registry.namespace(id).map { ($0, registry.serviceCount(inNamespace: $0.id)) } }
@@ -47,7 +47,7 @@ struct NamespaceRoutes {
         let info = NamespaceInfo(id: id, name: try parameters.required("namespaceName"), description: parameters.optional("namespaceDesc") ?? "")
         _ = try await runtime.durable.submit(.createNamespace(info))
         runtime.logger.info("namespace created", metadata: ["namespace": "\(id)", "name": "\(info.name)"])
-        return Self.yes
+        return Self.answer(true)
     }
 
     private func update(_ parameters: V1Parameters) async throws -> Response {
@@ -56,13 +56,13 @@ struct NamespaceRoutes {
             description: parameters.optional("namespaceDesc") ?? ""
         )
         _ = try await runtime.durable.submit(.updateNamespace(info))
-        return Self.yes
+        return Self.answer(true)
     }
 
     private func delete(_ parameters: V1Parameters) async throws -> Response {
         let id = try parameters.required("namespaceId")
         _ = try await runtime.durable.submit(.deleteNamespace(id))
         runtime.logger.info("namespace deleted", metadata: ["namespace": "\(id)"])
-        return Self.yes
+        return Self.answer(true)
     }
 }

@@ -1,3 +1,4 @@
+import NIOCore
 import RegistrarCore
 import RegistrarStorage
 
@@ -9,6 +10,7 @@ extension DurableWrite {
             scope: .instances(service),
             prepare: { registry throws(RegistryError) in
                 try registry.checkPublish(into: service, instances: [instance], ephemeral: false)
+                try checkProbeAddress(of: instance)
                 return ([.putInstance(service, instance)], restoreInstance(registry, instance.ip, instance.port, service))
             },
             apply: { registry throws(RegistryError) in try registry.publishPersistent(instance, into: service) }
@@ -21,6 +23,17 @@ extension DurableWrite {
             prepare: { registry in ([.deleteInstance(service, ip: ip, port: port)], restoreInstance(registry, ip, port, service)) },
             apply: { registry in registry.withdrawPersistent(ip: ip, port: port, from: service) }
         )
+    }
+
+    /// The server probes a persistent instance at its registered address, so that must be a
+    /// literal IPv4 or IPv6 address (no host name to resolve) and a real port.
+    private static func checkProbeAddress(of instance: Instance) throws(RegistryError) {
+        guard (try? SocketAddress(ipAddress: instance.ip, port: 0)) != nil else {
+            throw .paramCheck("Param 'ip' is illegal, a persistent instance needs an IPv4 or IPv6 address, got '\(instance.ip)'")
+        }
+        guard (1...65535).contains(instance.port) else {
+            throw .paramCheck("Param 'port' is illegal, a persistent instance needs a port from 1 to 65535, got \(instance.port)")
+        }
     }
 
     private static func restoreInstance(_ registry: Registry, _ ip: String, _ port: Int, _ service: ServiceKey) -> [StoredChange] {

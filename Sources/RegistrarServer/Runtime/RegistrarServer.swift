@@ -101,13 +101,9 @@ public final class RegistrarServer: Service, Sendable {
     private func openDurableStore() throws {
         let started = ContinuousClock.now
         let store: DurableStore
-        do {
-            store = try DurableStore(directory: configuration.dataDirectory, maximumPageCount: configuration.dataFileMaximumPages)
-        } catch {
-            throw StartupError(error.description)
-        }
         let state: StoredState
-        do {
+        do throws(StorageError) {
+            store = try DurableStore(directory: configuration.dataDirectory, maximumPageCount: configuration.dataFileMaximumPages)
             state = try store.load()
         } catch {
             throw StartupError(error.description)
