@@ -46,6 +46,9 @@ public enum ClientKind: Sendable, Hashable {
     case connection
     /// A legacy `ip:port` identity (v1 HTTP heartbeats, or persistent instances).
     case ipPort(ephemeral: Bool)
+    /// A copy of a client another cluster member owns (Distro). It lives by the owner's
+    /// datums and its lease, never by anything this node sees.
+    case replica
 }
 
 /// A client's identifier: the connection id, or `ip:port#ephemeral`.

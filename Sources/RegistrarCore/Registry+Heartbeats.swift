@@ -30,6 +30,7 @@ extension Registry {
 
     /// Records a beat (`now` in monotonic ms) for what `client` publishes into `service`.
     public mutating func heartbeat(client id: ClientID, service: ServiceKey, now: Int64) -> HeartbeatOutcome {
+        adoptIfReplica(id, now: now)
         guard let instances = clients[id]?.publications[service], let first = instances.first else { return .unknownInstance }
         clients[id]!.lastBeat[service] = now
         clients[id]!.lastActive = now
@@ -45,6 +46,7 @@ extension Registry {
             instance.healthy = healthy
             return instance
         }
+        noteChanged(id)
         touch(service)
         return true
     }
@@ -54,6 +56,7 @@ extension Registry {
     @discardableResult
     public mutating func publishBeating(_ instance: Instance, into service: ServiceKey, now: Int64) throws(RegistryError) -> [ServiceKey] {
         let id = IPPortClientID.make(ip: instance.ip, port: instance.port, ephemeral: true)
+        adoptIfReplica(id, now: now)
         addClient(id, kind: .ipPort(ephemeral: true))
         do throws(RegistryError) {
             return try publish(client: id, service: service, instances: [instance], beatAt: now)

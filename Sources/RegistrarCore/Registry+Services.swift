@@ -22,7 +22,9 @@ extension Registry {
         public var connectionClientCount = 0
         public var ephemeralIPPortClientCount = 0
         public var persistentIPPortClientCount = 0
-        public var clientCount: Int { connectionClientCount + ephemeralIPPortClientCount + persistentIPPortClientCount }
+        /// Copies of clients that other cluster members own.
+        public var replicaClientCount = 0
+        public var clientCount: Int { connectionClientCount + ephemeralIPPortClientCount + persistentIPPortClientCount + replicaClientCount }
     }
 
     /// A service exists for its readers once it has instances or stored metadata (one that
@@ -109,6 +111,7 @@ extension Registry {
             case .connection: statistics.connectionClientCount += 1
             case .ipPort(ephemeral: true): statistics.ephemeralIPPortClientCount += 1
             case .ipPort(ephemeral: false): statistics.persistentIPPortClientCount += 1
+            case .replica: statistics.replicaClientCount += 1
             }
         }
         return statistics

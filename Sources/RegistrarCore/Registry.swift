@@ -29,6 +29,11 @@ public struct Registry: Sendable {
         var lastBeat: [ServiceKey: Int64] = [:]
         /// Heartbeat clients only: the last time the client read or wrote (monotonic ms).
         var lastActive: Int64 = 0
+        /// Cluster mode: the owner's version of this client (0: never replicated).
+        var revision: UInt64 = 0
+        /// Replicas only: the member that owns the client, and when its lease runs out (monotonic ms).
+        var owner: String?
+        var leaseUntil: Int64 = 0
     }
 
     var services: [ServiceKey: ServiceRecord] = [:]
@@ -47,7 +52,9 @@ public struct Registry: Sendable {
     var healthChecks: [ServiceKey: [String: HealthCheckSpec]] = [:]
     /// Namespaces created through the namespace API (`public` is implicit).
     var namespaces: [String: NamespaceInfo] = [:]
-    private var clock: MonotonicMillis
+    /// Cluster mode only: what Distro must send to peers, and what it has deleted.
+    var replication: ReplicationLog?
+    var clock: MonotonicMillis
     private var nextRevision: UInt64 = 1
     public let validation: Validation
 
@@ -72,6 +79,7 @@ public struct Registry: Sendable {
     @discardableResult
     public mutating func removeClient(_ id: ClientID) -> [ServiceKey] {
         guard let client = clients.removeValue(forKey: id) else { return [] }
+        noteRemoved(id, client)
         heartbeatClients.remove(id)
         leasedSubscribers.remove(id)
         for service in client.subscriptions {
@@ -108,6 +116,7 @@ public struct Registry: Sendable {
         if let beatAt { clients[id]!.lastBeat[service] = beatAt }
         if clients[id]!.publications[service] == instances { return [] }
         clients[id]!.publications[service] = instances
+        noteChanged(id)
         if let beatAt, let first = instances.first {
             deadlines.insert(HeartbeatDeadline(at: beatAt + timing(of: first, in: service).timeout + 1, client: id, service: service))
         }
@@ -133,6 +142,7 @@ public struct Registry: Sendable {
     @discardableResult
     public mutating func withdraw(client id: ClientID, service: ServiceKey) -> [ServiceKey] {
         guard clients[id]?.publications.removeValue(forKey: service) != nil else { return [] }
+        noteChanged(id)
         clients[id]?.lastBeat.removeValue(forKey: service)
         services[service]?.publishers.remove(id)
         touch(service)

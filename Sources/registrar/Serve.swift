@@ -34,6 +34,24 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("health-check-interval"), help: "Seconds between active checks of each persistent instance (default 5).")
     var healthCheckInterval: String?
 
+    @Option(help: "Cluster mode: every member as host:port (main ports), comma-separated, this node included.")
+    var members: String?
+
+    @Option(name: .customLong("cluster-conf"), help: "Cluster mode: a file with one member host:port per line ('#' comments).")
+    var clusterConf: String?
+
+    @Option(name: .customLong("cluster-secret"), help: "Cluster mode: the identity every member shares (required in cluster mode).")
+    var clusterSecret: String?
+
+    @Option(help: "Cluster mode: this node's host:port as the member list names it (default: found among local addresses).")
+    var advertise: String?
+
+    @Option(name: .customLong("replica-lease"), help: "Cluster mode: seconds a peer's clients outlive its silence (default 20).")
+    var replicaLease: String?
+
+    @Option(name: .customLong("verify-interval"), help: "Cluster mode: seconds between digests sent to each peer (default 5).")
+    var verifyInterval: String?
+
     @Option(help: "A config file of 'key = value' lines.")
     var config: String?
 
@@ -43,7 +61,9 @@ struct Serve: AsyncParsableCommand {
         do {
             settings = try ServeSettings(
                 flags: ["host": host, "port": port, "grpc-port": grpcPort, "data-dir": dataDir, "log-level": logLevel,
-                        "health-check-interval": healthCheckInterval],
+                        "health-check-interval": healthCheckInterval, "members": members, "cluster-conf": clusterConf,
+                        "cluster-secret": clusterSecret, "advertise": advertise, "replica-lease": replicaLease,
+                        "verify-interval": verifyInterval],
                 environment: ProcessInfo.processInfo.environment,
                 configFile: config
             )

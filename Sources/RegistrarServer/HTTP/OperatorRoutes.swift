@@ -33,19 +33,30 @@ struct OperatorRoutes {
             return V1Response.json(V1JSON.metrics(status: status, statistics: nil))
         }
         let statistics = runtime.store.read { $0.statistics() }
-        let extra = [("grpcConnectionCount", runtime.connections.count)] + runtime.counters.all
+        let clusterCounters = runtime.cluster.withLock { $0 }?.counters.all ?? []
+        let extra = [("grpcConnectionCount", runtime.connections.count)] + runtime.counters.all + clusterCounters
         var loadAverage = [0.0, 0, 0]
         let load = getloadavg(&loadAverage, 1) == 1 ? loadAverage[0] : 0
         return V1Response.json(V1JSON.metrics(status: status, statistics: statistics, extra: extra, load: load))
     }
 
-    /// A single node for now: this one, at its advertised address.
+    /// Every member with its state; a standalone node lists itself.
     private func clusterNodes() -> Response {
-        let member = V1JSON.Member(
-            ip: front.advertisedIP, port: runtime.configuration.port, state: status, version: RegistrarVersion.nacosAPI,
-            lastRefreshTime: wallClockMillis()
-        )
-        return V1Response.json(V1JSON.clusterNodes([member]))
+        let now = wallClockMillis()
+        guard let node = runtime.cluster.withLock({ $0 }) else {
+            return V1Response.json(V1JSON.clusterNodes([V1JSON.Member(
+                ip: front.advertisedIP, port: runtime.configuration.port, state: status, version: RegistrarVersion.nacosAPI, lastRefreshTime: now
+            )]))
+        }
+        let table = node.memberTable
+        let members = table.members.values.sorted { $0.address < $1.address }.map { member in
+            let isMe = member.address == table.me
+            return V1JSON.Member(
+                ip: member.address.host, port: member.address.port, state: isMe ? status : member.state.rawValue,
+                version: RegistrarVersion.nacosAPI, lastRefreshTime: isMe ? now : member.lastSeen, failAccessCount: member.failures
+            )
+        }
+        return V1Response.json(V1JSON.clusterNodes(members))
     }
 
     private func serverState() -> Response {

@@ -53,6 +53,8 @@ final class DurableWriter: Sendable {
     }
 
     private let queue = Mutex(Queue())
+    /// Set in cluster mode: durable data is not replicated yet, so every write is refused.
+    private let refusal = Mutex<RegistryError?>(nil)
     private let storage = Mutex<DurableStore?>(nil)
     private let registry: RegistryStore
     private let logger: Logger
@@ -79,8 +81,14 @@ final class DurableWriter: Sendable {
         store.close()
     }
 
+    /// Refuses every later write with `error`.
+    func refuseWrites(_ error: RegistryError) {
+        refusal.withLock { $0 = error }
+    }
+
     /// Runs `write`; returns the services it changed once it is on disk and in the registry.
     func submit(_ write: DurableWrite) async throws(RegistryError) -> [ServiceKey] {
+        if let refused = refusal.withLock({ $0 }) { throw refused }
         let result = await withCheckedContinuation { continuation in
             let startDrain = queue.withLock { queue in
                 queue.pending.append(Pending(write: write, continuation: continuation))

@@ -21,6 +21,8 @@ final class NamingRuntime: Sendable {
     /// False until the node may serve clients (ServerCheck answers "starting" meanwhile).
     let ready = Atomic<Bool>(false)
     let counters = Counters()
+    /// This node as a cluster member; nil when standalone (set once, at start).
+    let cluster = Mutex<ClusterNode?>(nil)
 
     init(configuration: ServerConfiguration, timerLoop: EventLoop, logger: Logger) {
         self.configuration = configuration

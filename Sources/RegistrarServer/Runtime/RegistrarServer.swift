@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import RegistrarCore
 import RegistrarStorage
 import RegistrarTransport
 import ServiceLifecycle
@@ -23,6 +24,7 @@ public final class RegistrarServer: Service, Sendable {
     private let monitors = Mutex<(LivenessMonitor, HeartbeatMonitor)?>(nil)
     private let udpPush = Mutex<UDPPushService?>(nil)
     private let healthChecks = Mutex<Task<Void, Never>?>(nil)
+    private let clusterServer = Mutex<ClusterServer?>(nil)
 
     public init(configuration: ServerConfiguration, logger: Logger, group: MultiThreadedEventLoopGroup? = nil) {
         self.configuration = configuration
@@ -71,6 +73,14 @@ public final class RegistrarServer: Service, Sendable {
             throw StartupError("cannot listen for SDK clients on \(configuration.host):\(configuration.grpcPort): \(error)")
         }
         do {
+            try await startCluster()
+        } catch {
+            await grpcServer.stop()
+            await httpFront.stop()
+            await runtime.durable.close()
+            throw error
+        }
+        do {
             let udp = try await UDPPushService.start(
                 host: configuration.host, port: configuration.udpPushPort, group: group,
                 resendDelay: configuration.udpPushResendDelay, counters: runtime.counters, logger: logger
@@ -87,11 +97,13 @@ public final class RegistrarServer: Service, Sendable {
             concurrency: configuration.healthCheckConcurrency, threshold: configuration.healthCheckThreshold
         ))
         healthChecks.withLock { $0 = Task { await checker.run() } }
+        if let node = runtime.cluster.withLock({ $0 }) { await node.loadSnapshot() }
         runtime.ready.store(true, ordering: .relaxed)
         logger.info("Registrar ready", metadata: [
             "http": "\(Self.describe(httpAddress, fallbackPort: configuration.port))",
             "grpc": "\(Self.describe(grpcAddress, fallbackPort: configuration.grpcPort))",
             "udpPush": "\(Self.describe(udpPushAddress, fallbackPort: configuration.udpPushPort))",
+            "cluster": "\(runtime.cluster.withLock { $0 }.map { "\($0.me) of \(configuration.cluster.members.count) members" } ?? "standalone")",
             "dataDirectory": "\(configuration.dataDirectory)",
         ])
     }
@@ -115,6 +127,28 @@ public final class RegistrarServer: Service, Sendable {
         ])
     }
 
+    /// Cluster mode: resolves this node's member entry, binds the cluster port and starts the
+    /// membership and Distro loops. Durable writes are refused: they are not replicated yet.
+    private func startCluster() async throws {
+        guard configuration.cluster.isEnabled else { return }
+        let me = try configuration.cluster.resolveSelf(port: configuration.port)
+        let node = ClusterNode(configuration: configuration.cluster, me: me, runtime: runtime, group: group, logger: logger)
+        let server = ClusterServer(node: node, host: configuration.host, port: configuration.clusterPort, group: group)
+        do {
+            try await server.start()
+        } catch {
+            throw StartupError("cannot listen for cluster peers on \(configuration.host):\(configuration.clusterPort): \(error)")
+        }
+        runtime.durable.refuseWrites(RegistryError(
+            code: 400,
+            message: "persistent instances, services and namespaces cannot be written in cluster mode yet: they are not replicated between members (see docs/persistence.md)"
+        ))
+        runtime.cluster.withLock { $0 = node }
+        clusterServer.withLock { $0 = server }
+        node.start()
+        logger.notice("cluster member \(me): peers \(node.peers.keys.sorted().map(\.description).joined(separator: ", ")), cluster port \(configuration.clusterPort)")
+    }
+
     private static func describe(_ address: SocketAddress?, fallbackPort: Int) -> String {
         guard let address else { return "off" }
         return "\(address.ipAddress ?? "?"):\(address.port ?? fallbackPort)"
@@ -133,6 +167,8 @@ public final class RegistrarServer: Service, Sendable {
         await httpFront.stop()
         runtime.push.attach(udp: nil)
         if let udp = udpPush.withLock({ $0.take() }) { await udp.stop() }
+        if let node = runtime.cluster.withLock({ $0 }) { await node.stop() }
+        if let server = clusterServer.withLock({ $0.take() }) { await server.stop() }
         await runtime.durable.close()
         logger.info("stopped", metadata: Logger.Metadata(uniqueKeysWithValues: runtime.counters.all.map { ($0.0, "\($0.1)") }))
         if ownsGroup { try? await group.shutdownGracefully() }

@@ -1,11 +1,16 @@
 import Foundation
+import NIOCore
+import RegistrarCore
 
 /// Where `serve` gets its settings, highest precedence first: flags, environment variables
 /// (`REGISTRAR_PORT`, …), a `key = value` file (`--config`, or `REGISTRAR_CONFIG`), defaults.
 public struct ServeSettings: Sendable {
     /// The keys a config file may hold; the environment variable is `REGISTRAR_` + the key in
     /// upper case with `-` as `_`.
-    public static let keys = ["host", "port", "grpc-port", "data-dir", "log-level", "health-check-interval"]
+    public static let keys = [
+        "host", "port", "grpc-port", "data-dir", "log-level", "health-check-interval",
+        "members", "cluster-conf", "cluster-secret", "advertise", "replica-lease", "verify-interval",
+    ]
 
     private var values: [String: String] = [:]
 
@@ -65,11 +70,73 @@ public struct ServeSettings: Sendable {
         if let grpcPort = try port("grpc-port") { configuration.grpcPortOverride = grpcPort }
         if let dataDirectory = string("data-dir") { configuration.dataDirectory = dataDirectory }
         if let text = string("health-check-interval") {
-            guard let seconds = Double(text), seconds >= 0.1, seconds <= 3600 else {
-                throw SettingsError("health-check-interval must be a number of seconds from 0.1 to 3600, got '\(text)'")
-            }
-            configuration.healthCheckInterval = .milliseconds(Int64(seconds * 1000))
+            configuration.healthCheckInterval = try seconds("health-check-interval", text, range: 0.1...3600)
         }
+        try applyCluster(to: &configuration.cluster)
+    }
+
+    private func applyCluster(to cluster: inout ClusterConfiguration) throws {
+        var members: [MemberAddress] = []
+        if let path = string("cluster-conf") {
+            members += try ServeSettings.parseMembers(fileAt: path)
+        }
+        if let list = string("members") {
+            members += try ServeSettings.parseMembers(list.split(separator: ",").map(String.init), source: "members")
+        }
+        var seen = Set<MemberAddress>()
+        cluster.members = members.filter { seen.insert($0).inserted }
+        if let text = string("advertise") {
+            guard let address = MemberAddress(parsing: text) else {
+                throw SettingsError("advertise must be host:port (this node's entry in the member list), got '\(text)'")
+            }
+            cluster.advertise = address
+        }
+        if let secret = string("cluster-secret"), !secret.isEmpty { cluster.secret = secret }
+        if let text = string("replica-lease") { cluster.replicaLease = try seconds("replica-lease", text, range: 1...3600) }
+        if let text = string("verify-interval") { cluster.verifyInterval = try seconds("verify-interval", text, range: 0.1...600) }
+        guard cluster.isEnabled else { return }
+        guard cluster.secret != nil else {
+            throw SettingsError("cluster mode needs a shared secret: set --cluster-secret (or REGISTRAR_CLUSTER_SECRET) to the same value on every member")
+        }
+        if let advertise = cluster.advertise, !cluster.members.contains(advertise) {
+            throw SettingsError("advertise \(advertise) is not in the member list (\(cluster.members.map(\.description).joined(separator: ", ")))")
+        }
+    }
+
+    /// Members from a `cluster.conf`: one `host:port` per line; `#` starts a comment.
+    static func parseMembers(fileAt path: String) throws -> [MemberAddress] {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw SettingsError("cannot read cluster-conf '\(path)': \(error.localizedDescription)")
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            String(line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        }
+        return try parseMembers(lines, source: path)
+    }
+
+    static func parseMembers(_ entries: [String], source: String) throws -> [MemberAddress] {
+        try entries.compactMap { entry in
+            let trimmed = entry.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { return nil }
+            guard let address = MemberAddress(parsing: trimmed) else {
+                throw SettingsError("\(source): '\(trimmed)' is not a member address (host:port, the member's main port)")
+            }
+            guard address.port <= 65535 - 1001 else {
+                throw SettingsError("\(source): port \(address.port) of '\(trimmed)' is too high: the cluster port is port+1001")
+            }
+            return address
+        }
+    }
+
+    private func seconds(_ key: String, _ text: String, range: ClosedRange<Double>) throws -> TimeAmount {
+        guard let seconds = Double(text), range.contains(seconds) else {
+            let bound = { (value: Double) in value == value.rounded() ? String(Int(value)) : String(value) }
+            throw SettingsError("\(key) must be a number of seconds from \(bound(range.lowerBound)) to \(bound(range.upperBound)), got '\(text)'")
+        }
+        return .milliseconds(Int64(seconds * 1000))
     }
 }
 

@@ -64,6 +64,9 @@ public struct ServerConfiguration: Sendable {
     /// Largest total size of an instance's metadata keys and values.
     public var maximumMetadataLength = 1024
 
+    /// Cluster mode: the other members (and this one) by main port. Empty: a standalone node.
+    public var cluster = ClusterConfiguration()
+
     public init() {}
 
     public var grpcPort: Int { grpcPortOverride ?? (port + 1000) }

@@ -9,11 +9,13 @@ public struct GRPCStatus: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidArgument = 3
         case deadlineExceeded = 4
         case notFound = 5
+        case permissionDenied = 7
         case resourceExhausted = 8
         case failedPrecondition = 9
         case unimplemented = 12
         case `internal` = 13
         case unavailable = 14
+        case unauthenticated = 16
     }
 
     public var code: Code

@@ -113,13 +113,16 @@ public enum V1JSON {
         public var state: String
         public var version: String
         public var lastRefreshTime: Int64
+        /// Probes of the member that failed in a row.
+        public var failAccessCount: Int
 
-        public init(ip: String, port: Int, state: String, version: String, lastRefreshTime: Int64) {
+        public init(ip: String, port: Int, state: String, version: String, lastRefreshTime: Int64, failAccessCount: Int = 0) {
             self.ip = ip
             self.port = port
             self.state = state
             self.version = version
             self.lastRefreshTime = lastRefreshTime
+            self.failAccessCount = failAccessCount
         }
     }
 
@@ -139,8 +142,8 @@ public enum V1JSON {
             json.key("lastRefreshTime"); json.int(member.lastRefreshTime)
             json.key("version"); json.string(member.version)
             json.endObject()
-            json.key("address"); json.string("\(member.ip):\(member.port)")
-            json.key("failAccessCnt"); json.int(0)
+            json.key("address"); json.string(member.ip.contains(":") ? "[\(member.ip)]:\(member.port)" : "\(member.ip):\(member.port)")
+            json.key("failAccessCnt"); json.int(member.failAccessCount)
             json.key("abilities"); json.beginObject(); json.endObject()
             json.key("grpcReportEnabled"); json.bool(true)
             json.endObject()

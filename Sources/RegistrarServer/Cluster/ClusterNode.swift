@@ -1,0 +1,198 @@
+import Foundation
+import Logging
+import NIOCore
+import RegistrarCore
+import RegistrarWire
+import Synchronization
+
+/// This node as a member of a Registrar cluster: membership (probes, UP/SUSPICIOUS/DOWN),
+/// Distro replication of the clients it owns (sync, verify, leases) and the snapshot a
+/// starting member loads.
+///
+/// The domain rules live in `Registry+Replication` and `MemberTable`; this type moves their
+/// results over the network and keeps time.
+///
+/// Threading: thread-safe. Its loops run as tasks, one per concern, each bounded by `stop()`.
+final class ClusterNode: Sendable {
+    let configuration: ClusterConfiguration
+    let me: MemberAddress
+    let runtime: NamingRuntime
+    let counters = ClusterCounters()
+    let logger: Logger
+    let peers: [MemberAddress: PeerLink]
+    private let members: Mutex<MemberTable>
+    private let loops = Mutex<[Task<Void, Never>]>([])
+
+    init(configuration: ClusterConfiguration, me: MemberAddress, runtime: NamingRuntime, group: EventLoopGroup, logger: Logger) {
+        self.configuration = configuration
+        self.me = me
+        self.runtime = runtime
+        var logger = logger
+        logger[metadataKey: "member"] = "\(me)"
+        self.logger = logger
+        let table = MemberTable(me: me, members: configuration.members, downAfter: configuration.downAfter)
+        self.members = Mutex(table)
+        self.peers = Dictionary(uniqueKeysWithValues: table.peers.map {
+            ($0, PeerLink(address: $0, me: me, configuration: configuration, group: group))
+        })
+        runtime.store.withRegistry { $0.enableReplication(member: me.description) }
+    }
+
+    var memberTable: MemberTable { members.withLock { $0 } }
+
+    // MARK: Lifecycle
+
+    /// Starts probing, syncing, verifying and expiring.
+    func start() {
+        let loops: [Task<Void, Never>] = [
+            every(configuration.probeInterval) { node in await node.probeAll() },
+            every(configuration.syncWindow) { node in node.syncChanges() },
+            every(configuration.verifyInterval) { node in await node.verifyAll() },
+            every(.seconds(1)) { node in node.expireReplicas() },
+        ]
+        self.loops.withLock { $0 = loops }
+    }
+
+    func stop() async {
+        let running = loops.withLock { loops in
+            defer { loops = [] }
+            return loops
+        }
+        for loop in running { loop.cancel() }
+        for loop in running { await loop.value }
+        for peer in peers.values { await peer.close() }
+    }
+
+    private func every(_ interval: TimeAmount, _ body: @escaping @Sendable (ClusterNode) async -> Void) -> Task<Void, Never> {
+        Task { [weak self] in
+            while !Task.isCancelled {
+                guard let self else { return }
+                await body(self)
+                try? await Task.sleep(nanoseconds: UInt64(max(interval.nanoseconds, 1_000_000)))
+            }
+        }
+    }
+
+    // MARK: Membership
+
+    /// Probes every peer once, concurrently. Returns the peers that answered and are ready.
+    @discardableResult
+    func probeAll() async -> [MemberAddress] {
+        await withTaskGroup(of: MemberAddress?.self) { group in
+            for peer in peers.values {
+                group.addTask { await self.probe(peer) ? peer.address : nil }
+            }
+            var ready: [MemberAddress] = []
+            for await address in group { if let address { ready.append(address) } }
+            return ready.sorted()
+        }
+    }
+
+    /// Pings one peer and records the result; true if it answered and is ready.
+    private func probe(_ peer: PeerLink) async -> Bool {
+        var failure: String?
+        var ready = false
+        do {
+            let pong = try await peer.call(type: ClusterWire.MessageType.ping, body: [], timeout: configuration.probeTimeout)
+            ready = pong.headers[ClusterWire.Header.ready] == "true"
+        } catch {
+            failure = "\(error)"
+        }
+        let (change, failures) = members.withLock { table in
+            (table.recordProbe(of: peer.address, succeeded: failure == nil, now: wallClockMillis()), table.members[peer.address]?.failures ?? 0)
+        }
+        if let change {
+            if change == .down { logger.warning("member \(peer.address) is DOWN: \(failures) probes in a row failed; last: \(failure ?? "")") }
+            else { logger.notice("member \(peer.address) is \(change.rawValue)\(failure.map { ": \($0)" } ?? "")") }
+        }
+        return failure == nil && ready
+    }
+
+    // MARK: Sync (owner side)
+
+    /// Hands the clients that changed since the last tick to every peer's queue, then starts a
+    /// send to each peer that has nothing in flight and no backoff pending.
+    func syncChanges() {
+        let (changed, deleted) = runtime.store.withRegistry { registry in
+            let changes = registry.takeReplicationChanges()
+            return (changes.changed.map(\.clientId), changes.deleted)
+        }
+        var owed: [ClientID: PeerLink.Owed] = [:]
+        for id in changed { owed[id] = .current }
+        for deletion in deleted { owed[deletion.clientId] = .deleted(revision: deletion.revision) }
+        for peer in peers.values {
+            peer.owe(owed)
+            guard let taken = peer.beginSend(limit: configuration.maximumBatch, now: .now()) else { continue }
+            Task { await self.send(taken, to: peer) }
+        }
+    }
+
+    private func send(_ taken: [ClientID: PeerLink.Owed], to peer: PeerLink) async {
+        var batch = DistroJSON.Batch()
+        runtime.store.read { registry in
+            for (id, owed) in taken {
+                switch owed {
+                case .current: if let datum = registry.datum(of: id) { batch.data.append(datum) }
+                case .deleted(let revision): batch.deleted.append(ClientDeletion(clientId: id, revision: revision))
+                }
+            }
+        }
+        var succeeded = true
+        if !batch.data.isEmpty || !batch.deleted.isEmpty {
+            let body = counters.deflate(DistroJSON.encode(batch))
+            do {
+                _ = try await peer.call(type: ClusterWire.MessageType.sync, body: body, headers: [ClusterWire.Header.resourceType: DistroJSON.clientDataType])
+                counters.syncRequestsSent.add(1)
+                counters.datumsSent.add(batch.data.count + batch.deleted.count)
+            } catch {
+                succeeded = false
+                counters.syncFailures.add(1)
+                logger.debug("sync of \(taken.count) client(s) to \(peer.address) failed; retrying with backoff: \(error)")
+            }
+        }
+        peer.finishSend(taken, succeeded: succeeded, now: .now())
+        // More may be owed already; send it without waiting for the next tick.
+        if succeeded, let next = peer.beginSend(limit: configuration.maximumBatch, now: .now()) {
+            await send(next, to: peer)
+        }
+    }
+
+    // MARK: Verify (owner side)
+
+    /// Sends every peer that is not DOWN the digest of the clients this node owns, in batches;
+    /// the peer renews those leases and names what it lacks, which is then sent again.
+    func verifyAll() async {
+        let digest = runtime.store.read { $0.ownedDigest() }
+        guard !digest.isEmpty else { return }
+        let table = memberTable
+        let bodies = stride(from: 0, to: digest.count, by: configuration.verifyBatch).map { start in
+            DistroJSON.encode(DistroJSON.Digest(digest[start..<min(start + configuration.verifyBatch, digest.count)]))
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for peer in peers.values where table.state(of: peer.address) != .down {
+                group.addTask {
+                    for body in bodies {
+                        do {
+                            let response = try await peer.call(type: ClusterWire.MessageType.verify, body: self.counters.deflate(body, verify: true))
+                            let resend = try DistroJSON.decodeResend(try self.counters.inflate(response.json, limit: self.configuration.maximumInflatedSize))
+                            peer.owe(Dictionary(resend.clientIds.map { ($0, .current) }, uniquingKeysWith: { a, _ in a }))
+                        } catch {
+                            self.logger.debug("verify with \(peer.address) failed: \(error)")
+                            return
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Leases
+
+    func expireReplicas() {
+        let (expired, changed) = runtime.store.withRegistry { $0.expireReplicas(now: monotonicMillis()) }
+        guard !expired.isEmpty else { return }
+        counters.replicasExpired.add(expired.count)
+        logger.notice("\(expired.count) replica client(s) expired: their owner did not renew them within \(configuration.replicaLease)")
+        runtime.servicesChanged(changed)
+    }
+}
