@@ -33,9 +33,11 @@ extension ClusterNode {
             guard let peer = peers[address] else { continue }
             do {
                 let report = try await loadSnapshot(from: peer)
+                counters.snapshotsLoaded.add(1)
                 logger.notice("loaded the cluster snapshot: \(report)")
                 return
             } catch {
+                counters.snapshotFailures.add(1)
                 logger.warning("snapshot from \(address) failed: \(error); trying the next ready peer")
             }
         }

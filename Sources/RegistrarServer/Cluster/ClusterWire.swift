@@ -99,6 +99,8 @@ final class ClusterCounters: Sendable {
     let compressedBytesReceived = Atomic<Int>(0)
     let rejectedRequests = Atomic<Int>(0)
     let replicasExpired = Atomic<Int>(0)
+    let snapshotsLoaded = Atomic<Int>(0)
+    let snapshotFailures = Atomic<Int>(0)
 
     var all: [(String, Int)] {
         [
@@ -108,6 +110,7 @@ final class ClusterCounters: Sendable {
             ("distroVerifyBytesSent", verifyBytesSent.value),
             ("distroRawBytesReceived", rawBytesReceived.value), ("distroCompressedBytesReceived", compressedBytesReceived.value),
             ("distroRejectedRequests", rejectedRequests.value), ("distroReplicasExpired", replicasExpired.value),
+            ("distroSnapshotsLoaded", snapshotsLoaded.value), ("distroSnapshotFailures", snapshotFailures.value),
         ]
     }
 
