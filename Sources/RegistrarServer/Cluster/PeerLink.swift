@@ -47,12 +47,14 @@ final class PeerLink: Sendable {
             host: address.host, port: address.port + 1001, group: group,
             connectTimeout: configuration.probeTimeout, maximumMessageSize: configuration.maximumInflatedSize
         )
-        let replaced = connection.withLock { current -> GRPCClientConnection? in
-            defer { current = fresh }
-            return current
+        // Another call may have connected meanwhile: keep the live connection, never close one in use.
+        let winner = connection.withLock { current -> GRPCClientConnection in
+            if let current, current.channel.isActive { return current }
+            current = fresh
+            return fresh
         }
-        if let replaced { await replaced.close() }
-        return fresh
+        if winner !== fresh { await fresh.close() }
+        return winner
     }
 
     /// One unary call to the peer. Throws on transport errors and non-OK statuses.

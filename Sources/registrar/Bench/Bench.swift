@@ -9,7 +9,7 @@ import RegistrarWire
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure a running server: transport ceiling, registrations, queries, push latency and fan-out, connection memory, reconnect storms.",
-        subcommands: [HealthBench.self, RegisterBench.self, QueryBench.self, PushBench.self, ConnectionsBench.self, StormBench.self]
+        subcommands: [HealthBench.self, RegisterBench.self, QueryBench.self, PushBench.self, ConnectionsBench.self, StormBench.self, ClusterBench.self]
     )
 }
 
