@@ -101,6 +101,9 @@ final class ClusterCounters: Sendable {
     let replicasExpired = Atomic<Int>(0)
     let snapshotsLoaded = Atomic<Int>(0)
     let snapshotFailures = Atomic<Int>(0)
+    /// v1 requests forwarded to the member responsible for their `ip:port`, and forwards that failed.
+    let v1Forwarded = Atomic<Int>(0)
+    let v1ForwardFailures = Atomic<Int>(0)
 
     var all: [(String, Int)] {
         [
@@ -111,6 +114,7 @@ final class ClusterCounters: Sendable {
             ("distroRawBytesReceived", rawBytesReceived.value), ("distroCompressedBytesReceived", compressedBytesReceived.value),
             ("distroRejectedRequests", rejectedRequests.value), ("distroReplicasExpired", replicasExpired.value),
             ("distroSnapshotsLoaded", snapshotsLoaded.value), ("distroSnapshotFailures", snapshotFailures.value),
+            ("v1Forwarded", v1Forwarded.value), ("v1ForwardFailures", v1ForwardFailures.value),
         ]
     }
 

@@ -17,15 +17,27 @@ struct InstanceRoutes {
     func add(to router: Router<V1RequestContext>) {
         let routes = self
         let path = "/nacos/v1/ns/instance"
-        router.post(RouterPath(path)) { request, context in try await routes.register(try await routes.front.parameters(request)) }
-        router.delete(RouterPath(path)) { request, context in try await routes.deregister(try await routes.front.parameters(request)) }
+        router.post(RouterPath(path)) { request, context in
+            let parameters = try await routes.front.parameters(request)
+            if let forwarded = await routes.front.forwardToResponsibleMember(request, parameters) { return forwarded }
+            return try await routes.register(parameters)
+        }
+        router.delete(RouterPath(path)) { request, context in
+            let parameters = try await routes.front.parameters(request)
+            if let forwarded = await routes.front.forwardToResponsibleMember(request, parameters) { return forwarded }
+            return try await routes.deregister(parameters)
+        }
         router.put(RouterPath(path)) { request, context in try routes.update(try await routes.front.parameters(request)) }
         router.patch(RouterPath(path)) { request, context in try routes.patch(try await routes.front.parameters(request)) }
         router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.front.parameters(request)) }
         router.get(RouterPath(path + "/list")) { request, context in
             try routes.list(try await routes.front.parameters(request), userAgent: request.headers[.userAgent], context: context)
         }
-        router.put(RouterPath(path + "/beat")) { request, context in try routes.beat(try await routes.front.parameters(request)) }
+        router.put(RouterPath(path + "/beat")) { request, context in
+            let parameters = try await routes.front.parameters(request)
+            if let forwarded = await routes.front.forwardToResponsibleMember(request, parameters) { return forwarded }
+            return try routes.beat(parameters)
+        }
     }
 
     /// Registers an instance: a heartbeat one (`ip:port#true`), or with `ephemeral=false` a

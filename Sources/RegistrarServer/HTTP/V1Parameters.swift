@@ -10,8 +10,13 @@ struct V1Parameters {
     private var values: [Substring: String] = [:]
     /// Set when the body was JSON, which v1 does not read; errors then say so.
     var ignoredBodyType: String?
+    /// The parameters as they came (for forwarding the request to another member).
+    let query: String?
+    let form: String?
 
     init(query: String?, form: String?) {
+        self.query = query
+        self.form = form
         for source in [query, form] {
             guard let source, !source.isEmpty else { continue }
             for pair in source.split(separator: "&", omittingEmptySubsequences: true) {
