@@ -3,6 +3,7 @@ import Foundation
 import NIOPosix
 import RegistrarClient
 import RegistrarServer
+import RegistrarWire
 
 /// Two-member cluster on loopback, started by the bench itself from its own binary: C clients
 /// holding I instances each connect to member A; then member B starts empty and loads them
@@ -51,6 +52,8 @@ struct ClusterBench: AsyncParsableCommand {
         let loaded = try await b.metrics()["instanceCount"] ?? 0
         let loadLine = b.logLine(containing: "loaded the cluster snapshot") ?? "(no snapshot line in B's log)"
 
+        let latencies = try await replicationLatencies(from: connections[0], to: b)
+
         // Verify traffic once everything is in: A owns every client, B is its one peer.
         let before = try await a.metrics()
         try await Task.sleep(for: .seconds(measureSeconds))
@@ -73,7 +76,32 @@ struct ClusterBench: AsyncParsableCommand {
             "a_sync_compression_ratio": (after["distroRawBytesSent"] ?? 0) / max(1, after["distroCompressedBytesSent"] ?? 0),
             "verify_bytes_per_second_per_peer": verifyBytesPerSecond,
             "verify_interval_seconds": Double(verifyInterval),
-        ], errors: failures + (Int(loaded) == expected ? 0 : 1))
+            "register_on_a_to_visible_on_b_p50_ms": percentile(latencies, 0.5),
+            "register_on_a_to_visible_on_b_max_ms": latencies.last ?? 0,
+        ], errors: failures + (Int(loaded) == expected ? 0 : 1) + (latencies.count == Self.latencySamples ? 0 : 1))
+    }
+
+    static let latencySamples = 20
+
+    /// Registers one instance at a time through A and polls B's v1 list every 2 ms until it
+    /// shows: the time a change takes to reach another member (sorted, in ms).
+    private func replicationLatencies(from connection: NacosConnection, to member: LocalMember) async throws -> [Double] {
+        let service = "bench-latency-\(UUID().uuidString.prefix(6))"
+        var latencies: [Double] = []
+        for index in 0..<Self.latencySamples {
+            let batch = BatchInstanceRequest(namespace: "public", serviceName: service, groupName: "DEFAULT_GROUP", type: "batchRegisterInstance",
+                                             instances: [InstanceBody(ip: "10.200.0.\(index)", port: 80, weight: 1, healthy: true, enabled: true, clusterName: "DEFAULT")])
+            _ = try await connection.request("BatchInstanceRequest", batch, timeout: .seconds(5))
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < .seconds(5) {
+                if try await member.lists(service, ip: "10.200.0.\(index)") {
+                    latencies.append((ContinuousClock.now - start).milliseconds)
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        return latencies.sorted()
     }
 }
 
@@ -137,6 +165,12 @@ final class LocalMember: Sendable {
         let reply = try await http.call("GET", "/nacos/v1/ns/operator/metrics", ["onlyStatus": "false"])
         let object = (try? JSONSerialization.jsonObject(with: Data(reply.body.utf8))) as? [String: Any] ?? [:]
         return object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+    }
+
+    /// Whether the member's v1 list of `service` holds `ip`.
+    func lists(_ service: String, ip: String) async throws -> Bool {
+        let reply = try await http.call("GET", "/nacos/v1/ns/instance/list", ["serviceName": service])
+        return reply.status == 200 && reply.body.contains("\"\(ip)\"")
     }
 
     func logLine(containing text: String) -> String? {

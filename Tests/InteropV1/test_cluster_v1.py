@@ -1,0 +1,716 @@
+"""Legacy v1 HTTP clients (nacos-sdk-python 1.0.0, `nacos.NacosClient`) against a 3-member
+Registrar cluster on loopback.
+
+Every member runs `registrar serve --host 127.0.0.1 --port P --members <all three>
+--cluster-secret S [--replica-lease N]` (v1 HTTP on P, SDK gRPC on P+1000, peers on P+1001).
+A v1 client `ip:port#true` belongs to the member that Nacos's hash names: Java
+`String.hashCode("ip:port")`, `abs(h % Integer.MAX_VALUE) % n` over the sorted healthy member
+addresses. Requests that reach another member are forwarded to it (counter `v1Forwarded` of
+`/nacos/v1/ns/operator/metrics?onlyStatus=false` on the forwarding node), the owner counts the
+client in `ephemeralIpPortClientCount`, and every member lists it through replication.
+
+The SDK, as shipped, sends every request to the first address of its list and moves to the next
+one only when a request fails (connection error, timeout, 500/502/503); it beats every
+`heartbeat_interval` seconds (5 here, as a Java client would) with a full beat JSON and ignores
+the answer. Test 2 also uses a subclass whose every request goes to a random member.
+
+Clusters: one shared by the non-destructive tests, a fresh one (--replica-lease 30) for the test
+that SIGKILLs a member. Latencies are printed (`-s` shows them), never asserted. Every wait is
+bounded (<= 20 s, 25 s for the takeover); failures carry the log tail of every member.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import random
+import re
+import signal
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import pytest
+from nacos import NacosClient, NacosException
+
+from interop_support import (CLUSTER_OFFSET, GRPC_OFFSET, RegistrarServer, pick_main_port,
+                             resolve_binary, tail_file, unique)
+
+SECRET = "interop-v1-cluster-secret"
+GROUP = "DEFAULT_GROUP"
+BEAT_INTERVAL = 5            # seconds, the SDK's auto-beat period in every test here
+UNHEALTHY_AFTER = 15.0       # the server's default beat timeout (s)
+READY_TIMEOUT = 20.0
+KILL_LEASE = 30              # --replica-lease of the cluster whose member is SIGKILLed
+READINESS = "/nacos/v1/console/health/readiness"
+METRICS = "/nacos/v1/ns/operator/metrics"
+LIST = "/nacos/v1/ns/instance/list"
+NODES = "/nacos/v1/core/cluster/nodes"
+
+Endpoint = Tuple[str, int]
+
+# loopback HTTP of our own probes never goes through a proxy (conftest also drops *_proxy
+# from the environment, which is what the SDK's urlopen honours)
+_HTTP = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# --------------------------------------------------------------------------------------
+# Nacos's responsibility hash
+# --------------------------------------------------------------------------------------
+
+def java_hash(text: str) -> int:
+    """Java's String.hashCode (UTF-16 units, *31, 32-bit signed wrap-around)."""
+    data = text.encode("utf-16-be")
+    h = 0
+    for i in range(0, len(data), 2):
+        h = (h * 31 + (data[i] << 8 | data[i + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h >= (1 << 31) else h
+
+
+def responsible(ip: str, port: int, members: Sequence[str]) -> str:
+    """Nacos DistroMapper: abs(hashCode % Integer.MAX_VALUE) % n over the sorted members.
+    (Java's % truncates; abs of it equals abs(h) % MAX_VALUE, also for Integer.MIN_VALUE.)"""
+    ordered = sorted(members)
+    return ordered[(abs(java_hash(f"{ip}:{port}")) % 2147483647) % len(ordered)]
+
+
+def test_java_hash_matches_known_values():
+    """Values Java's String.hashCode gives; the last is Integer.MIN_VALUE, whose abs path
+    must still land in range."""
+    assert java_hash("") == 0
+    assert java_hash("a") == 97
+    assert java_hash("Aa") == java_hash("BB") == 2112
+    assert java_hash("hello") == 99162322
+    assert java_hash("polygenelubricants") == -2147483648
+    assert (abs(java_hash("polygenelubricants")) % 2147483647) == 1
+
+
+# --------------------------------------------------------------------------------------
+# members and clusters
+# --------------------------------------------------------------------------------------
+
+def pick_cluster_ports(n: int) -> List[int]:
+    """n main ports P such that every P, P+1000, P+1001 is free and no two nodes overlap."""
+    taken: set = set()
+    ports: List[int] = []
+    for _ in range(200):
+        p = pick_main_port()
+        own = {p, p + GRPC_OFFSET, p + CLUSTER_OFFSET}
+        if own & taken:
+            continue
+        ports.append(p)
+        taken |= own
+        if len(ports) == n:
+            return ports
+    raise RuntimeError(f"could not find {n} non-overlapping port triples")
+
+
+def http(port: int, method: str, path: str, params: Optional[dict] = None,
+         timeout: float = 3.0) -> Tuple[int, str]:
+    """(status, body) of one request to 127.0.0.1:port; status 0 when nothing answered."""
+    url = f"http://127.0.0.1:{port}{path}"
+    if params:
+        url += "?" + urllib.parse.urlencode(params)
+    req = urllib.request.Request(url, method=method,
+                                 data=b"" if method in ("POST", "PUT") else None)
+    try:
+        with _HTTP.open(req, timeout=timeout) as resp:
+            return resp.status, resp.read().decode("utf-8", errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", errors="replace")
+    except OSError as e:
+        return 0, f"<no answer: {e}>"
+
+
+class Member(RegistrarServer):
+    """One cluster member on a port fixed up front (the member list names it)."""
+
+    def __init__(self, workdir: Path, name: str, port: int, ports: Sequence[int],
+                 extra: Sequence[str]):
+        super().__init__(workdir, resolve_binary(), name=name)
+        self.port = port
+        self.members = ",".join(f"127.0.0.1:{p}" for p in ports)
+        self.extra = list(extra)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def command(self) -> List[str]:
+        return super().command() + ["--members", self.members, "--cluster-secret", SECRET,
+                                    *self.extra]
+
+    def get_json(self, path: str, params: Optional[dict] = None):
+        status, body = http(self.port, "GET", path, params)
+        if status != 200:
+            raise RuntimeError(f"GET {path} {params or ''} on {self.name}: {status} {body[:300]}")
+        return json.loads(body)
+
+    def metrics(self) -> dict:
+        return self.get_json(METRICS, {"onlyStatus": "false"})
+
+    def hosts(self, service: str) -> Dict[Endpoint, dict]:
+        doc = self.get_json(LIST, {"serviceName": service, "groupName": GROUP})
+        return {(h["ip"], int(h["port"])): h for h in doc["hosts"]}
+
+    def member_states(self) -> Dict[str, str]:
+        doc = self.get_json(NODES)
+        return {f"{m['ip']}:{m['port']}": m["state"] for m in doc["data"]}
+
+    def sigkill(self) -> None:
+        assert self.is_running(), f"{self.describe()} is not running"
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=5)
+        self._close_log()
+
+
+class Cluster:
+    """Three members on loopback, started at once, ready when every member's readiness
+    endpoint answers 200 OK."""
+
+    def __init__(self, workdir: Path, tag: str, extra: Sequence[str] = (), size: int = 3):
+        self.workdir = Path(workdir) / tag
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.tag = tag
+        self.extra = list(extra)
+        self.size = size
+        self.nodes: List[Member] = []
+
+    def __getitem__(self, i: int) -> Member:
+        return self.nodes[i]
+
+    @property
+    def addresses(self) -> List[str]:
+        return [n.address for n in self.nodes]
+
+    def by_address(self, address: str) -> Member:
+        return next(n for n in self.nodes if n.address == address)
+
+    def start(self) -> "Cluster":
+        last: Optional[Exception] = None
+        for attempt in range(3):   # a port can be taken between the probe and the bind
+            ports = pick_cluster_ports(self.size)
+            self.nodes = [Member(self.workdir, f"{self.tag}-node{i + 1}", p, ports, self.extra)
+                          for i, p in enumerate(ports)]
+            t0 = time.monotonic()
+            for n in self.nodes:
+                n._spawn(f"attempt {attempt + 1}: ")
+            try:
+                for n in self.nodes:
+                    self._wait_ready(n, t0 + READY_TIMEOUT)
+                print(f"\n[cluster-v1] {self.tag}: {self.size} members ready in "
+                      f"{time.monotonic() - t0:.2f}s on {self.addresses}")
+                return self
+            except RuntimeError as e:
+                last = e
+                self.kill_all()
+                if "exited" not in str(e):
+                    break
+        raise RuntimeError(f"cluster {self.tag} did not start: {last}\n{self.logs()}")
+
+    @staticmethod
+    def _wait_ready(n: Member, deadline: float) -> None:
+        last = "<never answered>"
+        while True:
+            rc = n.proc.poll()
+            if rc is not None:
+                raise RuntimeError(f"{n.name} exited with code {rc} before it was ready")
+            status, body = http(n.port, "GET", READINESS, timeout=1.0)
+            if status == 200 and body.strip() == "OK":
+                return
+            last = f"{status} {body[:120]!r}"
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"{n.name} not ready within {READY_TIMEOUT:.0f}s "
+                                   f"(last readiness answer: {last})")
+            time.sleep(0.05)
+
+    def kill_all(self) -> None:
+        for n in self.nodes:
+            n.kill()
+
+    def stop(self) -> None:
+        """SIGTERM every member at once, then reap (SIGKILL after 10 s)."""
+        for n in self.nodes:
+            if n.is_running():
+                try:
+                    n.proc.send_signal(signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        for n in self.nodes:
+            rc, killed = n.stop()
+            if rc is not None:
+                print(f"[cluster-v1] {n.name} stopped: rc={rc} sigkill_needed={killed}")
+
+    def logs(self, lines: int = 50) -> str:
+        return "\n".join(f"--- {n.describe()} log tail ({n.log_path}) ---\n{n.log_tail(lines)}"
+                         for n in self.nodes)
+
+    @contextlib.contextmanager
+    def diagnose(self, sdk_log: Optional[Path] = None) -> Iterator[None]:
+        """Any failure inside gets every member's log tail (and the SDK log tail) appended."""
+        try:
+            yield
+        except Exception as e:  # noqa: BLE001 - re-raised with context
+            extra = f"\n--- nacos-sdk-python log tail ({sdk_log}) ---\n{tail_file(sdk_log, 40)}" \
+                if sdk_log is not None else ""
+            raise AssertionError(f"{type(e).__name__}: {e}\n{self.logs()}{extra}") from e
+
+
+def metric(m: dict, key: str, node: Member) -> int:
+    assert key in m, f"{node.name}: metrics JSON has no {key!r}; keys: {sorted(m)}"
+    return int(m[key])
+
+
+def all_metrics(cluster: Cluster, nodes: Optional[Sequence[Member]] = None) -> Dict[str, dict]:
+    return {n.address: n.metrics() for n in (nodes if nodes is not None else cluster.nodes)}
+
+
+# --------------------------------------------------------------------------------------
+# bounded polling
+# --------------------------------------------------------------------------------------
+
+def poll(fn: Callable[[], object], pred: Callable[[object], bool], desc: str,
+         timeout: float = 15.0, interval: float = 0.2) -> object:
+    """fn() until pred(result), at most `timeout` (<= 25) seconds; exceptions count as 'not
+    yet'. Raises AssertionError with the last observation."""
+    assert timeout <= 25.0, "waits in this module are bounded by 25 s"
+    deadline = time.monotonic() + timeout
+    last: object = "<never evaluated>"
+    while True:
+        try:
+            last = fn()
+            if pred(last):
+                return last
+        except Exception as e:  # noqa: BLE001 - reported below
+            last = f"<exception {type(e).__name__}: {e}>"
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:.1f}s waiting for: {desc}\n"
+                                 f"last observed: {last!r}")
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------------------
+# endpoints and SDK clients
+# --------------------------------------------------------------------------------------
+
+_ip_counter = itertools.count(1)
+_ip_base = random.Random().randint(0, 200)
+
+
+def endpoints_owned(addresses: Sequence[str], wanted: Sequence[str]) -> List[Endpoint]:
+    """One fresh ip:port per entry of `wanted`, owned (by the hash over `addresses`) by it."""
+    out: List[Endpoint] = []
+    for owner in wanted:
+        for _ in range(10_000):
+            n = next(_ip_counter)
+            ep = (f"10.{_ip_base}.{n // 250}.{n % 250 + 1}", 8000 + n % 1000)
+            if responsible(*ep, addresses) == owner:
+                out.append(ep)
+                break
+        else:
+            raise RuntimeError(f"no endpoint hashes to {owner}")
+    return out
+
+
+class RandomNodeClient(NacosClient):
+    """The real SDK, except that every request goes to a random address of its list (the
+    stock client sticks to one until it fails). Counts the requests per address."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pick_lock = threading.Lock()
+        self.picked: Dict[str, int] = {}
+
+    def get_server(self):
+        server = random.choice(self.server_list)
+        with self._pick_lock:
+            key = f"{server[0]}:{server[1]}"
+            self.picked[key] = self.picked.get(key, 0) + 1
+        return server
+
+
+@pytest.fixture
+def sdk(sdk_log_dir):
+    """Factory for NacosClient objects (server_addresses comma-separated, in the order given);
+    every auto-beat task is stopped at the end of the test."""
+    made: List[NacosClient] = []
+
+    def make(addresses: Sequence[str], cls=NacosClient) -> NacosClient:
+        client = cls(server_addresses=",".join(addresses), logDir=str(sdk_log_dir))
+        made.append(client)
+        return client
+
+    yield make
+    for c in made:
+        for task in list(getattr(c, "heartbeats", {}).values()):
+            task.stop()
+
+
+@pytest.fixture(scope="session")
+def sdk_log(sdk_log_dir) -> Path:
+    return sdk_log_dir / "nacos-client-python.log"
+
+
+def register(client: NacosClient, service: str, ep: Endpoint, **kw) -> None:
+    ok = client.add_naming_instance(service, ep[0], ep[1], cluster_name="c1",
+                                    metadata={"ep": f"{ep[0]}:{ep[1]}"},
+                                    heartbeat_interval=BEAT_INTERVAL, **kw)
+    assert ok is True, f"add_naming_instance({service}, {ep}) did not answer `ok`"
+
+
+def listing(nodes: Sequence[Member], service: str) -> Dict[str, Dict[Endpoint, bool]]:
+    """{node address: {endpoint: healthy}} of every node's /instance/list."""
+    return {n.address: {ep: h["healthy"] for ep, h in n.hosts(service).items()} for n in nodes}
+
+
+def all_listed_healthy(view: Dict[str, Dict[Endpoint, bool]], eps: Sequence[Endpoint]) -> bool:
+    return all(set(hosts) == set(eps) and all(hosts.values()) for hosts in view.values())
+
+
+# --------------------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cluster(v1_dir, sdk_log_dir):
+    c = Cluster(v1_dir, "v1-cluster-shared")
+    try:
+        c.start()
+    except Exception as e:  # noqa: BLE001
+        c.kill_all()
+        pytest.fail(str(e), pytrace=False)
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def fresh_cluster(v1_dir, sdk_log_dir):
+    started: List[Cluster] = []
+
+    def make(tag: str, extra: Sequence[str] = ()) -> Cluster:
+        c = Cluster(v1_dir, unique(tag), extra)
+        started.append(c)
+        try:
+            return c.start()
+        except Exception as e:  # noqa: BLE001
+            c.kill_all()
+            pytest.fail(str(e), pytrace=False)
+
+    yield make
+    for c in started:
+        c.stop()
+
+
+# --------------------------------------------------------------------------------------
+# 1. registration through a 3-address client: replicated, forwarded, owned once
+# --------------------------------------------------------------------------------------
+
+def test_registrations_are_forwarded_owned_once_and_listed_everywhere(cluster, sdk, sdk_log):
+    with cluster.diagnose(sdk_log):
+        addrs = cluster.addresses
+        before = all_metrics(cluster)
+        for n in cluster.nodes:   # the keys this module relies on
+            metric(before[n.address], "ephemeralIpPortClientCount", n)
+            metric(before[n.address], "v1Forwarded", n)
+
+        # two ip:ports owned by each member, so some requests must be forwarded whatever
+        # member the client talks to
+        eps = endpoints_owned(addrs, [a for a in addrs for _ in range(2)])
+        expected_owned = {a: sum(1 for ep in eps if responsible(*ep, addrs) == a) for a in addrs}
+        svc = unique("v1c-reg")
+        client = sdk(addrs)            # the stock SDK: every request goes to addrs[0]
+        t0 = time.monotonic()
+        for ep in eps:
+            register(client, svc, ep)
+        t_registered = time.monotonic() - t0
+
+        view = poll(lambda: listing(cluster.nodes, svc), lambda v: all_listed_healthy(v, eps),
+                    f"all {len(eps)} instances listed healthy on all 3 members", timeout=15)
+        t_everywhere = time.monotonic() - t0
+        print(f"\n[cluster-v1] {len(eps)} registrations through {addrs[0]}: {t_registered:.3f}s; "
+              f"listed healthy on all members after {t_everywhere:.3f}s")
+
+        # the SDK's own list call agrees; replicas carry the same instance fields everywhere
+        sdk_eps = sorted((h["ip"], int(h["port"])) for h in client.list_naming_instance(svc)["hosts"])
+        assert sdk_eps == sorted(eps), sdk_eps
+        fields = ("instanceId", "clusterName", "weight", "metadata", "ephemeral", "enabled",
+                  "serviceName")
+        per_node = {n.address: {ep: tuple(json.dumps(h[f], sort_keys=True) for f in fields)
+                                for ep, h in n.hosts(svc).items()} for n in cluster.nodes}
+        assert per_node[addrs[1]] == per_node[addrs[0]] == per_node[addrs[2]], \
+            f"instance fields differ between members:\n{json.dumps({a: {f'{k[0]}:{k[1]}': v for k, v in p.items()} for a, p in per_node.items()}, indent=1)}"
+
+        # each ip:port client is owned by exactly the member the hash names
+        def owned_delta():
+            now = all_metrics(cluster)
+            return {a: metric(now[a], "ephemeralIpPortClientCount", cluster.by_address(a))
+                    - int(before[a]["ephemeralIpPortClientCount"]) for a in addrs}
+        owned = poll(owned_delta, lambda d: d == expected_owned,
+                     f"ephemeralIpPortClientCount deltas per member == {expected_owned}", timeout=10)
+        assert sum(owned.values()) == len(eps)
+
+        # addrs[0] forwarded the registrations (and the first beats) of the 4 it does not own
+        foreign = len(eps) - expected_owned[addrs[0]]
+
+        def forwarded_delta():
+            now = all_metrics(cluster)
+            return {a: int(now[a]["v1Forwarded"]) - int(before[a]["v1Forwarded"]) for a in addrs}
+        fwd = poll(forwarded_delta, lambda d: d[addrs[0]] >= foreign,
+                   f"v1Forwarded on {addrs[0]} grows by >= {foreign}", timeout=10)
+        print(f"[cluster-v1] owned per member {owned}; v1Forwarded deltas {fwd}")
+        assert sum(fwd.values()) > 0
+
+        for ep in eps:
+            assert client.remove_naming_instance(svc, ep[0], ep[1], cluster_name="c1") is True
+        poll(lambda: listing(cluster.nodes, svc), lambda v: all(not h for h in v.values()),
+             "every instance removed from all members", timeout=10)
+
+
+# --------------------------------------------------------------------------------------
+# 2. beats landing on random members keep instances healthy past the unhealthy threshold
+# --------------------------------------------------------------------------------------
+
+def test_beats_on_random_members_keep_instances_healthy(cluster, sdk, sdk_log):
+    with cluster.diagnose(sdk_log):
+        addrs = cluster.addresses
+        before = all_metrics(cluster)
+        eps = endpoints_owned(addrs, [addrs[0], addrs[1], addrs[2], addrs[0]])
+        expected_owned = {a: sum(1 for ep in eps if responsible(*ep, addrs) == a) for a in addrs}
+        svc = unique("v1c-beat")
+        # one client per instance, as separate applications would be; every request of each
+        # goes to a random member
+        clients = [sdk(addrs, cls=RandomNodeClient) for _ in eps]
+        t0 = time.monotonic()
+        for c, ep in zip(clients, eps):
+            register(c, svc, ep)
+        poll(lambda: listing(cluster.nodes, svc), lambda v: all_listed_healthy(v, eps),
+             "all instances listed healthy on all members", timeout=10)
+
+        # watch every member for longer than the 15 s unhealthy threshold: nothing may go
+        # missing or unhealthy anywhere
+        observe_until = t0 + UNHEALTHY_AFTER + 2.0
+        timeline = []
+        while time.monotonic() < observe_until:
+            view = listing(cluster.nodes, svc)
+            timeline.append((round(time.monotonic() - t0, 1),
+                             {a[-5:]: sorted(f"{ip}:{p}={'H' if ok else 'U'}" for (ip, p), ok in h.items())
+                              for a, h in view.items()}))
+            assert all_listed_healthy(view, eps), \
+                f"an instance went missing or unhealthy at t={timeline[-1][0]}s:\n" + \
+                "\n".join(map(str, timeline[-5:]))
+            time.sleep(1.0)
+        observed = time.monotonic() - t0
+
+        after = all_metrics(cluster)
+        fwd = {a: int(after[a]["v1Forwarded"]) - int(before[a]["v1Forwarded"]) for a in addrs}
+        fails = {a: int(after[a].get("v1ForwardFailures", 0)) - int(before[a].get("v1ForwardFailures", 0))
+                 for a in addrs}
+        owned = {a: int(after[a]["ephemeralIpPortClientCount"]) - int(before[a]["ephemeralIpPortClientCount"])
+                 for a in addrs}
+        picks: Dict[str, int] = {}
+        for c in clients:
+            for a, k in c.picked.items():
+                picks[a] = picks.get(a, 0) + k
+        print(f"\n[cluster-v1] {len(eps)} instances healthy on every member for {observed:.1f}s "
+              f"({len(timeline)} checks); SDK requests per member {picks}; v1Forwarded deltas "
+              f"{fwd}; v1ForwardFailures deltas {fails}; owned per member {owned}")
+        assert sum(fwd.values()) > 0, "beats that reached non-owners must have been forwarded"
+        assert owned == expected_owned, \
+            f"ownership moved although every member stayed up: {owned} != {expected_owned}"
+        assert sum(fails.values()) == 0, f"forwards failed with every member up: {fails}"
+
+        for c, ep in zip(clients, eps):
+            assert c.remove_naming_instance(svc, ep[0], ep[1], cluster_name="c1") is True
+
+
+# --------------------------------------------------------------------------------------
+# 4. deregistration through a member that does not own the instance
+# --------------------------------------------------------------------------------------
+
+def test_deregistration_through_one_member_removes_everywhere(cluster, sdk, sdk_log):
+    with cluster.diagnose(sdk_log):
+        addrs = cluster.addresses
+        eps = endpoints_owned(addrs, addrs)           # one owned by each member
+        svc = unique("v1c-dereg")
+        # the instance owned by member i is registered and removed through member i+1 only
+        clients = [sdk([addrs[(i + 1) % 3]]) for i in range(3)]
+        for c, ep in zip(clients, eps):
+            register(c, svc, ep)
+        poll(lambda: listing(cluster.nodes, svc), lambda v: all_listed_healthy(v, eps),
+             "all instances listed healthy on all members", timeout=10)
+
+        before = all_metrics(cluster)
+        t0 = time.monotonic()
+        assert clients[0].remove_naming_instance(svc, *eps[0], cluster_name="c1") is True
+        gone = poll(lambda: listing(cluster.nodes, svc),
+                    lambda v: all(set(h) == set(eps[1:]) for h in v.values()),
+                    f"{eps[0]} removed from every member (deregistered through {addrs[1]})",
+                    timeout=10)
+        t_first = time.monotonic() - t0
+        for c, ep in zip(clients[1:], eps[1:]):
+            assert c.remove_naming_instance(svc, *ep, cluster_name="c1") is True
+        poll(lambda: listing(cluster.nodes, svc), lambda v: all(not h for h in v.values()),
+             "every instance removed from all members", timeout=10)
+        t_all = time.monotonic() - t0
+        after = all_metrics(cluster)
+        fwd = {a: int(after[a]["v1Forwarded"]) - int(before[a]["v1Forwarded"]) for a in addrs}
+        print(f"\n[cluster-v1] deregistration through a non-owner: gone everywhere after "
+              f"{t_first:.3f}s (first), {t_all:.3f}s (all three); v1Forwarded deltas {fwd}")
+        assert all(v >= 1 for v in fwd.values()), \
+            f"each member forwarded one DELETE to the owner: {fwd}"
+        assert gone is not None
+
+        # nothing comes back over more than a beat interval (the SDK stopped the beat tasks,
+        # no member resurrects a replica), and no member still owns one of them
+        t_end = time.monotonic() + BEAT_INTERVAL + 1.5
+        while time.monotonic() < t_end:
+            view = listing(cluster.nodes, svc)
+            assert all(not h for h in view.values()), f"a removed instance came back: {view}"
+            time.sleep(0.5)
+        final = all_metrics(cluster)
+        owned = {a: int(final[a]["ephemeralIpPortClientCount"]) - int(before[a]["ephemeralIpPortClientCount"])
+                 for a in addrs}
+        assert owned == {a: -1 for a in addrs}, f"owned-client deltas after removal: {owned}"
+
+
+# --------------------------------------------------------------------------------------
+# 5. persistent registrations are refused in cluster mode
+# --------------------------------------------------------------------------------------
+
+def test_persistent_registration_is_refused(cluster, sdk, sdk_log):
+    with cluster.diagnose(sdk_log):
+        svc = unique("v1c-persistent")
+        ip = f"10.{_ip_base}.250.{random.randint(1, 250)}"
+        for i, n in enumerate(cluster.nodes):
+            status, body = http(n.port, "POST", "/nacos/v1/ns/instance",
+                                {"serviceName": svc, "ip": ip, "port": 9000 + i,
+                                 "ephemeral": "false"})
+            assert status == 400 and "cluster mode" in body, \
+                f"{n.name}: persistent registration answered {status} {body!r}"
+        client = sdk(cluster.addresses)
+        with pytest.raises(NacosException, match="code is 400"):
+            client.add_naming_instance(svc, ip, 9100, cluster_name="c1", ephemeral=False)
+        assert client.heartbeats == {}, "no beat task for a refused persistent instance"
+        view = listing(cluster.nodes, svc)
+        assert all(not h for h in view.values()), f"a refused instance is listed: {view}"
+
+
+# --------------------------------------------------------------------------------------
+# 3. SIGKILL of the owning member: survivors take its v1 clients over
+# --------------------------------------------------------------------------------------
+
+def test_owner_sigkill_survivors_take_over(fresh_cluster, sdk, sdk_log):
+    c = fresh_cluster("v1-cluster-kill", ["--replica-lease", str(KILL_LEASE)])
+    with c.diagnose(sdk_log):
+        addrs = c.addresses
+        victim = c[1]
+        survivors = [n for n in c.nodes if n is not victim]
+        s1, s2 = survivors
+        # A and B belong to the victim; C to a survivor (a control that must not move)
+        ep_a, ep_b, ep_c = endpoints_owned(addrs, [victim.address, victim.address, s2.address])
+        eps = [ep_a, ep_b, ep_c]
+        svc = unique("v1c-kill")
+        # A's client talks to the victim first (it must fail over itself); B's client talks to
+        # a survivor that forwards to the victim (the forward fails once it is dead); C's
+        # client talks to its owner
+        client_a = sdk([victim.address, s1.address, s2.address])
+        client_b = sdk([s1.address, victim.address, s2.address])
+        client_c = sdk([s2.address, victim.address, s1.address])
+        for client, ep in ((client_a, ep_a), (client_b, ep_b), (client_c, ep_c)):
+            register(client, svc, ep)
+        poll(lambda: listing(c.nodes, svc), lambda v: all_listed_healthy(v, eps),
+             "A, B, C listed healthy on all members", timeout=10)
+        m0 = all_metrics(c)
+        owned0 = {a: int(m0[a]["ephemeralIpPortClientCount"]) for a in addrs}
+        assert owned0 == {victim.address: 2, s1.address: 0, s2.address: 1}, \
+            f"ownership before the kill: {owned0}"
+
+        sdk_log_offset = sdk_log.stat().st_size if sdk_log.exists() else 0
+        t_kill = time.monotonic()
+        victim.sigkill()
+
+        # after the kill: the victim goes DOWN on both survivors, then the hash over the two
+        # survivors names the new owner of each client
+        after_addrs = [s.address for s in survivors]
+        expected_after = {a: sum(1 for ep in eps if responsible(*ep, after_addrs) == a)
+                          for a in after_addrs}
+        t_down: Dict[str, float] = {}
+        t_settled: Optional[float] = None
+        history: List[tuple] = []
+        deadline = t_kill + 25.0
+        while True:
+            now = time.monotonic()
+            for s in survivors:
+                if s.address not in t_down:
+                    try:
+                        if s.member_states().get(victim.address) == "DOWN":
+                            t_down[s.address] = now - t_kill
+                    except Exception:  # noqa: BLE001 - next round
+                        pass
+            try:
+                view = listing(survivors, svc)
+                ms = all_metrics(c, survivors)
+                owned = {a: int(ms[a]["ephemeralIpPortClientCount"]) for a in after_addrs}
+            except Exception as e:  # noqa: BLE001
+                view, owned = {}, {"error": str(e)}
+            state = (round(now - t_kill, 1), owned,
+                     {a[-5:]: sorted(f"{ip}:{p}={'H' if ok else 'U'}" for (ip, p), ok in h.items())
+                      for a, h in view.items()})
+            if not history or history[-1][1:] != state[1:]:
+                history.append(state)
+            if (len(t_down) == 2 and owned == expected_after and view
+                    and all_listed_healthy(view, eps)):
+                t_settled = now - t_kill
+                break
+            if now >= deadline:
+                break
+            time.sleep(0.25)
+        assert t_settled is not None, (
+            f"within 25 s of the SIGKILL, expected: {victim.address} DOWN on both survivors "
+            f"(seen: {t_down}), A B C listed healthy on both survivors, owned per survivor "
+            f"{expected_after}; history (t, owned, listing):\n" + "\n".join(map(str, history)))
+
+        # stays so past the 15 s beat timeout of whoever adopted first (no second owner
+        # that stops hearing beats and marks them unhealthy, no replica expiring)
+        hold_until = t_kill + UNHEALTHY_AFTER + 4.0
+        checks = 0
+        while time.monotonic() < hold_until:
+            view = listing(survivors, svc)
+            ms = all_metrics(c, survivors)
+            owned = {a: int(ms[a]["ephemeralIpPortClientCount"]) for a in after_addrs}
+            checks += 1
+            assert all_listed_healthy(view, eps) and owned == expected_after, \
+                (f"t={time.monotonic() - t_kill:.1f}s after the kill: listing {view}, owned "
+                 f"{owned} (expected {expected_after}); history:\n" + "\n".join(map(str, history)))
+            time.sleep(1.0)
+
+        ms = all_metrics(c, survivors)
+        new_sdk_lines = []
+        if sdk_log.exists():
+            with open(sdk_log, "rb") as f:
+                f.seek(sdk_log_offset)
+                new_sdk_lines = f.read().decode("utf-8", "replace").splitlines()
+        reregistered = [l for l in new_sdk_lines if "20404" in l]
+        failovers = [l for l in new_sdk_lines if "maybe down, skip to next" in l]
+        survivor_logs = "\n".join(s.log_tail(400) for s in survivors)
+        print(f"\n[cluster-v1] SIGKILL {victim.address} (owner of A={ep_a} B={ep_b}): DOWN on "
+              f"survivors after {t_down}; takeover settled after {t_settled:.1f}s "
+              f"(owned {expected_after}); held {checks} checks until "
+              f"{hold_until - t_kill:.0f}s after the kill")
+        print(f"[cluster-v1] SDK: {len(failovers)} failover lines, {len(reregistered)} beat "
+              f"answers with 20404 (re-registration path); survivors' v1Forwarded "
+              f"{[int(ms[a]['v1Forwarded']) for a in after_addrs]}, v1ForwardFailures "
+              f"{[int(ms[a].get('v1ForwardFailures', 0)) for a in after_addrs]}, "
+              f"distroReplicasExpired {[int(ms[a].get('distroReplicasExpired', 0)) for a in after_addrs]}; "
+              f"'could not forward' log lines: {len(re.findall('could not forward', survivor_logs))}")
+        print("[cluster-v1] history:\n" + "\n".join(map(str, history)))
+
+        for client, ep in ((client_a, ep_a), (client_b, ep_b), (client_c, ep_c)):
+            assert client.remove_naming_instance(svc, ep[0], ep[1], cluster_name="c1") is True
+        poll(lambda: listing(survivors, svc), lambda v: all(not h for h in v.values()),
+             "A, B, C removed from both survivors", timeout=10)
