@@ -120,7 +120,14 @@ final class ClusterNode: Sendable {
         var owed: [ClientID: PeerLink.Owed] = [:]
         for id in changed { owed[id] = .current }
         for deletion in deleted { owed[deletion.clientId] = .deleted(revision: deletion.revision) }
+        let table = memberTable
         for peer in peers.values {
+            // Retries to a peer are bounded: once it is DOWN, nothing more is queued for it.
+            guard table.state(of: peer.address) != .down else {
+                let dropped = peer.forgetOwed()
+                if dropped > 0 { logger.info("\(peer.address) is DOWN: dropped \(dropped) queued client(s); verify catches it up when it is back") }
+                continue
+            }
             peer.owe(owed)
             guard let taken = peer.beginSend(limit: configuration.maximumBatch, now: .now()) else { continue }
             Task { await self.send(taken, to: peer) }

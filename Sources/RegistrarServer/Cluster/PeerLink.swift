@@ -97,6 +97,16 @@ final class PeerLink: Sendable {
 
     var owedCount: Int { queue.withLock { $0.owed.count } }
 
+    /// Forgets what is owed (the peer is DOWN): retries stop there. When the peer comes back,
+    /// verify (or its snapshot, if it restarted) brings it up to date, and leases clear what
+    /// it should have deleted. Returns how many clients were dropped.
+    func forgetOwed() -> Int {
+        queue.withLock { queue in
+            defer { queue.owed = [:] }
+            return queue.owed.count
+        }
+    }
+
     /// Takes up to `limit` owed clients if a send may start now (none is in flight, and any
     /// backoff has passed); the caller must then call `finishSend`.
     func beginSend(limit: Int, now: NIODeadline) -> [ClientID: Owed]? {
