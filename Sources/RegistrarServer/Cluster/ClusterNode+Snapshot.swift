@@ -24,9 +24,11 @@ extension ClusterNode {
     /// snapshot. With no ready peer (the first member up, or the whole cluster starting at
     /// once) there is nothing to load.
     func loadSnapshot() async {
-        let ready = await probeAll()
+        let outcomes = await probeAll()
+        let ready = outcomes.compactMap { address, outcome in if case .ready = outcome { address } else { nil } }.sorted()
         guard !ready.isEmpty else {
-            logger.notice("no peer is ready to give a snapshot: starting with this node's own state only")
+            let seen = outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "; ")
+            logger.notice("no peer is ready to give a snapshot (\(seen)): starting with this node's own state only")
             return
         }
         for address in ready {

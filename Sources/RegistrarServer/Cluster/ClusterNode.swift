@@ -75,37 +75,55 @@ final class ClusterNode: Sendable {
 
     // MARK: Membership
 
-    /// Probes every peer once, concurrently. Returns the peers that answered and are ready.
-    @discardableResult
-    func probeAll() async -> [MemberAddress] {
-        await withTaskGroup(of: MemberAddress?.self) { group in
-            for peer in peers.values {
-                group.addTask { await self.probe(peer) ? peer.address : nil }
+    /// What one probe of a peer found.
+    enum ProbeOutcome: Sendable, CustomStringConvertible {
+        case ready
+        case starting
+        case unreachable(String)
+
+        var description: String {
+            switch self {
+            case .ready: "ready"
+            case .starting: "starting (no snapshot to give yet)"
+            case .unreachable(let error): "unreachable: \(error)"
             }
-            var ready: [MemberAddress] = []
-            for await address in group { if let address { ready.append(address) } }
-            return ready.sorted()
         }
     }
 
-    /// Pings one peer and records the result; true if it answered and is ready.
-    private func probe(_ peer: PeerLink) async -> Bool {
-        var failure: String?
-        var ready = false
+    /// Probes every peer once, concurrently.
+    @discardableResult
+    func probeAll() async -> [MemberAddress: ProbeOutcome] {
+        await withTaskGroup(of: (MemberAddress, ProbeOutcome).self) { group in
+            for peer in peers.values {
+                group.addTask { (peer.address, await self.probe(peer)) }
+            }
+            var outcomes: [MemberAddress: ProbeOutcome] = [:]
+            for await (address, outcome) in group { outcomes[address] = outcome }
+            return outcomes
+        }
+    }
+
+    /// Pings one peer and records the result.
+    private func probe(_ peer: PeerLink) async -> ProbeOutcome {
+        var outcome: ProbeOutcome
         do {
             let pong = try await peer.call(type: ClusterWire.MessageType.ping, body: [], timeout: configuration.probeTimeout)
-            ready = pong.headers[ClusterWire.Header.ready] == "true"
+            outcome = pong.headers[ClusterWire.Header.ready] == "true" ? .ready : .starting
         } catch {
-            failure = "\(error)"
+            outcome = .unreachable("\(error)")
         }
-        let (change, failures) = members.withLock { table in
-            (table.recordProbe(of: peer.address, succeeded: failure == nil, now: wallClockMillis()), table.members[peer.address]?.failures ?? 0)
+        let failure: String? = if case .unreachable(let error) = outcome { error } else { nil }
+        let (change, member) = members.withLock { table in
+            (table.recordProbe(of: peer.address, succeeded: failure == nil, now: wallClockMillis()), table.members[peer.address])
         }
         if let change {
-            if change == .down { logger.warning("member \(peer.address) is DOWN: \(failures) probes in a row failed; last: \(failure ?? "")") }
+            if change == .down { logger.warning("member \(peer.address) is DOWN: \(member?.failures ?? 0) probes in a row failed; last: \(failure ?? "")") }
             else { logger.notice("member \(peer.address) is \(change.rawValue)\(failure.map { ": \($0)" } ?? "")") }
+        } else if let failure, let member, member.failures == 1 {
+            // Not a change of state (SUSPICIOUS stays SUSPICIOUS), but worth a line.
+            logger.notice("probe of member \(peer.address) failed: \(failure)")
         }
-        return failure == nil && ready
+        return outcome
     }
 
     // MARK: Sync (owner side)

@@ -53,6 +53,8 @@ public final class RegistrarServer: Service, Sendable {
     /// Binds and becomes ready. Throws a clear error if a port is taken or the data directory
     /// cannot be created.
     public func start() async throws {
+        // A member that cannot find itself in the list refuses before it touches anything.
+        let me = try configuration.cluster.isEnabled ? configuration.cluster.resolveSelf(port: configuration.port) : nil
         do {
             try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         } catch {
@@ -73,7 +75,7 @@ public final class RegistrarServer: Service, Sendable {
             throw StartupError("cannot listen for SDK clients on \(configuration.host):\(configuration.grpcPort): \(error)")
         }
         do {
-            try await startCluster()
+            if let me { try await startCluster(as: me) }
         } catch {
             await grpcServer.stop()
             await httpFront.stop()
@@ -129,9 +131,7 @@ public final class RegistrarServer: Service, Sendable {
 
     /// Cluster mode: resolves this node's member entry, binds the cluster port and starts the
     /// membership and Distro loops. Durable writes are refused: they are not replicated yet.
-    private func startCluster() async throws {
-        guard configuration.cluster.isEnabled else { return }
-        let me = try configuration.cluster.resolveSelf(port: configuration.port)
+    private func startCluster(as me: MemberAddress) async throws {
         let node = ClusterNode(configuration: configuration.cluster, me: me, runtime: runtime, group: group, logger: logger)
         let server = ClusterServer(node: node, host: configuration.host, port: configuration.clusterPort, group: group)
         do {
