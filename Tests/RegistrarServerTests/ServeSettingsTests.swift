@@ -1,4 +1,5 @@
 import Foundation
+import RegistrarCore
 import RegistrarServer
 import Testing
 
@@ -38,5 +39,37 @@ struct ServeSettingsTests {
         let unknownKey = try file("colour = blue\n")
         #expect(throws: SettingsError.self) { try ServeSettings(flags: [:], environment: [:], configFile: unknownKey) }
         #expect(throws: SettingsError.self) { try ServeSettings(flags: [:], environment: [:], configFile: "/no/such/file") }
+    }
+
+    @Test func clusterMembersComeFromTheListAndClusterConf() throws {
+        let conf = try file("# the cluster\n10.0.0.1:8848\n10.0.0.2:8848  # rack b\n\n10.0.0.3\n")
+        var configuration = ServerConfiguration()
+        try ServeSettings(
+            flags: ["cluster-conf": conf, "members": "10.0.0.1:8848,10.0.0.4:8848", "cluster-secret": "s", "replica-lease": "7"],
+            environment: [:], configFile: nil
+        ).apply(to: &configuration)
+        #expect(configuration.cluster.members.map(\.description) == ["10.0.0.1:8848", "10.0.0.2:8848", "10.0.0.3:8848", "10.0.0.4:8848"])
+        #expect(configuration.cluster.secret == "s" && configuration.cluster.replicaLease == .seconds(7))
+        #expect(configuration.cluster.isEnabled)
+    }
+
+    @Test func clusterModeRefusesToGuess() throws {
+        func apply(_ flags: [String: String?]) throws {
+            var configuration = ServerConfiguration()
+            try ServeSettings(flags: flags, environment: [:], configFile: nil).apply(to: &configuration)
+        }
+        // No secret; an advertised address outside the list; a member that is not an address.
+        for flags: [String: String?] in [
+            ["members": "10.0.0.1:8848,10.0.0.2:8848"],
+            ["members": "10.0.0.1:8848", "cluster-secret": "s", "advertise": "10.0.0.9:8848"],
+            ["members": "10.0.0.1:8848,10.0.0.2:notaport", "cluster-secret": "s"],
+            ["members": "10.0.0.1:65000", "cluster-secret": "s"],
+        ] {
+            #expect(throws: SettingsError.self, "\(flags)") { try apply(flags) }
+        }
+        var configuration = ServerConfiguration()
+        configuration.port = 8848
+        configuration.cluster.members = [MemberAddress(host: "203.0.113.7", port: 8848)]
+        #expect(throws: StartupError.self) { try configuration.cluster.resolveSelf(port: configuration.port) }
     }
 }

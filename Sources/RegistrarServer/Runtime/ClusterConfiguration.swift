@@ -47,7 +47,7 @@ public struct ClusterConfiguration: Sendable {
 extension ClusterConfiguration {
     /// This node's entry in the member list: `advertise` if set, otherwise the one member whose
     /// port is `port` and whose host is an address of this machine.
-    func resolveSelf(port: Int) throws -> MemberAddress {
+    public func resolveSelf(port: Int) throws -> MemberAddress {
         if let advertise { return advertise }
         let local = ClusterConfiguration.localAddresses()
         let candidates = members.filter { $0.port == port && local.contains($0.host) }
