@@ -22,8 +22,9 @@ extension Registry {
         public var connectionClientCount = 0
         public var ephemeralIPPortClientCount = 0
         public var persistentIPPortClientCount = 0
-        /// Copies of clients that other cluster members own.
+        /// Copies of clients that other cluster members own, and the instances they hold.
         public var replicaClientCount = 0
+        public var replicaInstanceCount = 0
         public var clientCount: Int { connectionClientCount + ephemeralIPPortClientCount + persistentIPPortClientCount + replicaClientCount }
     }
 
@@ -111,7 +112,9 @@ extension Registry {
             case .connection: statistics.connectionClientCount += 1
             case .ipPort(ephemeral: true): statistics.ephemeralIPPortClientCount += 1
             case .ipPort(ephemeral: false): statistics.persistentIPPortClientCount += 1
-            case .replica: statistics.replicaClientCount += 1
+            case .replica:
+                statistics.replicaClientCount += 1
+                statistics.replicaInstanceCount += client.publications.values.reduce(0) { $0 + $1.count }
             }
         }
         return statistics

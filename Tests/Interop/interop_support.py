@@ -131,6 +131,19 @@ def tail_file(path: Optional[Path], max_lines: int = 80, max_bytes: int = 64 * 1
     return "\n".join(lines[-max_lines:]) if lines else "<empty>"
 
 
+def retry_start(attempt: Callable[[int], Any], cleanup: Callable[[], None], attempts: int = 3) -> Any:
+    """attempt(i) again (after cleanup()) while it raises a RuntimeError saying the process
+    exited: a port can be taken between the probe and the bind. Any other RuntimeError, or
+    the last one, is raised after cleanup()."""
+    for i in range(attempts):
+        try:
+            return attempt(i)
+        except RuntimeError as e:
+            cleanup()
+            if "exited" not in str(e) or i == attempts - 1:
+                raise
+
+
 class RegistrarServer:
     """One `registrar serve` process on loopback with its own data dir and log file."""
 
@@ -178,19 +191,16 @@ class RegistrarServer:
                 f"registrar binary not found at {self.binary} "
                 f"(build it with `swift build` or set REGISTRAR_BINARY)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        last_err = None
-        for _attempt in range(3):  # a port can be taken between the probe and the bind
+
+        def attempt(_: int) -> "RegistrarServer":
             self.port = pick_main_port()
             self._spawn("")
-            try:
-                self._wait_ready(timeout)
-                return self
-            except RuntimeError as e:
-                last_err = e
-                self.kill()
-                if "exited" not in str(e):
-                    break
-        raise RuntimeError(f"{last_err}\n--- {self.name} log tail ---\n{self.log_tail()}")
+            self._wait_ready(timeout)
+            return self
+        try:
+            return retry_start(attempt, self.kill)
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}\n--- {self.name} log tail ---\n{self.log_tail()}") from None
 
     def _spawn(self, label: str) -> None:
         """Start the process on self.port, appending to its log."""
