@@ -152,7 +152,18 @@ final class ClusterNode: Sendable {
         }
     }
 
+    /// Sends `taken` to the peer, then whatever became owed meanwhile, until the queue is
+    /// empty or a send fails (the queue's backoff then decides when to try again).
     private func send(_ taken: [ClientID: PeerLink.Owed], to peer: PeerLink) async {
+        var next: [ClientID: PeerLink.Owed]? = taken
+        while let taken = next {
+            let succeeded = await sendBatch(taken, to: peer)
+            peer.finishSend(taken, succeeded: succeeded, now: .now())
+            next = succeeded ? peer.beginSend(limit: configuration.maximumBatch, now: .now()) : nil
+        }
+    }
+
+    private func sendBatch(_ taken: [ClientID: PeerLink.Owed], to peer: PeerLink) async -> Bool {
         var batch = DistroJSON.Batch()
         runtime.store.read { registry in
             for (id, owed) in taken {
@@ -162,23 +173,17 @@ final class ClusterNode: Sendable {
                 }
             }
         }
-        var succeeded = true
-        if !batch.data.isEmpty || !batch.deleted.isEmpty {
-            let body = counters.deflate(DistroJSON.encode(batch))
-            do {
-                _ = try await peer.call(type: ClusterWire.MessageType.sync, body: body, headers: [ClusterWire.Header.resourceType: DistroJSON.clientDataType])
-                counters.syncRequestsSent.add(1)
-                counters.datumsSent.add(batch.data.count + batch.deleted.count)
-            } catch {
-                succeeded = false
-                counters.syncFailures.add(1)
-                logger.debug("sync of \(taken.count) client(s) to \(peer.address) failed; retrying with backoff: \(error)")
-            }
-        }
-        peer.finishSend(taken, succeeded: succeeded, now: .now())
-        // More may be owed already; send it without waiting for the next tick.
-        if succeeded, let next = peer.beginSend(limit: configuration.maximumBatch, now: .now()) {
-            await send(next, to: peer)
+        guard !batch.data.isEmpty || !batch.deleted.isEmpty else { return true }
+        let body = counters.deflate(DistroJSON.encode(batch))
+        do {
+            _ = try await peer.call(type: ClusterWire.MessageType.sync, body: body, headers: [ClusterWire.Header.resourceType: DistroJSON.clientDataType])
+            counters.syncRequestsSent.add(1)
+            counters.datumsSent.add(batch.data.count + batch.deleted.count)
+            return true
+        } catch {
+            counters.syncFailures.add(1)
+            logger.debug("sync of \(taken.count) client(s) to \(peer.address) failed; retrying with backoff: \(error)")
+            return false
         }
     }
 
