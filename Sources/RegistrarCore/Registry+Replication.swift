@@ -62,8 +62,6 @@ extension Registry {
         if replication == nil { replication = ReplicationLog(member: member) }
     }
 
-    public var replicates: Bool { replication != nil }
-
     /// Whether this member's changes to a client are sent to peers: ephemeral clients it owns.
     private func isReplicated(_ kind: ClientKind) -> Bool {
         kind == .connection || kind == .ipPort(ephemeral: true)
@@ -109,13 +107,9 @@ extension Registry {
 
     /// Every client this member holds, owned or replica: what a starting member loads.
     public func replicationSnapshot() -> [ClientDatum] {
-        guard let member = replication?.member else { return [] }
-        return clients.compactMap { id, record in
-            if record.kind == .replica, let owner = record.owner {
-                return ClientDatum(clientId: id, revision: record.revision, owner: owner, publications: record.publications)
-            }
-            guard isReplicated(record.kind), record.revision > 0 else { return nil }
-            return ClientDatum(clientId: id, revision: record.revision, owner: member, publications: record.publications)
+        clients.compactMap { id, record in
+            guard record.kind == .replica, let owner = record.owner else { return datum(of: id) }
+            return ClientDatum(clientId: id, revision: record.revision, owner: owner, publications: record.publications)
         }
     }
 
@@ -223,12 +217,5 @@ extension Registry {
             replication!.tombstones = tombstones.filter { $0.value.until >= now }
         }
         return (expired, Array(changed))
-    }
-
-    /// How many replicas each owner has here, for the operator view.
-    public func replicaCounts() -> [String: Int] {
-        var counts: [String: Int] = [:]
-        for record in clients.values where record.kind == .replica { counts[record.owner ?? "?", default: 0] += 1 }
-        return counts
     }
 }

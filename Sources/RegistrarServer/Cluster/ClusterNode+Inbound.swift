@@ -38,17 +38,11 @@ extension ClusterNode {
         case ClusterWire.MessageType.sync:
             let type = message.headers[ClusterWire.Header.resourceType] ?? ""
             guard type == DistroJSON.clientDataType else { throw .unknownType(type) }
-            let batch = try decodeBatch(message.json)
+            let batch = try inflate(message.json, DistroJSON.decodeBatch)
             applyBatch(batch, from: sender)
             return (ClusterWire.MessageType.syncAck, [], [:])
         case ClusterWire.MessageType.verify:
-            let digest: DistroJSON.Digest
-            let raw = try counters.inflate(message.json, limit: configuration.maximumInflatedSize)
-            do throws(WireError) {
-                digest = try DistroJSON.decodeDigest(raw)
-            } catch {
-                throw .corruptBody("\(error)")
-            }
+            let digest = try inflate(message.json, DistroJSON.decodeDigest)
             let resend = runtime.store.withRegistry {
                 $0.renewReplicas(owner: sender.description, digest: digest.entries, leaseUntil: leaseDeadline())
             }
@@ -58,10 +52,11 @@ extension ClusterNode {
         }
     }
 
-    func decodeBatch(_ body: Data) throws(ClusterError) -> DistroJSON.Batch {
+    /// Inflates a peer's body and decodes it; either failing is a corrupt body.
+    func inflate<Body>(_ body: Data, _ decode: (Data) throws(WireError) -> Body) throws(ClusterError) -> Body {
         let raw = try counters.inflate(body, limit: configuration.maximumInflatedSize)
         do throws(WireError) {
-            return try DistroJSON.decodeBatch(raw)
+            return try decode(raw)
         } catch {
             throw .corruptBody("\(error)")
         }

@@ -60,7 +60,7 @@ extension ClusterNode {
             guard sequence == report.chunks, !finished else {
                 throw ClusterError.outOfOrder(expected: report.chunks, got: sequence)
             }
-            let batch = try decodeBatch(message.json)
+            let batch = try inflate(message.json, DistroJSON.decodeBatch)
             mine += applyBatch(batch, from: nil)
             report.chunks += 1
             report.clients += batch.data.count

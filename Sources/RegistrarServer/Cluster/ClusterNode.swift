@@ -204,7 +204,7 @@ final class ClusterNode: Sendable {
                     for body in bodies {
                         do {
                             let response = try await peer.call(type: ClusterWire.MessageType.verify, body: self.counters.deflate(body, verify: true))
-                            let resend = try DistroJSON.decodeResend(try self.counters.inflate(response.json, limit: self.configuration.maximumInflatedSize))
+                            let resend = try self.inflate(response.json, DistroJSON.decodeResend)
                             peer.owe(Dictionary(resend.clientIds.map { ($0, .current) }, uniquingKeysWith: { a, _ in a }))
                         } catch {
                             self.logger.debug("verify with \(peer.address) failed: \(error)")

@@ -95,8 +95,6 @@ final class PeerLink: Sendable {
         queue.withLock { $0.owed.merge(clients) { _, newer in newer } }
     }
 
-    var owedCount: Int { queue.withLock { $0.owed.count } }
-
     /// Forgets what is owed (the peer is DOWN): retries stop there. When the peer comes back,
     /// verify (or its snapshot, if it restarted) brings it up to date, and leases clear what
     /// it should have deleted. Returns how many clients were dropped.

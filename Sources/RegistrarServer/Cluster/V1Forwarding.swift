@@ -18,25 +18,19 @@ import RegistrarCore
 extension V1Front {
     static let forwardedUserAgent = "Nacos-Server:Registrar-\(RegistrarVersion.current)"
 
-    private struct Tag: Decodable {
-        var ip: String?
-        var port: Int?
-    }
-
-    /// Forwards the request to the member responsible for its `ip:port`, and returns that
-    /// member's answer; nil when this member should handle it.
-    func forwardToResponsibleMember(_ request: Request, _ parameters: V1Parameters) async -> Response? {
+    /// Forwards the request to the member responsible for `ip:port` (by default the `ip` and
+    /// `port` parameters), and returns that member's answer; nil when this member should
+    /// handle it.
+    func forwardToResponsibleMember(
+        _ request: Request, _ parameters: V1Parameters,
+        ip: String? = nil, port: Int? = nil
+    ) async -> Response? {
         guard let node = runtime.cluster.withLock({ $0 }),
               request.headers[.userAgent]?.contains("Nacos-Server") != true,
-              parameters.bool("ephemeral", default: true)
+              parameters.bool("ephemeral", default: true),
+              let ip = ip ?? parameters.optional("ip"),
+              let port = port ?? parameters.optional("port").flatMap({ Int($0) })
         else { return nil }
-        var ip = parameters.optional("ip")
-        var port = parameters.optional("port").flatMap { Int($0) }
-        if let beat = parameters.optional("beat"), let tag = try? JSONDecoder().decode(Tag.self, from: Data(beat.utf8)) {
-            ip = tag.ip.flatMap { $0.isEmpty ? nil : $0 } ?? ip
-            port = tag.port ?? port
-        }
-        guard let ip, let port else { return nil }
         let responsible = node.memberTable.responsible(for: "\(ip):\(port)")
         guard responsible != node.me else { return nil }
         do {

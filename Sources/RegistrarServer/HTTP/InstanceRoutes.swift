@@ -35,8 +35,9 @@ struct InstanceRoutes {
         }
         router.put(RouterPath(path + "/beat")) { request, context in
             let parameters = try await routes.front.parameters(request)
-            if let forwarded = await routes.front.forwardToResponsibleMember(request, parameters) { return forwarded }
-            return try routes.beat(parameters)
+            let target = try routes.beatTarget(parameters)
+            if let forwarded = await routes.front.forwardToResponsibleMember(request, parameters, ip: target.ip, port: target.port) { return forwarded }
+            return try routes.beat(target)
         }
     }
 
@@ -154,7 +155,17 @@ struct InstanceRoutes {
         return V1Response.json(encoded.json)
     }
 
-    private func beat(_ parameters: V1Parameters) throws -> Response {
+    /// What a beat is about: the service, and the instance from the `beat` JSON or the plain
+    /// parameters (read once, for routing and for the beat itself).
+    private struct BeatTarget {
+        var service: ServiceKey
+        var ip: String
+        var port: Int
+        var cluster: String?
+        var beat: BeatInfo?
+    }
+
+    private func beatTarget(_ parameters: V1Parameters) throws -> BeatTarget {
         let service = try parameters.service(validation: runtime.validation)
         var ip = parameters.optional("ip")
         var port = try parameters.int("port") ?? 0
@@ -172,6 +183,11 @@ struct InstanceRoutes {
         }
         guard let ip else { throw V1Error(.badRequest, "Param 'ip' is required.") }
         guard (0...65535).contains(port) else { throw V1Error(.badRequest, "Param 'port' is illegal, the value should be between 0 and 65535.") }
+        return BeatTarget(service: service, ip: ip, port: port, cluster: cluster, beat: beat)
+    }
+
+    private func beat(_ target: BeatTarget) throws -> Response {
+        let (service, ip, port, cluster, beat) = (target.service, target.ip, target.port, target.cluster, target.beat)
         let client = IPPortClientID.make(ip: ip, port: port, ephemeral: true)
         var outcome = runtime.store.withRegistry { $0.heartbeat(client: client, service: service, now: monotonicMillis()) }
         if outcome == .unknownInstance, let beat {
