@@ -89,6 +89,11 @@ let package = Package(
         .testTarget(name: "RegistrarCoreTests", dependencies: ["RegistrarCore"], swiftSettings: strict),
         .testTarget(name: "RegistrarWireTests", dependencies: ["RegistrarWire"], swiftSettings: strict),
         .testTarget(
+            name: "RegistrarTransportTests",
+            dependencies: ["RegistrarTransport", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "RegistrarServerTests",
             dependencies: [
                 "RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore", "RegistrarClient", "RegistrarStorage",

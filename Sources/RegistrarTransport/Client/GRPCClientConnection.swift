@@ -5,12 +5,13 @@ import NIOPosix
 import Synchronization
 
 /// One client HTTP/2 connection speaking gRPC over h2c: unary calls and bidirectional streams,
-/// each a child stream of the same connection.
+/// each a stream of the same connection, managed by its `GRPCClientFrameHandler`.
 ///
-/// Threading: thread-safe. Callbacks of a stream run on the connection's event loop.
+/// Threading: thread-safe. Callbacks of a call run on the connection's event loop; a call
+/// started on that loop is written without a hop.
 public final class GRPCClientConnection: Sendable {
     public let channel: Channel
-    private let multiplexer: NIOLoopBound<NIOHTTP2Handler.StreamMultiplexer>
+    private let frames: NIOLoopBound<GRPCClientFrameHandler>
     private let authority: String
     public let maximumMessageSize: Int
 
@@ -18,9 +19,9 @@ public final class GRPCClientConnection: Sendable {
     /// Completes when the connection has closed.
     public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
 
-    private init(channel: Channel, multiplexer: NIOHTTP2Handler.StreamMultiplexer, authority: String, maximumMessageSize: Int) {
+    private init(channel: Channel, frames: GRPCClientFrameHandler, authority: String, maximumMessageSize: Int) {
         self.channel = channel
-        self.multiplexer = NIOLoopBound(multiplexer, eventLoop: channel.eventLoop)
+        self.frames = NIOLoopBound(frames, eventLoop: channel.eventLoop)
         self.authority = authority
         self.maximumMessageSize = maximumMessageSize
     }
@@ -38,17 +39,15 @@ public final class GRPCClientConnection: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-                        mode: .client,
-                        connectionConfiguration: .init(),
-                        streamConfiguration: .init()
-                    ) { stream in stream.eventLoop.makeSucceededVoidFuture() }
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(NIOHTTP2Handler(mode: .client))
+                    try sync.addHandler(GRPCClientFrameHandler(maximumMessageSize: maximumMessageSize))
                 }
             }
         let channel = try await bootstrap.connect(host: host, port: port).get()
         return try await channel.eventLoop.submit {
-            let multiplexer = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self).syncMultiplexer()
-            return GRPCClientConnection(channel: channel, multiplexer: multiplexer, authority: "\(host):\(port)", maximumMessageSize: maximumMessageSize)
+            let frames = try channel.pipeline.syncOperations.handler(type: GRPCClientFrameHandler.self)
+            return GRPCClientConnection(channel: channel, frames: frames, authority: "\(host):\(port)", maximumMessageSize: maximumMessageSize)
         }.get()
     }
 
@@ -61,6 +60,11 @@ public final class GRPCClientConnection: Sendable {
         return headers
     }
 
+    /// Runs `body` on the event loop: at once if already there, otherwise after a hop.
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
+    }
+
     /// Opens a call. `onMessage` gets each response message; `onClose` gets the final status once.
     public func openCall(
         path: String,
@@ -69,47 +73,25 @@ public final class GRPCClientConnection: Sendable {
         onClose: @escaping @Sendable (GRPCStatus) -> Void
     ) -> EventLoopFuture<GRPCClientCall> {
         let requestHeaders = headers(path: path, timeout: timeout)
-        let maximumMessageSize = self.maximumMessageSize
-        let multiplexer = self.multiplexer
-        return eventLoop.flatSubmit {
-            multiplexer.value.createStreamChannel { stream in
-                stream.eventLoop.makeCompletedFuture {
-                    try stream.pipeline.syncOperations.addHandler(
-                        GRPCClientStreamHandler(
-                            requestHeaders: requestHeaders,
-                            maximumMessageSize: maximumMessageSize,
-                            onMessage: onMessage,
-                            onClose: onClose
-                        )
-                    )
-                }
+        let frames = self.frames
+        return eventLoop.submit {
+            let consumer = GRPCClientFrameHandler.Consumer.callbacks(onMessage: onMessage, onClose: onClose)
+            guard let streamID = frames.value.open(headers: requestHeaders, timeout: timeout, consumer: consumer) else {
+                throw GRPCStatus(.unavailable, "connection closed")
             }
-        }.map { GRPCClientCall(stream: $0) }
+            return GRPCClientCall(frames: frames, streamID: streamID)
+        }
     }
 
     /// One unary call: sends `request`, returns the single response message or throws its status.
+    /// A call with no answer within `timeout` fails with DEADLINE_EXCEEDED and is reset.
     public func unary(path: String, request: ByteBuffer, timeout: TimeAmount = .seconds(3)) -> EventLoopFuture<ByteBuffer> {
         let promise = eventLoop.makePromise(of: ByteBuffer.self)
-        let response = Mutex<ByteBuffer?>(nil)
-        let timeoutTask = eventLoop.scheduleTask(in: timeout) {
-            promise.fail(GRPCStatus(.deadlineExceeded, "no response within \(timeout)"))
-        }
-        openCall(path: path, timeout: timeout, onMessage: { message in
-            response.withLock { $0 = message }
-        }, onClose: { status in
-            timeoutTask.cancel()
-            if status.code == .ok, let message = response.withLock({ $0 }) {
-                promise.succeed(message)
-            } else if status.code == .ok {
-                promise.fail(GRPCStatus(.internal, "unary call ended without a response message"))
-            } else {
-                promise.fail(status)
-            }
-        }).whenComplete { result in
-            switch result {
-            case .success(let call): call.send(request, endStream: true)
-            case .failure(let error): timeoutTask.cancel(); promise.fail(error)
-            }
+        let requestHeaders = headers(path: path, timeout: timeout)
+        let frames = self.frames
+        onLoop {
+            guard let id = frames.value.open(headers: requestHeaders, timeout: timeout, consumer: .unary(promise)) else { return }
+            frames.value.send(request, on: id, endStream: true)
         }
         return promise.futureResult
     }
@@ -120,26 +102,33 @@ public final class GRPCClientConnection: Sendable {
     }
 }
 
-/// The client side of one open call (a child HTTP/2 stream).
+/// The client side of one open call (an HTTP/2 stream of its connection).
 ///
-/// Threading: thread-safe; writes hop to the connection's event loop.
+/// Threading: thread-safe; from off the connection's event loop, writes hop to it.
 public struct GRPCClientCall: Sendable {
-    let stream: Channel
+    let frames: NIOLoopBound<GRPCClientFrameHandler>
+    let streamID: HTTP2StreamID
+
+    private func onLoop(_ body: @escaping @Sendable (GRPCClientFrameHandler) -> Void) {
+        let frames = self.frames
+        if frames.eventLoop.inEventLoop { body(frames.value) } else { frames.eventLoop.execute { body(frames.value) } }
+    }
 
     /// Sends one request message; `endStream` half-closes the call after it.
     public func send(_ message: ByteBuffer, endStream: Bool = false) {
-        let framed = GRPCFraming.frame(message, allocator: stream.allocator)
-        stream.writeAndFlush(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(framed), endStream: endStream)), promise: nil)
+        let streamID = self.streamID
+        onLoop { $0.send(message, on: streamID, endStream: endStream) }
     }
 
     /// Half-closes the call (no more request messages).
     public func finish() {
-        let empty = stream.allocator.buffer(capacity: 0)
-        stream.writeAndFlush(HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(empty), endStream: true)), promise: nil)
+        let streamID = self.streamID
+        onLoop { $0.halfClose(streamID) }
     }
 
     /// Abandons the call (RST_STREAM).
     public func cancel() {
-        stream.close(promise: nil)
+        let streamID = self.streamID
+        onLoop { $0.cancel(streamID) }
     }
 }

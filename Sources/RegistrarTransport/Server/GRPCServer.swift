@@ -3,8 +3,9 @@ import NIOHTTP2
 import NIOPosix
 import Synchronization
 
-/// A cleartext (h2c) gRPC server over swift-nio-http2, with no task per call: each call is
-/// handled on its connection's event loop.
+/// A cleartext (h2c) gRPC server over swift-nio-http2, with neither a task nor a child channel
+/// per call: each call is a stream state in its connection's `GRPCServerFrameHandler`, handled on
+/// the connection's event loop.
 ///
 /// The HTTP/2 connection channel *is* the client connection. The application hears of each
 /// connection through `acceptor` and returns the handler that routes that connection's calls.
@@ -87,18 +88,8 @@ public final class GRPCServer: Sendable {
             HTTP2Setting(parameter: .maxConcurrentStreams, value: configuration.maximumConcurrentStreams),
             HTTP2Setting(parameter: .maxHeaderListSize, value: 16 * 1024),
         ]
-        let maximumMessageSize = configuration.maximumMessageSize
-        _ = try sync.configureHTTP2Pipeline(
-            mode: .server,
-            connectionConfiguration: connectionConfiguration,
-            streamConfiguration: .init()
-        ) { stream in
-            stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(
-                    GRPCServerStreamHandler(router: handler, maximumMessageSize: maximumMessageSize)
-                )
-            }
-        }
+        try sync.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration))
+        try sync.addHandler(GRPCServerFrameHandler(router: handler, maximumMessageSize: configuration.maximumMessageSize))
     }
 
     /// Stops accepting, sends GOAWAY to every connection, and waits until they have closed

@@ -31,29 +31,53 @@ public final class GRPCServerCall {
     public let deadline: NIODeadline?
     public let eventLoop: EventLoop
 
-    private let channel: Channel
+    let streamID: HTTP2StreamID
+    /// The connection's frame handler; every write goes through it.
+    private let connection: GRPCServerFrameHandler
     private var sentHeaders = false
     public private(set) var isFinished = false
 
-    init(path: String, headers: HPACKHeaders, deadline: NIODeadline?, channel: Channel) {
+    // Per-stream state kept by the frame handler.
+    var handler: (any GRPCServerCallHandler)?
+    var deframer: GRPCMessageDeframer
+    var deadlineTask: Scheduled<Void>?
+    /// Bytes the peer's flow-control window still lets us send on this stream.
+    var outboundWindow: Int
+
+    init(
+        streamID: HTTP2StreamID,
+        path: String,
+        headers: HPACKHeaders,
+        deadline: NIODeadline?,
+        connection: GRPCServerFrameHandler,
+        eventLoop: EventLoop,
+        maximumMessageSize: Int,
+        outboundWindow: Int
+    ) {
+        self.streamID = streamID
         self.path = path
         self.headers = headers
         self.deadline = deadline
-        self.channel = channel
-        self.eventLoop = channel.eventLoop
+        self.connection = connection
+        self.eventLoop = eventLoop
+        self.deframer = GRPCMessageDeframer(maximumMessageSize: maximumMessageSize)
+        self.outboundWindow = outboundWindow
     }
 
     /// Whether the stream can take more bytes without queuing past its flow-control window.
-    public var isWritable: Bool { channel.isWritable }
+    public var isWritable: Bool { outboundWindow > 0 && connection.isWritable }
 
     /// Sends one response message. Ignored once the call is finished.
+    ///
+    /// `flush: false` leaves the bytes for the next flush: `finish`, a later `send`, or the
+    /// end of the connection's current read burst.
     public func send(_ message: ByteBuffer, flush: Bool = true) {
         eventLoop.preconditionInEventLoop()
         guard !isFinished else { return }
         writeResponseHeadersIfNeeded()
-        let framed = GRPCFraming.frame(message, allocator: channel.allocator)
-        let payload = HTTP2Frame.FramePayload.data(.init(data: .byteBuffer(framed)))
-        if flush { channel.writeAndFlush(payload, promise: nil) } else { channel.write(payload, promise: nil) }
+        let framed = GRPCFraming.frame(message, allocator: connection.allocator)
+        outboundWindow -= framed.readableBytes
+        connection.write(.data(.init(data: .byteBuffer(framed))), on: streamID, flush: flush)
     }
 
     /// Ends the call with `status`: trailers after a response, or a trailers-only response.
@@ -61,6 +85,8 @@ public final class GRPCServerCall {
         eventLoop.preconditionInEventLoop()
         guard !isFinished else { return }
         isFinished = true
+        deadlineTask?.cancel()
+        deadlineTask = nil
         var trailers: HPACKHeaders
         if sentHeaders {
             trailers = HPACKHeaders()
@@ -72,7 +98,7 @@ public final class GRPCServerCall {
         if !status.message.isEmpty {
             trailers.add(name: "grpc-message", value: GRPCMessageEncoding.encode(status.message))
         }
-        channel.writeAndFlush(HTTP2Frame.FramePayload.headers(.init(headers: trailers, endStream: true)), promise: nil)
+        connection.write(.headers(.init(headers: trailers, endStream: true)), on: streamID, flush: true)
     }
 
     static let responseHeaders: HPACKHeaders = [":status": "200", "content-type": "application/grpc"]
@@ -80,6 +106,6 @@ public final class GRPCServerCall {
     private func writeResponseHeadersIfNeeded() {
         guard !sentHeaders else { return }
         sentHeaders = true
-        channel.write(HTTP2Frame.FramePayload.headers(.init(headers: GRPCServerCall.responseHeaders)), promise: nil)
+        connection.write(.headers(.init(headers: GRPCServerCall.responseHeaders)), on: streamID, flush: false)
     }
 }
