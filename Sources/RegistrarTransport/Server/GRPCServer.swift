@@ -63,6 +63,9 @@ public final class GRPCServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            // Each connection keeps its read buffer between reads; SDK requests are a few
+            // hundred bytes, so start at 512 (NIO's default is 2 KiB). Large reads still grow it.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try self.configureConnection(channel, configuration: configuration)
@@ -83,12 +86,24 @@ public final class GRPCServer: Sendable {
         }
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(KeepaliveHandler(interval: configuration.keepaliveInterval, timeout: configuration.keepaliveTimeout))
+        try sync.addHandler(ReadCompactor())
         var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
         connectionConfiguration.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: configuration.maximumConcurrentStreams),
             HTTP2Setting(parameter: .maxHeaderListSize, value: 16 * 1024),
         ]
-        try sync.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration))
+        // NIO's abuse limits (control frames, resets, stream errors) each keep a ring of
+        // timestamps sized to the limit, allocated up front: at 200 per 30 s that is about
+        // 4 KiB per connection. The same average rate with a smaller burst, 64 per 10 s, keeps
+        // the protection and a third of the memory.
+        let abuseLimit = NIOHTTP2Handler.ControlFrameRateLimitConfiguration.sixtyFourPerTenSeconds
+        connectionConfiguration.controlFrameRateLimit = abuseLimit
+        var streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
+        streamConfiguration.streamResetFrameRateLimit.maximumCount = abuseLimit.maximumCount
+        streamConfiguration.streamResetFrameRateLimit.windowLength = abuseLimit.windowLength
+        streamConfiguration.streamErrorRateLimit.maximumCount = abuseLimit.maximumCount
+        streamConfiguration.streamErrorRateLimit.windowLength = abuseLimit.windowLength
+        try sync.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration))
         try sync.addHandler(GRPCServerFrameHandler(router: handler, maximumMessageSize: configuration.maximumMessageSize))
     }
 
@@ -103,5 +118,15 @@ public final class GRPCServer: Sendable {
         for connection in connections {
             try? await connection.channel.closeFuture.get()
         }
+    }
+}
+
+extension NIOHTTP2Handler.ControlFrameRateLimitConfiguration {
+    /// 64 events per 10 s: NIO's default average rate (200 per 30 s) with a smaller burst.
+    static var sixtyFourPerTenSeconds: Self {
+        var limit = Self()
+        limit.maximumCount = 64
+        limit.windowLength = .seconds(10)
+        return limit
     }
 }

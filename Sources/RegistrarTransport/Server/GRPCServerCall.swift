@@ -25,8 +25,6 @@ extension GRPCServerCallHandler {
 public final class GRPCServerCall {
     /// The method path, for example `/Request/request`.
     public let path: String
-    /// The request headers.
-    public let headers: HPACKHeaders
     /// When the client's `grpc-timeout` runs out, if it sent one.
     public let deadline: NIODeadline?
     public let eventLoop: EventLoop
@@ -47,7 +45,6 @@ public final class GRPCServerCall {
     init(
         streamID: HTTP2StreamID,
         path: String,
-        headers: HPACKHeaders,
         deadline: NIODeadline?,
         connection: GRPCServerFrameHandler,
         eventLoop: EventLoop,
@@ -56,7 +53,6 @@ public final class GRPCServerCall {
     ) {
         self.streamID = streamID
         self.path = path
-        self.headers = headers
         self.deadline = deadline
         self.connection = connection
         self.eventLoop = eventLoop
