@@ -2,7 +2,6 @@ import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import NIOPosix
-import Synchronization
 
 /// One client HTTP/2 connection speaking gRPC over h2c: unary calls and bidirectional streams,
 /// each a stream of the same connection, managed by its `GRPCClientFrameHandler`.
@@ -65,11 +64,6 @@ public final class GRPCClientConnection: Sendable {
         return headers
     }
 
-    /// Runs `body` on the event loop: at once if already there, otherwise after a hop.
-    private func onLoop(_ body: @escaping @Sendable () -> Void) {
-        if eventLoop.inEventLoop { body() } else { eventLoop.execute(body) }
-    }
-
     /// Opens a call. `onMessage` gets each response message; `onClose` gets the final status once.
     public func openCall(
         path: String,
@@ -94,9 +88,9 @@ public final class GRPCClientConnection: Sendable {
         let promise = eventLoop.makePromise(of: ByteBuffer.self)
         let requestHeaders = headers(path: path, timeout: timeout)
         let frames = self.frames
-        onLoop {
-            guard let id = frames.value.open(headers: requestHeaders, timeout: timeout, consumer: .unary(promise)) else { return }
-            frames.value.send(request, on: id, endStream: true)
+        frames.withHandler { frames in
+            guard let id = frames.open(headers: requestHeaders, timeout: timeout, consumer: .unary(promise)) else { return }
+            frames.send(request, on: id, endStream: true)
         }
         return promise.futureResult
     }
@@ -114,26 +108,34 @@ public struct GRPCClientCall: Sendable {
     let frames: NIOLoopBound<GRPCClientFrameHandler>
     let streamID: HTTP2StreamID
 
-    private func onLoop(_ body: @escaping @Sendable (GRPCClientFrameHandler) -> Void) {
-        let frames = self.frames
-        if frames.eventLoop.inEventLoop { body(frames.value) } else { frames.eventLoop.execute { body(frames.value) } }
-    }
-
     /// Sends one request message; `endStream` half-closes the call after it.
     public func send(_ message: ByteBuffer, endStream: Bool = false) {
         let streamID = self.streamID
-        onLoop { $0.send(message, on: streamID, endStream: endStream) }
+        frames.withHandler { $0.send(message, on: streamID, endStream: endStream) }
     }
 
     /// Half-closes the call (no more request messages).
     public func finish() {
         let streamID = self.streamID
-        onLoop { $0.halfClose(streamID) }
+        frames.withHandler { $0.halfClose(streamID) }
     }
 
     /// Abandons the call (RST_STREAM).
     public func cancel() {
         let streamID = self.streamID
-        onLoop { $0.cancel(streamID) }
+        frames.withHandler { $0.cancel(streamID) }
+    }
+}
+
+extension NIOLoopBound where Value == GRPCClientFrameHandler {
+    /// Runs `body` with the handler on its event loop: at once if already there, otherwise
+    /// after a hop.
+    func withHandler(_ body: @escaping @Sendable (GRPCClientFrameHandler) -> Void) {
+        if eventLoop.inEventLoop {
+            body(value)
+        } else {
+            let bound = self
+            eventLoop.execute { body(bound.value) }
+        }
     }
 }

@@ -97,7 +97,10 @@ final class GRPCServerFrameHandler: ChannelInboundHandler {
                 call.outboundWindow = outbound
             }
         case let event as NIOHTTP2StreamCreatedEvent:
-            if let window = event.localInitialWindowSize { initialOutboundWindow = Int(window) }
+            if let window = event.localInitialWindowSize {
+                initialOutboundWindow = Int(window)
+                calls[event.streamID]?.outboundWindow = Int(window)
+            }
         case let event as StreamClosedEvent:
             if let call = calls.removeValue(forKey: event.streamID) { closed(call) }
         default:
