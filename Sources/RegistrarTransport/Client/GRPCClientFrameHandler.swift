@@ -37,8 +37,7 @@ final class GRPCClientFrameHandler: ChannelInboundHandler {
     private var streams: [HTTP2StreamID: ClientStream] = [:]
     private var nextStreamID = HTTP2StreamID(1)
     private var context: ChannelHandlerContext?
-    private var reading = false
-    private var flushPending = false
+    private var flushes = ReadBurstFlush()
 
     init(maximumMessageSize: Int) {
         self.maximumMessageSize = maximumMessageSize
@@ -93,11 +92,7 @@ final class GRPCClientFrameHandler: ChannelInboundHandler {
     private func write(_ payload: HTTP2Frame.FramePayload, on streamID: HTTP2StreamID) {
         guard let context else { return }
         context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: payload)), promise: nil)
-        if reading {
-            flushPending = true
-        } else {
-            context.flush()
-        }
+        flushes.wrote(flush: true, context: context)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -110,7 +105,7 @@ final class GRPCClientFrameHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        reading = true
+        flushes.readStarted()
         let frame = unwrapInboundIn(data)
         guard let stream = streams[frame.streamID] else { return }
         switch frame.payload {
@@ -146,11 +141,7 @@ final class GRPCClientFrameHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        reading = false
-        if flushPending {
-            flushPending = false
-            context.flush()
-        }
+        flushes.readComplete(context: context)
         context.fireChannelReadComplete()
     }
 

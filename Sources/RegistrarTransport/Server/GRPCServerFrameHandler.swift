@@ -20,8 +20,7 @@ final class GRPCServerFrameHandler: ChannelInboundHandler {
     private let maximumMessageSize: Int
     private var calls: [HTTP2StreamID: GRPCServerCall] = [:]
     private var context: ChannelHandlerContext?
-    private var reading = false
-    private var flushPending = false
+    private var flushes = ReadBurstFlush()
     /// The peer's SETTINGS_INITIAL_WINDOW_SIZE as NIO reports it when a stream opens.
     private var initialOutboundWindow = InboundWindow.target
 
@@ -38,12 +37,7 @@ final class GRPCServerFrameHandler: ChannelInboundHandler {
     func write(_ payload: HTTP2Frame.FramePayload, on streamID: HTTP2StreamID, flush: Bool) {
         guard let context else { return }
         context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: payload)), promise: nil)
-        if flush && !reading {
-            flushPending = false
-            context.flush()
-        } else {
-            flushPending = true
-        }
+        flushes.wrote(flush: flush, context: context)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -56,7 +50,7 @@ final class GRPCServerFrameHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        reading = true
+        flushes.readStarted()
         let frame = unwrapInboundIn(data)
         switch frame.payload {
         case .headers(let headers):
@@ -79,11 +73,7 @@ final class GRPCServerFrameHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        reading = false
-        if flushPending {
-            flushPending = false
-            context.flush()
-        }
+        flushes.readComplete(context: context)
         context.fireChannelReadComplete()
     }
 
