@@ -92,7 +92,7 @@ final class GRPCClientFrameHandler: ChannelInboundHandler {
     private func write(_ payload: HTTP2Frame.FramePayload, on streamID: HTTP2StreamID) {
         guard let context else { return }
         context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: payload)), promise: nil)
-        flushes.wrote(flush: true, context: context)
+        if flushes.flushAfterWrite(flush: true) { context.flush() }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -141,7 +141,7 @@ final class GRPCClientFrameHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flushes.readComplete(context: context)
+        if flushes.flushAtReadComplete() { context.flush() }
         context.fireChannelReadComplete()
     }
 

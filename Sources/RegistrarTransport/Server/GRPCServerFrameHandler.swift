@@ -37,7 +37,7 @@ final class GRPCServerFrameHandler: ChannelInboundHandler {
     func write(_ payload: HTTP2Frame.FramePayload, on streamID: HTTP2StreamID, flush: Bool) {
         guard let context else { return }
         context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: payload)), promise: nil)
-        flushes.wrote(flush: flush, context: context)
+        if flushes.flushAfterWrite(flush: flush) { context.flush() }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -73,7 +73,7 @@ final class GRPCServerFrameHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        flushes.readComplete(context: context)
+        if flushes.flushAtReadComplete() { context.flush() }
         context.fireChannelReadComplete()
     }
 
