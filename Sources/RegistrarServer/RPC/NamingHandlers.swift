@@ -109,8 +109,9 @@ struct NamingHandlers {
         do throws(RegistryError) {
             let service = try serviceKey(request, validate: false)
             guard type == "batchRegisterInstance" else { throw .invalidParameter("Unsupported request type \(type)") }
-            var instances: [Instance] = []
-            for body in request.instances ?? [] { instances.append(try makeInstance(body)) }
+            // map sizes the array exactly; appending would leave up to half of it unused
+            // for as long as the instances stay registered.
+            let instances = try (request.instances ?? []).map { (body) throws(RegistryError) in try makeInstance(body) }
             let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
                 try registry.publish(client: connection.id, service: service, instances: instances)
             }

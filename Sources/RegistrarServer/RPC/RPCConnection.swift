@@ -20,7 +20,13 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
     let info: GRPCConnectionInfo
     let runtime: NamingRuntime
     var eventLoop: EventLoop { info.eventLoop }
-    var logger: Logger
+    /// The runtime's logger with this connection's id. Built when something is logged (rarely),
+    /// not kept: a stored copy holds its own metadata dictionary, about 200 bytes per connection.
+    var logger: Logger {
+        var logger = runtime.logger
+        logger[metadataKey: "connection"] = "\(id)"
+        return logger
+    }
     /// Monotonic milliseconds of the last sign of life (a unary call or a stream response).
     let lastActive = Atomic<Int64>(monotonicMillis())
 
@@ -39,9 +45,6 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
         self.id = "\(wallClockMillis())_\(remote?.ipAddress ?? "unknown")_\(remote?.port ?? 0)"
         self.info = info
         self.runtime = runtime
-        var logger = runtime.logger
-        logger[metadataKey: "connection"] = "\(id)"
-        self.logger = logger
         let timeout = runtime.configuration.setupTimeout
         setupTimer = info.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
             guard let self, !self.isRegistered else { return }

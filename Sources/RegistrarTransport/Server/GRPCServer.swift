@@ -65,7 +65,7 @@ public final class GRPCServer: Sendable {
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             // Each connection keeps its read buffer between reads; SDK requests are a few
             // hundred bytes, so start at 512 (NIO's default is 2 KiB). Large reads still grow it.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65_536))
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try self.configureConnection(channel, configuration: configuration)
@@ -87,22 +87,26 @@ public final class GRPCServer: Sendable {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(KeepaliveHandler(interval: configuration.keepaliveInterval, timeout: configuration.keepaliveTimeout))
         try sync.addHandler(ReadCompactor())
-        var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
-        connectionConfiguration.initialSettings = [
+        let initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: configuration.maximumConcurrentStreams),
             HTTP2Setting(parameter: .maxHeaderListSize, value: 16 * 1024),
         ]
-        // NIO's abuse limits (control frames, resets, stream errors) each keep a ring of
-        // timestamps sized to the limit, allocated up front: at 200 per 30 s that is about
-        // 4 KiB per connection. The same average rate with a smaller burst, 64 per 10 s, keeps
-        // the protection and a third of the memory.
-        let abuseLimit = NIOHTTP2Handler.ControlFrameRateLimitConfiguration.sixtyFourPerTenSeconds
-        connectionConfiguration.controlFrameRateLimit = abuseLimit
+        // NIO's abuse limits each keep a ring of timestamps sized to their count, allocated up
+        // front (8 bytes a slot, per connection): at NIO's 200 per 30 s that is 4.8 KiB for the
+        // three. We keep about its average rate (6.4 a second against 6.7) with smaller bursts,
+        // sized to what a well-behaved client sends at once: control frames (PING, SETTINGS and
+        // their ACKs, our keepalive's included) 64 per 10 s; RST_STREAM 32 per 5 s, since a client
+        // may cancel a batch of calls that timed out together; stream errors, which only a broken
+        // or hostile peer causes, 16 per 2.5 s.
+        var connectionConfiguration = NIOHTTP2Handler.ConnectionConfiguration()
+        connectionConfiguration.initialSettings = initialSettings
+        connectionConfiguration.controlFrameRateLimit.maximumCount = 64
+        connectionConfiguration.controlFrameRateLimit.windowLength = .seconds(10)
         var streamConfiguration = NIOHTTP2Handler.StreamConfiguration()
-        streamConfiguration.streamResetFrameRateLimit.maximumCount = abuseLimit.maximumCount
-        streamConfiguration.streamResetFrameRateLimit.windowLength = abuseLimit.windowLength
-        streamConfiguration.streamErrorRateLimit.maximumCount = abuseLimit.maximumCount
-        streamConfiguration.streamErrorRateLimit.windowLength = abuseLimit.windowLength
+        streamConfiguration.streamResetFrameRateLimit.maximumCount = 32
+        streamConfiguration.streamResetFrameRateLimit.windowLength = .seconds(5)
+        streamConfiguration.streamErrorRateLimit.maximumCount = 16
+        streamConfiguration.streamErrorRateLimit.windowLength = .milliseconds(2500)
         try sync.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration))
         try sync.addHandler(GRPCServerFrameHandler(router: handler, maximumMessageSize: configuration.maximumMessageSize))
     }
@@ -118,15 +122,5 @@ public final class GRPCServer: Sendable {
         for connection in connections {
             try? await connection.channel.closeFuture.get()
         }
-    }
-}
-
-extension NIOHTTP2Handler.ControlFrameRateLimitConfiguration {
-    /// 64 events per 10 s: NIO's default average rate (200 per 30 s) with a smaller burst.
-    static var sixtyFourPerTenSeconds: Self {
-        var limit = Self()
-        limit.maximumCount = 64
-        limit.windowLength = .seconds(10)
-        return limit
     }
 }
