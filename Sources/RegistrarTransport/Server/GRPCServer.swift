@@ -44,6 +44,8 @@ public final class GRPCServer: Sendable {
     private struct State {
         var listener: Channel?
         var connections: [ObjectIdentifier: GRPCConnectionInfo] = [:]
+        /// One keepalive clock per event loop, made by the loop's first connection.
+        var keepaliveClocks: [ObjectIdentifier: NIOLoopBound<KeepaliveClock>] = [:]
     }
 
     public init(configuration: Configuration, group: EventLoopGroup, acceptor: @escaping Acceptor) {
@@ -85,7 +87,7 @@ public final class GRPCServer: Sendable {
             handler.connectionClosed()
         }
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(KeepaliveHandler(interval: configuration.keepaliveInterval, timeout: configuration.keepaliveTimeout))
+        try sync.addHandler(KeepaliveHandler(clock: keepaliveClock(for: channel.eventLoop), interval: configuration.keepaliveInterval, timeout: configuration.keepaliveTimeout))
         try sync.addHandler(ReadCompactor())
         let initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: configuration.maximumConcurrentStreams),
@@ -109,6 +111,17 @@ public final class GRPCServer: Sendable {
         streamConfiguration.streamErrorRateLimit.windowLength = .milliseconds(2500)
         try sync.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration))
         try sync.addHandler(GRPCServerFrameHandler(router: handler, maximumMessageSize: configuration.maximumMessageSize))
+    }
+
+    /// The keepalive clock of `eventLoop`; must be called on that loop.
+    private func keepaliveClock(for eventLoop: EventLoop) -> KeepaliveClock {
+        let key = ObjectIdentifier(eventLoop)
+        return state.withLock { state in
+            if let clock = state.keepaliveClocks[key] { return clock.value }
+            let clock = KeepaliveClock(eventLoop: eventLoop, interval: configuration.keepaliveInterval, timeout: configuration.keepaliveTimeout)
+            state.keepaliveClocks[key] = NIOLoopBound(clock, eventLoop: eventLoop)
+            return clock
+        }
     }
 
     /// Stops accepting, sends GOAWAY to every connection, and waits until they have closed

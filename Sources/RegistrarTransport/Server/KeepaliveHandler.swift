@@ -9,19 +9,22 @@ import NIOHTTP2
 /// It sits in front of the HTTP/2 handler and watches raw bytes, so any traffic counts as life.
 /// Client PINGs are answered by the HTTP/2 handler itself and are never refused, whatever their rate.
 ///
+/// Its checks are driven by the loop's shared `KeepaliveClock`, not by a timer of its own.
+///
 /// Threading: a channel handler; runs on the connection's event loop.
 final class KeepaliveHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
 
+    private let clock: KeepaliveClock
     private let interval: TimeAmount
     private let timeout: TimeAmount
     private var lastRead = NIODeadline.now()
     private var pingSentAt: NIODeadline?
-    private var timer: Scheduled<Void>?
-    private var stopped = false
+    private var context: ChannelHandlerContext?
 
-    init(interval: TimeAmount, timeout: TimeAmount) {
+    init(clock: KeepaliveClock, interval: TimeAmount, timeout: TimeAmount) {
+        self.clock = clock
         self.interval = interval
         self.timeout = timeout
     }
@@ -30,15 +33,17 @@ final class KeepaliveHandler: ChannelInboundHandler {
         if context.channel.isActive { start(context: context) }
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        stop()
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         start(context: context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        stopped = true
-        timer?.cancel()
-        timer = nil
+        stop()
         context.fireChannelInactive()
     }
 
@@ -49,24 +54,24 @@ final class KeepaliveHandler: ChannelInboundHandler {
     }
 
     private func start(context: ChannelHandlerContext) {
-        guard timer == nil, !stopped else { return }
+        guard self.context == nil else { return }
+        self.context = context
         lastRead = .now()
-        scheduleTick(context: context)
+        clock.add(self)
     }
 
-    private func scheduleTick(context: ChannelHandlerContext) {
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: min(interval, timeout)) { [weak self] in
-            guard let self, !self.stopped else { return }
-            self.check(context: context)
-            if !self.stopped { self.scheduleTick(context: context) }
-        }
+    private func stop() {
+        guard context != nil else { return }
+        context = nil
+        clock.remove(self)
     }
 
-    private func check(context: ChannelHandlerContext) {
-        let now = NIODeadline.now()
+    /// Called by the clock on the connection's event loop.
+    func check(now: NIODeadline) {
+        guard let context else { return }
         if let pingSentAt {
             if now - pingSentAt >= timeout {
-                stopped = true
+                stop()
                 context.close(promise: nil)
             }
         } else if now - lastRead >= interval {
