@@ -61,9 +61,13 @@ public enum PayloadCodec {
 
 /// Decodes JSON bodies into the request models, treating `null` as absent and ignoring unknown keys.
 public enum BodyDecoder {
+    /// One decoder for every request: `JSONDecoder` is thread-safe, and making one per request
+    /// cost an allocation and its options' lock each time.
+    private static let decoder = JSONDecoder()
+
     public static func decode<T: Decodable>(_ type: T.Type, from message: WireMessage) throws(WireError) -> T {
         do {
-            return try JSONDecoder().decode(T.self, from: message.json)
+            return try decoder.decode(T.self, from: message.json)
         } catch let error as DecodingError {
             throw .malformedBody(type: message.type, detail: describe(error))
         } catch {

@@ -29,6 +29,31 @@ struct WireTests {
         #expect(!String(decoding: ServiceInfoJSON.encode(snapshot), as: UTF8.self).contains("null"))
     }
 
+    private func instanceBody(_ json: String) throws(WireError) -> InstanceBody? {
+        try BodyDecoder.decode(InstanceRequest.self, from: WireMessage(type: "InstanceRequest", json: Data(json.utf8))).instance
+    }
+
+    @Test func instanceMetadataDecodesKeyByKey() throws {
+        let body = try #require(try instanceBody(#"{"instance":{"ip":"10.0.0.1","port":8080,"weight":2.5,"healthy":true,"clusterName":"c1","metadata":{"zone":"a","k\"q":"caf\u00e9","preserved.register.source":"SPRING_CLOUD","empty":""},"unknown":{"x":[1,2]}}}"#))
+        #expect(body.ip == "10.0.0.1" && body.port == 8080 && body.weight == 2.5 && body.healthy == true)
+        #expect(body.clusterName == "c1" && body.enabled == nil && body.ephemeral == nil)
+        #expect(body.metadata == ["zone": "a", "k\"q": "café", "preserved.register.source": "SPRING_CLOUD", "empty": ""])
+        #expect(try instanceBody(#"{"instance":{"ip":"10.0.0.1","metadata":null}}"#)?.metadata == nil)
+        #expect(try instanceBody(#"{"instance":{"ip":"10.0.0.1"}}"#)?.metadata == nil)
+        #expect(try instanceBody(#"{"instance":{"metadata":{}}}"#)?.metadata == [:])
+    }
+
+    @Test func nonStringMetadataIsAClearError() {
+        for bad in [#"{"instance":{"metadata":{"n":1}}}"#, #"{"instance":{"metadata":{"n":null}}}"#, #"{"instance":{"metadata":["a"]}}"#] {
+            #expect {
+                _ = try instanceBody(bad)
+            } throws: { error in
+                guard case .malformedBody(let type, let detail)? = error as? WireError else { return false }
+                return type == "InstanceRequest" && detail.contains("metadata")
+            }
+        }
+    }
+
     @Test func writerEscapesStrings() throws {
         var writer = JSONWriter()
         writer.beginObject()
