@@ -66,7 +66,7 @@ public final class GRPCServer: Sendable {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             // Each connection keeps its read buffer between reads; SDK requests are a few
-            // hundred bytes, so start at 512 (NIO's default is 2 KiB). Large reads still grow it.
+            // hundred bytes, so start at 256 (NIO's default is 2 KiB). Large reads still grow it.
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
