@@ -66,6 +66,15 @@ public enum BodyDecoder {
     private static let decoder = JSONDecoder()
 
     public static func decode<T: Decodable>(_ type: T.Type, from message: WireMessage) throws(WireError) -> T {
+        if let readable = T.self as? any JSONReadable.Type {
+            let read = message.json.withUnsafeBytes { bytes in
+                Result { () throws(JSONReadError) in try JSONReader.read(readable, from: bytes) }
+            }
+            switch read {
+            case .success(let value): return value as! T
+            case .failure(let error): throw .malformedBody(type: message.type, detail: error.detail)
+            }
+        }
         do {
             return try decoder.decode(T.self, from: message.json)
         } catch let error as DecodingError {
