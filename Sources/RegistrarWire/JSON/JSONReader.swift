@@ -67,31 +67,13 @@ struct JSONReader {
 
     /// Enters the object of `field`; nil for `null`.
     mutating func object(_ field: JSONKey) throws(JSONReadError) -> Cursor? {
-        switch peekValueStart() {
-        case UInt8(ascii: "{"):
-            position += 1
-            return Cursor()
-        case UInt8(ascii: "n"):
-            try literal("null")
-            return nil
-        default:
-            throw try mismatch(field, expected: "an object")
-        }
+        try enter(UInt8(ascii: "{"), field, expected: "an object")
     }
 
     /// The next key of the object, with the reader placed on its value; nil after the last.
     mutating func nextKey(in cursor: inout Cursor) throws(JSONReadError) -> JSONKey? {
+        guard try nextMember(in: &cursor, closer: UInt8(ascii: "}")) else { return nil }
         skipWhitespace()
-        if !cursor.first || peek() == UInt8(ascii: "}") {
-            if peek() == UInt8(ascii: "}") {
-                position += 1
-                return nil
-            }
-            guard !cursor.first, peek() == UInt8(ascii: ",") else { throw .invalid }
-            position += 1
-            skipWhitespace()
-        }
-        cursor.first = false
         guard peek() == UInt8(ascii: "\"") else { throw .invalid }
         let key = try stringToken()
         skipWhitespace()
@@ -100,32 +82,38 @@ struct JSONReader {
         return key
     }
 
-    /// Enters an array; nil for `null`.
+    /// Enters the array of `field`; nil for `null`.
     mutating func array(_ field: JSONKey) throws(JSONReadError) -> Cursor? {
+        try enter(UInt8(ascii: "["), field, expected: "an array")
+    }
+
+    /// Moves to the next element of the array; false after the last.
+    mutating func nextElement(in cursor: inout Cursor) throws(JSONReadError) -> Bool {
+        try nextMember(in: &cursor, closer: UInt8(ascii: "]"))
+    }
+
+    private mutating func enter(_ opener: UInt8, _ field: JSONKey, expected: String) throws(JSONReadError) -> Cursor? {
         switch peekValueStart() {
-        case UInt8(ascii: "["):
+        case opener:
             position += 1
             return Cursor()
         case UInt8(ascii: "n"):
             try literal("null")
             return nil
         default:
-            throw try mismatch(field, expected: "an array")
+            throw try mismatch(field, expected: expected)
         }
     }
 
-    /// Moves to the next element of the array; false after the last.
-    mutating func nextElement(in cursor: inout Cursor) throws(JSONReadError) -> Bool {
+    /// Steps over the comma before the next member, or the closer after the last. (A closer
+    /// right after a comma is left for the member's reader to refuse.)
+    private mutating func nextMember(in cursor: inout Cursor, closer: UInt8) throws(JSONReadError) -> Bool {
         skipWhitespace()
-        if peek() == UInt8(ascii: "]") && cursor.first {
+        if peek() == closer {
             position += 1
             return false
         }
         if !cursor.first {
-            if peek() == UInt8(ascii: "]") {
-                position += 1
-                return false
-            }
             guard peek() == UInt8(ascii: ",") else { throw .invalid }
             position += 1
         }

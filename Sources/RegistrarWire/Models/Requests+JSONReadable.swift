@@ -36,9 +36,22 @@ extension InstanceBody: JSONReadable {
     }
 }
 
-extension InstanceRequest: JSONReadable {
+/// A naming request read by `JSONReader`: the fields every naming request has are read here,
+/// the type reads its own.
+protocol ReadableNamingRequest: JSONReadable {
+    /// Every field absent.
+    init()
+    var requestId: String? { get set }
+    var namespace: String? { get set }
+    var serviceName: String? { get set }
+    var groupName: String? { get set }
+    /// Reads `key` if it is one of the type's own fields; false if it is not.
+    mutating func readField(_ key: JSONKey, from json: inout JSONReader) throws(JSONReadError) -> Bool
+}
+
+extension ReadableNamingRequest {
     init(json: inout JSONReader) throws(JSONReadError) {
-        self.init(namespace: nil, serviceName: nil, groupName: nil, type: nil, instance: nil)
+        self.init()
         var object = try json.object()
         while let key = try json.nextKey(in: &object) {
             switch key {
@@ -46,67 +59,65 @@ extension InstanceRequest: JSONReadable {
             case "namespace": namespace = try json.string(key)
             case "serviceName": serviceName = try json.string(key)
             case "groupName": groupName = try json.string(key)
-            case "type": type = try json.string(key)
-            case "instance": instance = try json.nested(InstanceBody.self, key)
-            default: try json.skipValue()
+            default: if try !readField(key, from: &json) { try json.skipValue() }
             }
         }
     }
 }
 
-extension BatchInstanceRequest: JSONReadable {
-    init(json: inout JSONReader) throws(JSONReadError) {
-        self.init(namespace: nil, serviceName: nil, groupName: nil, type: nil, instances: nil)
-        var object = try json.object()
-        while let key = try json.nextKey(in: &object) {
-            switch key {
-            case "requestId": requestId = try json.string(key)
-            case "namespace": namespace = try json.string(key)
-            case "serviceName": serviceName = try json.string(key)
-            case "groupName": groupName = try json.string(key)
-            case "type": type = try json.string(key)
-            case "instances": instances = try json.nestedArray(InstanceBody.self, key)
-            default: try json.skipValue()
-            }
+extension InstanceRequest: ReadableNamingRequest {
+    init() { self.init(namespace: nil, serviceName: nil, groupName: nil, type: nil, instance: nil) }
+
+    mutating func readField(_ key: JSONKey, from json: inout JSONReader) throws(JSONReadError) -> Bool {
+        switch key {
+        case "type": type = try json.string(key)
+        case "instance": instance = try json.nested(InstanceBody.self, key)
+        default: return false
         }
+        return true
     }
 }
 
-extension ServiceQueryRequest: JSONReadable {
-    init(json: inout JSONReader) throws(JSONReadError) {
-        self.init(namespace: nil, serviceName: nil, groupName: nil)
-        var object = try json.object()
-        while let key = try json.nextKey(in: &object) {
-            switch key {
-            case "requestId": requestId = try json.string(key)
-            case "namespace": namespace = try json.string(key)
-            case "serviceName": serviceName = try json.string(key)
-            case "groupName": groupName = try json.string(key)
-            case "cluster": cluster = try json.string(key)
-            case "healthyOnly": healthyOnly = try json.bool(key)
-            case "udpPort": udpPort = try json.int(key)
-            default: try json.skipValue()
-            }
+extension BatchInstanceRequest: ReadableNamingRequest {
+    init() { self.init(namespace: nil, serviceName: nil, groupName: nil, type: nil, instances: nil) }
+
+    mutating func readField(_ key: JSONKey, from json: inout JSONReader) throws(JSONReadError) -> Bool {
+        switch key {
+        case "type": type = try json.string(key)
+        case "instances": instances = try json.nestedArray(InstanceBody.self, key)
+        default: return false
         }
+        return true
     }
 }
 
-extension SubscribeServiceRequest: JSONReadable {
-    init(json: inout JSONReader) throws(JSONReadError) {
+extension ServiceQueryRequest: ReadableNamingRequest {
+    init() { self.init(namespace: nil, serviceName: nil, groupName: nil) }
+
+    mutating func readField(_ key: JSONKey, from json: inout JSONReader) throws(JSONReadError) -> Bool {
+        switch key {
+        case "cluster": cluster = try json.string(key)
+        case "healthyOnly": healthyOnly = try json.bool(key)
+        case "udpPort": udpPort = try json.int(key)
+        default: return false
+        }
+        return true
+    }
+}
+
+extension SubscribeServiceRequest: ReadableNamingRequest {
+    init() {
         self.init(namespace: nil, serviceName: nil, groupName: nil, subscribe: false)
         subscribe = nil
         clusters = nil
-        var object = try json.object()
-        while let key = try json.nextKey(in: &object) {
-            switch key {
-            case "requestId": requestId = try json.string(key)
-            case "namespace": namespace = try json.string(key)
-            case "serviceName": serviceName = try json.string(key)
-            case "groupName": groupName = try json.string(key)
-            case "subscribe": subscribe = try json.bool(key)
-            case "clusters": clusters = try json.string(key)
-            default: try json.skipValue()
-            }
+    }
+
+    mutating func readField(_ key: JSONKey, from json: inout JSONReader) throws(JSONReadError) -> Bool {
+        switch key {
+        case "subscribe": subscribe = try json.bool(key)
+        case "clusters": clusters = try json.string(key)
+        default: return false
         }
+        return true
     }
 }
