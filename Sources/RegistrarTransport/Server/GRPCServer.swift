@@ -87,7 +87,7 @@ public final class GRPCServer: Sendable {
             handler.connectionClosed()
         }
         let sync = channel.pipeline.syncOperations
-        try sync.addHandler(KeepaliveHandler(clock: keepaliveClock(for: channel.eventLoop), interval: configuration.keepaliveInterval, timeout: configuration.keepaliveTimeout))
+        try sync.addHandler(KeepaliveHandler(clock: keepaliveClock(for: channel.eventLoop)))
         try sync.addHandler(ReadCompactor())
         let initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: configuration.maximumConcurrentStreams),

@@ -12,12 +12,18 @@ import NIOCore
 /// Threading: loop-bound; every method must be called on `eventLoop`.
 final class KeepaliveClock {
     let eventLoop: EventLoop
+    /// Idle time before a connection is PINGed.
+    let interval: TimeAmount
+    /// How long a PING may go unanswered before the connection is closed.
+    let timeout: TimeAmount
     private let tick: TimeAmount
     private var members: [ObjectIdentifier: KeepaliveHandler] = [:]
     private var timer: Scheduled<Void>?
 
     init(eventLoop: EventLoop, interval: TimeAmount, timeout: TimeAmount) {
         self.eventLoop = eventLoop
+        self.interval = interval
+        self.timeout = timeout
         self.tick = max(.milliseconds(10), min(.seconds(1), .nanoseconds(min(interval, timeout).nanoseconds / 4)))
     }
 

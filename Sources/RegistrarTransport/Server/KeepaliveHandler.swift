@@ -17,16 +17,12 @@ final class KeepaliveHandler: ChannelInboundHandler {
     typealias InboundOut = ByteBuffer
 
     private let clock: KeepaliveClock
-    private let interval: TimeAmount
-    private let timeout: TimeAmount
     private var lastRead = NIODeadline.now()
     private var pingSentAt: NIODeadline?
     private var context: ChannelHandlerContext?
 
-    init(clock: KeepaliveClock, interval: TimeAmount, timeout: TimeAmount) {
+    init(clock: KeepaliveClock) {
         self.clock = clock
-        self.interval = interval
-        self.timeout = timeout
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -70,11 +66,11 @@ final class KeepaliveHandler: ChannelInboundHandler {
     func check(now: NIODeadline) {
         guard let context else { return }
         if let pingSentAt {
-            if now - pingSentAt >= timeout {
+            if now - pingSentAt >= clock.timeout {
                 stop()
                 context.close(promise: nil)
             }
-        } else if now - lastRead >= interval {
+        } else if now - lastRead >= clock.interval {
             pingSentAt = now
             let ping = HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: UInt64(now.uptimeNanoseconds)), ack: false))
             // Written from the tail so that it passes through the HTTP/2 handler behind us.
