@@ -21,8 +21,9 @@ enum JSONReadError: Error {
     }
 }
 
-/// An object key as read: a view of the document's bytes, or the decoded text when the key
-/// had escapes. Compared with the key names a type knows without building a `String`.
+/// An object key (or string value) as read: a view of the document's bytes when they are plain
+/// ASCII, else the decoded text. Compared with the key names a type knows without building a
+/// `String`.
 struct JSONKey {
     private let raw: UnsafeRawBufferPointer?
     private let decoded: String?
@@ -40,7 +41,7 @@ struct JSONKey {
     /// The key as text (also the value of a string token).
     var name: String {
         if let decoded { return decoded }
-        // Raw tokens are ASCII-checked or UTF-8-validated by the reader.
+        // Raw tokens are ASCII (the reader keeps any other text decoded).
         return String(decoding: raw!, as: UTF8.self)
     }
 
@@ -104,8 +105,10 @@ extension JSONReader {
             if b == UInt8(ascii: "\"") {
                 let text = UnsafeRawBufferPointer(rebasing: buffer[start..<cursor])
                 advance(to: cursor + 1)
-                if !isASCII, String(validating: text, as: UTF8.self) == nil { throw .invalid }
-                return JSONKey(raw: text)
+                if isASCII { return JSONKey(raw: text) }
+                // Keep the validated text rather than decoding the bytes a second time later.
+                guard let validated = String(validating: text, as: UTF8.self) else { throw .invalid }
+                return JSONKey(decoded: validated)
             }
             if b == UInt8(ascii: "\\") { return try escapedString(from: start) }
             if b < 0x20 { throw .invalid }

@@ -74,8 +74,9 @@ extension InstanceBody {
     }
 
     /// The metadata object, read key by key. `[String: String]`'s own `Decodable` goes through
-    /// generic boxes and type lookups for every entry, which made it a quarter of the cost of
-    /// decoding a registration.
+    /// generic boxes and type lookups for every entry. The server reads instances with
+    /// `JSONReader`; this path serves `JSONDecoder`, which the SDK uses for the hosts of every
+    /// pushed and queried service.
     private static func metadata(in container: KeyedDecodingContainer<CodingKeys>) throws -> [String: String]? {
         guard container.contains(.metadata), try !container.decodeNil(forKey: .metadata) else { return nil }
         let object = try container.nestedContainer(keyedBy: MetadataKey.self, forKey: .metadata)
