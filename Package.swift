@@ -3,11 +3,25 @@ import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
+extension Target.Dependency {
+    static let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+    static let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+    static let nioEmbedded = Target.Dependency.product(name: "NIOEmbedded", package: "swift-nio")
+    static let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+    static let nioHTTP2 = Target.Dependency.product(name: "NIOHTTP2", package: "swift-nio-http2")
+    static let nioHPACK = Target.Dependency.product(name: "NIOHPACK", package: "swift-nio-http2")
+    static let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+    static let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+    static let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+    static let compress = Target.Dependency.product(name: "CompressNIO", package: "compress-nio")
+}
+
 let package = Package(
     name: "Registrar",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "registrar", targets: ["registrar"]),
+        .executable(name: "registrar-bench", targets: ["registrar-bench"]),
         .library(name: "RegistrarClient", targets: ["RegistrarClient"]),
     ],
     dependencies: [
@@ -21,83 +35,97 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.1.0"),
         // Hummingbird without its default traits (swift-configuration, full Foundation): lean builds.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
-        // System zlib (zlib1g-dev): gzip for v1 UDP push, zlib for Distro later.
+        // System zlib (zlib1g-dev): gzip for v1 UDP push, zlib for Distro.
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         // SQLite (system libsqlite3-dev) for the durable store: persistent instances, services, namespaces.
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
-        // The wire contract: protobuf envelope (generated from proto/) and the JSON request/response models.
+        // The wire contract: protobuf envelope (generated from proto/), PayloadCodec, the JSON
+        // request/response models, JSON reading and writing. Depends on nothing of ours.
         .target(
             name: "RegistrarWire",
-            dependencies: ["RegistrarCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict
         ),
-        // A thin gRPC layer over swift-nio-http2 (server and client sides).
-        .target(
-            name: "RegistrarTransport",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-            ],
-            swiftSettings: strict
-        ),
+        // A thin gRPC layer over swift-nio-http2 (server and client sides). Knows no Nacos.
+        .target(name: "RegistrarTransport", dependencies: [.nioCore, .nioPosix, .nioHTTP2, .nioHPACK], swiftSettings: strict),
         // The domain: clients, services, indexes, ServiceInfo read model. No I/O.
-        .target(name: "RegistrarCore", dependencies: [.product(name: "HeapModule", package: "swift-collections")], swiftSettings: strict),
+        .target(
+            name: "RegistrarCore",
+            dependencies: [.product(name: "HeapModule", package: "swift-collections")],
+            swiftSettings: strict
+        ),
         // The durable store: versioned SQLite schema (WAL, full sync) and group-committed writes.
         .target(
             name: "RegistrarStorage",
             dependencies: ["RegistrarCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
-        // The runtime: gRPC and v1 HTTP fronts, push (gRPC and UDP), liveness and heartbeats,
-        // configuration, lifecycle.
+        // The runtime: the composition root, gRPC and v1 HTTP fronts, push (gRPC and UDP),
+        // liveness and heartbeats, health checks, cluster mode, configuration, lifecycle.
         .target(
             name: "RegistrarServer",
             dependencies: [
                 "RegistrarCore", "RegistrarWire", "RegistrarTransport", "RegistrarStorage",
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .nioCore, .nioPosix, .nioHTTP1, .logging, .lifecycle, .compress,
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "CompressNIO", package: "compress-nio"),
             ],
             swiftSettings: strict
         ),
-        // The Swift SDK: RegistrarClient (reconnect, failover, redo, subscriptions, cache) over NacosConnection.
+        // The Swift SDK: RegistrarClient (reconnect, failover, redo, subscriptions, cache) over
+        // NacosConnection. Speaks the contract only: no server code.
         .target(
             name: "RegistrarClient",
-            dependencies: [
-                "RegistrarCore", "RegistrarWire", "RegistrarTransport",
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["RegistrarWire", "RegistrarTransport", .nioCore, .nioPosix, .logging],
             swiftSettings: strict
         ),
+        // The product: `serve` and the operator verbs.
         .executableTarget(
             name: "registrar",
             dependencies: [
-                "RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarClient",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "RegistrarServer", "RegistrarClient", "RegistrarWire", "RegistrarTransport",
+                .argumentParser, .logging, .lifecycle, .nioPosix,
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strict
+        ),
+        // The load generator, outside the product.
+        .executableTarget(
+            name: "registrar-bench",
+            dependencies: [
+                "RegistrarClient", "RegistrarWire", "RegistrarTransport", .argumentParser, .logging, .nioCore, .nioPosix,
+            ],
+            swiftSettings: strict
+        ),
+        // Test support: servers with structured teardown, connections, bounded waits, fakes.
+        .target(
+            name: "RegistrarTesting",
+            dependencies: [
+                "RegistrarServer", "RegistrarClient", "RegistrarWire", "RegistrarTransport", "RegistrarCore",
+                .nioCore, .nioPosix, .logging,
+            ],
+            path: "Tests/RegistrarTesting",
             swiftSettings: strict
         ),
         .testTarget(name: "RegistrarCoreTests", dependencies: ["RegistrarCore"], swiftSettings: strict),
         .testTarget(name: "RegistrarWireTests", dependencies: ["RegistrarWire"], swiftSettings: strict),
         .testTarget(
             name: "RegistrarTransportTests",
-            dependencies: ["RegistrarTransport", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: ["RegistrarTransport", .nioCore, .nioPosix, .nioEmbedded, .nioHTTP2, .nioHPACK],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "RegistrarStorageTests", dependencies: ["RegistrarStorage", "RegistrarCore"], swiftSettings: strict),
+        .testTarget(
+            name: "RegistrarClientTests",
+            dependencies: ["RegistrarClient", "RegistrarTesting", "RegistrarWire", .nioCore, .nioPosix],
             swiftSettings: strict
         ),
         .testTarget(
             name: "RegistrarServerTests",
             dependencies: [
-                "RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore", "RegistrarClient", "RegistrarStorage",
-                .product(name: "CompressNIO", package: "compress-nio"),
+                "RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore", "RegistrarClient",
+                "RegistrarStorage", "RegistrarTesting", .nioCore, .nioPosix, .nioEmbedded, .logging, .compress,
             ],
             swiftSettings: strict
         ),

@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import NIOPosix
 
-/// The `registrar` command: the server (`serve`), operator verbs over the Swift SDK, and the bench.
+/// The `registrar` command: the server (`serve`), and the operator verbs over the Swift SDK
+/// (the load generator is the separate `registrar-bench`).
 @main
 struct Registrar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registrar",
         abstract: "A service registry that speaks the Nacos 2.x protocols.",
-        subcommands: [Serve.self, Services.self, Instances.self, Register.self, Deregister.self, Watch.self, Cluster.self, Bench.self]
+        subcommands: [Serve.self, Services.self, Instances.self, Register.self, Deregister.self, Watch.self, Cluster.self]
     )
 
     /// Runs the chosen verb. Any failure is one `Error: ...` line on stderr and a non-zero exit

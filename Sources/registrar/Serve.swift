@@ -1,3 +1,4 @@
+import RegistrarTransport
 import ArgumentParser
 import Foundation
 import Logging

@@ -1,3 +1,4 @@
+import RegistrarTesting
 import Foundation
 import NIOCore
 import RegistrarClient

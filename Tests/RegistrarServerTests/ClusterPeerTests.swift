@@ -1,3 +1,4 @@
+import RegistrarTesting
 import CompressNIO
 import Foundation
 import NIOCore

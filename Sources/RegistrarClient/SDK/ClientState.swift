@@ -1,4 +1,4 @@
-import RegistrarCore
+import RegistrarWire
 /// Everything a `RegistrarClient` remembers between calls: what it registered and subscribed
 /// (replayed after every reconnect, Nacos's "redo"), the current connection, and who waits for one.
 ///
@@ -13,10 +13,10 @@ struct ClientState {
     var connection: NacosConnection?
     var waiters: [UInt64: CheckedContinuation<NacosConnection, any Error>] = [:]
     /// Ephemeral instances this client registered, per service (the redo data).
-    var registrations: [ServiceKey: [InstanceAddressKey: ServiceInstance]] = [:]
+    var registrations: [ServiceName: [InstanceAddressKey: ServiceInstance]] = [:]
     /// Subscribed services and their listeners; a service is subscribed on the server while it
     /// has at least one listener.
-    var subscriptions: [ServiceKey: [UInt64: Listener]] = [:]
+    var subscriptions: [ServiceName: [UInt64: Listener]] = [:]
     /// Where a ConnectResetRequest told us to go next.
     var resetTarget: ServerAddress?
     /// Why the last connection attempt failed, for error messages while disconnected.
@@ -45,12 +45,12 @@ struct ClientState {
         case deregister(ServiceInstance)
     }
 
-    mutating func addRegistration(_ instances: [ServiceInstance], to service: ServiceKey) -> RegistrationUpdate {
+    mutating func addRegistration(_ instances: [ServiceInstance], to service: ServiceName) -> RegistrationUpdate {
         for instance in instances { registrations[service, default: [:]][instance.address] = instance }
         return .register(registered(service))
     }
 
-    mutating func removeRegistration(_ instance: ServiceInstance, from service: ServiceKey) -> RegistrationUpdate {
+    mutating func removeRegistration(_ instance: ServiceInstance, from service: ServiceName) -> RegistrationUpdate {
         registrations[service]?[instance.address] = nil
         let remaining = registered(service)
         if remaining.isEmpty {
@@ -60,7 +60,7 @@ struct ClientState {
         return .register(remaining)
     }
 
-    func registered(_ service: ServiceKey) -> [ServiceInstance] {
+    func registered(_ service: ServiceName) -> [ServiceInstance] {
         (registrations[service] ?? [:]).values.sorted { ($0.ip, $0.port, $0.clusterName) < ($1.ip, $1.port, $1.clusterName) }
     }
 }

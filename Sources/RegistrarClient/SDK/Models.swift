@@ -1,4 +1,3 @@
-import RegistrarCore
 import RegistrarWire
 
 /// One instance of a service, as the SDK registers and reads it.
@@ -79,7 +78,7 @@ public struct ServiceInfo: Sendable, Equatable, Codable {
         self.reachProtectionThreshold = reachProtectionThreshold
     }
 
-    init(_ body: ServiceInfoBody, service: ServiceKey) {
+    init(_ body: ServiceInfoBody, service: ServiceName) {
         // Servers may send the grouped name (`group@@name`); the key we asked for is authoritative.
         self.init(
             name: service.name, groupName: service.group, instances: (body.hosts ?? []).map(ServiceInstance.init),

@@ -3,7 +3,6 @@ import Logging
 import NIOCore
 import NIOPosix
 import RegistrarTransport
-import RegistrarCore
 import RegistrarWire
 
 /// The connection's life: connect, redo, serve the stream, probe when idle, reconnect.
@@ -118,8 +117,8 @@ extension RegistrarClient {
     static let redoRounds = 3
 
     private enum RedoStep: CustomStringConvertible {
-        case register(ServiceKey)
-        case subscribe(ServiceKey)
+        case register(ServiceName)
+        case subscribe(ServiceName)
 
         var description: String {
             switch self {
@@ -272,7 +271,7 @@ extension RegistrarClient {
 
     // MARK: Registration and ServiceInfo plumbing
 
-    func send(_ update: ClientState.RegistrationUpdate, for reference: ServiceKey, on connection: NacosConnection? = nil) async throws(RegistrarClientError) {
+    func send(_ update: ClientState.RegistrationUpdate, for reference: ServiceName, on connection: NacosConnection? = nil) async throws(RegistrarClientError) {
         let namespace = configuration.namespaceID
         switch update {
         case .register(let instances) where instances.count == 1:
@@ -284,7 +283,7 @@ extension RegistrarClient {
         }
     }
 
-    func sendPersistent(_ instance: ServiceInstance, _ reference: ServiceKey, type: String) async throws(RegistrarClientError) {
+    func sendPersistent(_ instance: ServiceInstance, _ reference: ServiceName, type: String) async throws(RegistrarClientError) {
         let request = InstanceRequest(namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group, type: type, instance: instance.wireBody)
         try await dispatch(on: nil, "PersistentInstanceRequest", request, expecting: "InstanceResponse")
     }
@@ -299,7 +298,7 @@ extension RegistrarClient {
 
     /// Reads the ServiceInfo of a query or subscribe response and caches it.
     @discardableResult
-    func apply(_ response: WireMessage, for reference: ServiceKey) throws(RegistrarClientError) -> (info: ServiceInfo, notified: Bool) {
+    func apply(_ response: WireMessage, for reference: ServiceName) throws(RegistrarClientError) -> (info: ServiceInfo, notified: Bool) {
         guard let message = try? JSONDecoder().decode(ServiceInfoMessage.self, from: response.json), let body = message.serviceInfo else {
             throw .badResponse("\(response.type) carries no readable serviceInfo")
         }
@@ -312,7 +311,7 @@ extension RegistrarClient {
     @discardableResult
     /// A query or subscribe answer replaces even newer-stamped data: after a failover the new
     /// server's clock may be behind, and its answer is still the truth now.
-    func apply(_ info: ServiceInfo, for reference: ServiceKey, replacingNewer: Bool = false) -> Bool {
+    func apply(_ info: ServiceInfo, for reference: ServiceName, replacingNewer: Bool = false) -> Bool {
         let (previous, stored) = cache.put(info, for: reference, replacingNewer: replacingNewer)
         guard stored, previous == nil || previous?.instanceSet != info.instanceSet
             || previous?.reachProtectionThreshold != info.reachProtectionThreshold else { return false }

@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
-import RegistrarCore
 import RegistrarWire
 import Synchronization
 
@@ -16,7 +15,7 @@ import Synchronization
 ///
 /// Threading: thread-safe; every method may be called from any task. Call `shutdown()` when done.
 public final class RegistrarClient: Sendable {
-    public static let defaultGroup = ServiceKey.defaultGroup
+    public static let defaultGroup = NacosNaming.defaultGroup
 
     let configuration: Configuration
     let logger: Logger
@@ -196,11 +195,11 @@ public final class RegistrarClient: Sendable {
     // MARK: Helpers
 
     /// The key of `service` in this client's namespace (an empty group means DEFAULT_GROUP).
-    func key(_ service: String, _ group: String?) -> ServiceKey {
-        ServiceKey(namespace: configuration.namespaceID, group: group, name: service)
+    func key(_ service: String, _ group: String?) -> ServiceName {
+        ServiceName(namespace: configuration.namespaceID, group: group, name: service)
     }
 
-    func check(_ service: String, _ group: String) throws(RegistrarClientError) -> ServiceKey {
+    func check(_ service: String, _ group: String) throws(RegistrarClientError) -> ServiceName {
         guard !service.trimmingCharacters(in: .whitespaces).isEmpty else { throw .invalidArgument("the service name is empty") }
         guard !service.contains("@@"), !group.contains("@@") else { throw .invalidArgument("service and group names must not contain '@@'") }
         return key(service, group)
@@ -212,11 +211,11 @@ public final class RegistrarClient: Sendable {
         guard instance.weight >= 0, instance.weight.isFinite else { throw .invalidArgument("weight must be a finite number ≥ 0") }
     }
 
-    func subscribeRequest(_ reference: ServiceKey, _ subscribe: Bool) -> SubscribeServiceRequest {
+    func subscribeRequest(_ reference: ServiceName, _ subscribe: Bool) -> SubscribeServiceRequest {
         SubscribeServiceRequest(namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group, subscribe: subscribe)
     }
 
-    private func removeListener(_ id: UInt64, of reference: ServiceKey) {
+    private func removeListener(_ id: UInt64, of reference: ServiceName) {
         let unsubscribe = state.withLock { state -> Bool in
             guard state.subscriptions[reference]?.removeValue(forKey: id) != nil else { return false }
             guard state.subscriptions[reference]?.isEmpty ?? false else { return false }

@@ -1,4 +1,4 @@
-import RegistrarCore
+import RegistrarWire
 import Foundation
 import Synchronization
 
@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// Threading: thread-safe. Disk writes happen on the caller's thread, outside the lock.
 final class ServiceInfoCache: Sendable {
-    private let entries = Mutex<[ServiceKey: ServiceInfo]>([:])
+    private let entries = Mutex<[ServiceName: ServiceInfo]>([:])
     private let directory: URL?
 
     init(directory: String?, namespace: String) {
@@ -17,7 +17,7 @@ final class ServiceInfoCache: Sendable {
     }
 
     /// The cached ServiceInfo, from memory or else from disk.
-    func get(_ service: ServiceKey) -> ServiceInfo? {
+    func get(_ service: ServiceName) -> ServiceInfo? {
         if let hit = entries.withLock({ $0[service] }) { return hit }
         guard let file = file(for: service), let data = try? Data(contentsOf: file),
               let info = try? JSONDecoder().decode(ServiceInfo.self, from: data) else { return nil }
@@ -28,7 +28,7 @@ final class ServiceInfoCache: Sendable {
     /// Stores `info` unless the cache already holds newer data (or always, with
     /// `replacingNewer`). Returns the previous entry and whether `info` was taken.
     @discardableResult
-    func put(_ info: ServiceInfo, for service: ServiceKey, replacingNewer: Bool = false) -> (previous: ServiceInfo?, stored: Bool) {
+    func put(_ info: ServiceInfo, for service: ServiceName, replacingNewer: Bool = false) -> (previous: ServiceInfo?, stored: Bool) {
         let (previous, stored) = entries.withLock { entries -> (ServiceInfo?, Bool) in
             let previous = entries[service]
             if !replacingNewer, let previous, previous.lastRefTime > info.lastRefTime { return (previous, false) }
@@ -39,14 +39,14 @@ final class ServiceInfoCache: Sendable {
         return (previous, stored)
     }
 
-    private func writeToDisk(_ info: ServiceInfo, for service: ServiceKey) {
+    private func writeToDisk(_ info: ServiceInfo, for service: ServiceName) {
         guard let file = file(for: service), let data = try? JSONEncoder().encode(info) else { return }
         try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         // Atomic: a crash mid-write never leaves a torn file for the next start to read.
         try? data.write(to: file, options: .atomic)
     }
 
-    private func file(for service: ServiceKey) -> URL? {
+    private func file(for service: ServiceName) -> URL? {
         // Names are validated by the server ([0-9a-zA-Z@.:_-]); percent-encoding keeps odd ones safe.
         let safe = service.groupedName.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "@._-"))) ?? "_"
         return directory?.appendingPathComponent(safe + ".json")

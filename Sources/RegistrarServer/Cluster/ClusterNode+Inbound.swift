@@ -34,7 +34,7 @@ extension ClusterNode {
     func answer(_ message: WireMessage, from sender: MemberAddress) throws(ClusterError) -> (type: String, body: [UInt8], headers: [String: String]) {
         switch message.type {
         case ClusterWire.MessageType.ping:
-            return (ClusterWire.MessageType.pong, [], [ClusterWire.Header.ready: runtime.ready.load(ordering: .relaxed) ? "true" : "false"])
+            return (ClusterWire.MessageType.pong, [], [ClusterWire.Header.ready: readiness.isReady ? "true" : "false"])
         case ClusterWire.MessageType.sync:
             let type = message.headers[ClusterWire.Header.resourceType] ?? ""
             guard type == DistroJSON.clientDataType else { throw .unknownType(type) }
@@ -43,7 +43,7 @@ extension ClusterNode {
             return (ClusterWire.MessageType.syncAck, [], [:])
         case ClusterWire.MessageType.verify:
             let digest = try inflate(message.json, DistroJSON.decodeDigest)
-            let resend = runtime.store.withRegistry {
+            let resend = naming.store.withRegistry {
                 $0.renewReplicas(owner: sender.description, digest: digest.entries, leaseUntil: leaseDeadline())
             }
             return (ClusterWire.MessageType.resend, counters.deflate(DistroJSON.encode(DistroJSON.Resend(clientIds: resend))), [:])
@@ -74,7 +74,7 @@ extension ClusterNode {
         var refused: [String] = []
         var mine: [ClientDatum] = []
         let lease = leaseDeadline()
-        runtime.store.withRegistry { registry in
+        naming.store.withRegistry { registry in
             for datum in batch.data {
                 if let sender, datum.owner != sender.description {
                     refused.append("\(datum.clientId): owned by \(datum.owner), sent by \(sender)")
@@ -98,14 +98,14 @@ extension ClusterNode {
         if !refused.isEmpty {
             logger.warning("refused \(refused.count) datum(s) from \(sender?.description ?? "a snapshot"): \(refused.prefix(3).joined(separator: "; "))")
         }
-        runtime.servicesChanged(Array(changed))
+        naming.changes.servicesChanged(Array(changed))
         return mine
     }
 
     /// The whole ephemeral state this node holds (owned and replicas), as snapshot chunks of at
     /// most `snapshotChunkClients` clients, each compressed on its own and numbered from 0.
     func snapshotChunks() -> [ByteBuffer] {
-        let datums = runtime.store.read { $0.replicationSnapshot() }
+        let datums = naming.store.read { $0.replicationSnapshot() }
         let size = max(1, configuration.snapshotChunkClients)
         let count = max(1, (datums.count + size - 1) / size)
         return (0..<count).map { index in

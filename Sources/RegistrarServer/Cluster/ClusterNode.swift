@@ -16,17 +16,22 @@ import Synchronization
 final class ClusterNode: Sendable {
     let configuration: ClusterConfiguration
     let me: MemberAddress
-    let runtime: NamingRuntime
+    let naming: NamingContext
+    let readiness: Readiness
     let counters = ClusterCounters()
     let logger: Logger
     let peers: [MemberAddress: PeerLink]
     private let members: Mutex<MemberTable>
     private let loops = Mutex<[Task<Void, Never>]>([])
 
-    init(configuration: ClusterConfiguration, me: MemberAddress, runtime: NamingRuntime, group: EventLoopGroup, logger: Logger) {
+    init(
+        configuration: ClusterConfiguration, me: MemberAddress, naming: NamingContext, readiness: Readiness,
+        group: EventLoopGroup, logger: Logger
+    ) {
         self.configuration = configuration
         self.me = me
-        self.runtime = runtime
+        self.naming = naming
+        self.readiness = readiness
         var logger = logger
         logger[metadataKey: "member"] = "\(me)"
         self.logger = logger
@@ -35,7 +40,7 @@ final class ClusterNode: Sendable {
         self.peers = Dictionary(uniqueKeysWithValues: table.peers.map {
             ($0, PeerLink(address: $0, me: me, configuration: configuration, group: group))
         })
-        runtime.store.withRegistry { $0.enableReplication(member: me.description) }
+        naming.store.withRegistry { $0.enableReplication(member: me.description) }
     }
 
     var memberTable: MemberTable { members.withLock { $0 } }
@@ -131,7 +136,7 @@ final class ClusterNode: Sendable {
     /// Hands the clients that changed since the last tick to every peer's queue, then starts a
     /// send to each peer that has nothing in flight and no backoff pending.
     func syncChanges() {
-        let (changed, deleted) = runtime.store.withRegistry { registry in
+        let (changed, deleted) = naming.store.withRegistry { registry in
             let changes = registry.takeReplicationChanges()
             return (changes.changed.map(\.clientId), changes.deleted)
         }
@@ -165,7 +170,7 @@ final class ClusterNode: Sendable {
 
     private func sendBatch(_ taken: [ClientID: PeerLink.Owed], to peer: PeerLink) async -> Bool {
         var batch = DistroJSON.Batch()
-        runtime.store.read { registry in
+        naming.store.read { registry in
             for (id, owed) in taken {
                 switch owed {
                 case .current: if let datum = registry.datum(of: id) { batch.data.append(datum) }
@@ -192,7 +197,7 @@ final class ClusterNode: Sendable {
     /// Sends every peer that is not DOWN the digest of the clients this node owns, in batches;
     /// the peer renews those leases and names what it lacks, which is then sent again.
     func verifyAll() async {
-        let digest = runtime.store.read { $0.ownedDigest() }
+        let digest = naming.store.read { $0.ownedDigest() }
         guard !digest.isEmpty else { return }
         let table = memberTable
         let bodies = stride(from: 0, to: digest.count, by: configuration.verifyBatch).map { start in
@@ -219,10 +224,10 @@ final class ClusterNode: Sendable {
     // MARK: Leases
 
     func expireReplicas() {
-        let (expired, changed) = runtime.store.withRegistry { $0.expireReplicas(now: monotonicMillis()) }
+        let (expired, changed) = naming.store.withRegistry { $0.expireReplicas(now: monotonicMillis()) }
         guard !expired.isEmpty else { return }
         counters.replicasExpired.add(expired.count)
         logger.notice("\(expired.count) replica client(s) expired: their owner did not renew them within \(configuration.replicaLease)")
-        runtime.servicesChanged(changed)
+        naming.changes.servicesChanged(changed)
     }
 }

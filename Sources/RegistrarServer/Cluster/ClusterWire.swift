@@ -134,12 +134,3 @@ final class ClusterCounters: Sendable {
         return raw
     }
 }
-
-extension Atomic where Value == Int {
-    /// The current count (relaxed: counters order nothing).
-    var value: Int { load(ordering: .relaxed) }
-
-    func add(_ amount: Int) {
-        _ = add(amount, ordering: .relaxed)
-    }
-}

@@ -11,14 +11,13 @@ import RegistrarCore
 /// are accepted and ignored, so the API cannot aim probes at other ports.
 ///
 /// Threading: handlers run on the request's event loop.
-struct ClusterRoutes {
-    let front: V1Front
-
-    private var runtime: NamingRuntime { front.runtime }
+struct ClusterRoutes: V1RouteGroup {
+    let naming: NamingContext
+    let reader: V1ParameterReader
 
     func add(to router: Router<V1RequestContext>) {
         let routes = self
-        router.put(RouterPath("/nacos/v1/ns/cluster")) { request, context in try await routes.update(try await routes.front.parameters(request)) }
+        router.put(RouterPath("/nacos/v1/ns/cluster")) { request, context in try await routes.update(try await routes.reader.read(request)) }
     }
 
     private struct CheckerJSON: Decodable {
@@ -28,7 +27,7 @@ struct ClusterRoutes {
     }
 
     private func update(_ parameters: V1Parameters) async throws -> Response {
-        let service = try parameters.service(validation: runtime.validation)
+        let service = try parameters.service(validation: naming.validation)
         let cluster = try parameters.required("clusterName")
         var check = HealthCheckSpec.tcp
         if let text = parameters.optional("healthChecker") {
@@ -38,7 +37,7 @@ struct ClusterRoutes {
             }
             check = HealthCheckSpec(kind: kind, path: decoded.path ?? "/", expectedStatus: decoded.expectedResponseCode)
         }
-        runtime.servicesChanged(try await runtime.durable.submit(.setHealthCheck(check, of: service, cluster: cluster)))
+        try await naming.write(.setHealthCheck(check, of: service, cluster: cluster))
         return V1Response.ok
     }
 }

@@ -9,34 +9,36 @@ import RegistrarWire
 /// (5/15/30 s by default, or the instance's `preserved.*` metadata); see `Registry.sweep`.
 ///
 /// Threading: handlers run on the request's event loop; the registry is behind its lock.
-struct InstanceRoutes {
-    let front: V1Front
-
-    private var runtime: NamingRuntime { front.runtime }
+struct InstanceRoutes: V1RouteGroup {
+    let naming: NamingContext
+    let reader: V1ParameterReader
+    /// Cluster mode: sends requests for another member's `ip:port` there.
+    let forwarder: V1Forwarder?
+    let udpPush: PushScheduler
 
     func add(to router: Router<V1RequestContext>) {
         let routes = self
         let path = "/nacos/v1/ns/instance"
         router.post(RouterPath(path)) { request, context in
-            let parameters = try await routes.front.parameters(request)
-            if let forwarded = await routes.front.forwardToResponsibleMember(request, parameters) { return forwarded }
+            let parameters = try await routes.reader.read(request)
+            if let forwarded = await routes.forwarder?.forwardToResponsibleMember(request, parameters) { return forwarded }
             return try await routes.register(parameters)
         }
         router.delete(RouterPath(path)) { request, context in
-            let parameters = try await routes.front.parameters(request)
-            if let forwarded = await routes.front.forwardToResponsibleMember(request, parameters) { return forwarded }
+            let parameters = try await routes.reader.read(request)
+            if let forwarded = await routes.forwarder?.forwardToResponsibleMember(request, parameters) { return forwarded }
             return try await routes.deregister(parameters)
         }
-        router.put(RouterPath(path)) { request, context in try routes.update(try await routes.front.parameters(request)) }
-        router.patch(RouterPath(path)) { request, context in try routes.patch(try await routes.front.parameters(request)) }
-        router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.front.parameters(request)) }
+        router.put(RouterPath(path)) { request, context in try routes.update(try await routes.reader.read(request)) }
+        router.patch(RouterPath(path)) { request, context in try routes.patch(try await routes.reader.read(request)) }
+        router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.reader.read(request)) }
         router.get(RouterPath(path + "/list")) { request, context in
-            try routes.list(try await routes.front.parameters(request), userAgent: request.headers[.userAgent], context: context)
+            try routes.list(try await routes.reader.read(request), userAgent: request.headers[.userAgent], context: context)
         }
         router.put(RouterPath(path + "/beat")) { request, context in
-            let parameters = try await routes.front.parameters(request)
+            let parameters = try await routes.reader.read(request)
             let target = try routes.beatTarget(parameters)
-            if let forwarded = await routes.front.forwardToResponsibleMember(request, parameters, ip: target.ip, port: target.port) { return forwarded }
+            if let forwarded = await routes.forwarder?.forwardToResponsibleMember(request, parameters, ip: target.ip, port: target.port) { return forwarded }
             return try routes.beat(target)
         }
     }
@@ -44,7 +46,7 @@ struct InstanceRoutes {
     /// Registers an instance: a heartbeat one (`ip:port#true`), or with `ephemeral=false` a
     /// persistent one, answered only once it is on disk.
     private func register(_ parameters: V1Parameters) async throws -> Response {
-        let service = try parameters.service(validation: runtime.validation)
+        let service = try parameters.service(validation: naming.validation)
         let ip = try parameters.required("ip")
         let port = try parameters.port()
         let instance = Instance(
@@ -55,7 +57,7 @@ struct InstanceRoutes {
         if parameters.bool("ephemeral", default: true) {
             try publish(instance, into: service)
         } else {
-            runtime.servicesChanged(try await runtime.durable.submit(.registerPersistent(instance, into: service)))
+            try await naming.write(.registerPersistent(instance, into: service))
         }
         return V1Response.ok
     }
@@ -68,28 +70,28 @@ struct InstanceRoutes {
 
     private func publish(_ instance: Instance, into service: ServiceKey) throws {
         let now = monotonicMillis()
-        let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
+        let changed = try naming.store.withRegistry { (registry) throws(RegistryError) in
             try registry.publishBeating(instance, into: service, now: now)
         }
-        runtime.servicesChanged(changed)
+        naming.changes.servicesChanged(changed)
     }
 
     /// Deregisters an instance. Without an `ephemeral` parameter, a persistent instance at
     /// that address is the one meant when there is no heartbeat one (Nacos would answer `ok`
     /// and remove nothing).
     private func deregister(_ parameters: V1Parameters) async throws -> Response {
-        let service = try parameters.service(validation: runtime.validation)
+        let service = try parameters.service(validation: naming.validation)
         let ip = try parameters.required("ip")
         let port = try parameters.port()
         _ = try parameters.weight()
         let heartbeatClient = IPPortClientID.make(ip: ip, port: port, ephemeral: true)
         let persistent = parameters.optional("ephemeral") == nil
-            ? runtime.store.read { $0.persistentInstance(ip: ip, port: port, in: service) != nil && !$0.publishes(heartbeatClient, into: service) }
+            ? naming.store.read { $0.persistentInstance(ip: ip, port: port, in: service) != nil && !$0.publishes(heartbeatClient, into: service) }
             : !parameters.bool("ephemeral", default: true)
         if persistent {
-            runtime.servicesChanged(try await runtime.durable.submit(.deregisterPersistent(ip: ip, port: port, from: service)))
+            try await naming.write(.deregisterPersistent(ip: ip, port: port, from: service))
         } else {
-            runtime.servicesChanged(runtime.store.withRegistry { $0.withdrawIPPortClient(heartbeatClient, from: service) })
+            naming.changes.servicesChanged(naming.store.withRegistry { $0.withdrawIPPortClient(heartbeatClient, from: service) })
         }
         return V1Response.ok
     }
@@ -98,39 +100,39 @@ struct InstanceRoutes {
         let ip = try parameters.required("ip")
         let port = try parameters.port()
         let cluster = parameters.optional("clusterName") ?? (legacyCluster ? parameters.optional("cluster") : nil) ?? Instance.defaultCluster
-        try runtime.validation.checkCluster(cluster)
+        try naming.validation.checkCluster(cluster)
         return InstanceAddress(ip: ip, port: port, cluster: cluster)
     }
 
     /// `PUT`: an operator edit (weight, enabled, metadata) of an instance of an existing service.
     private func update(_ parameters: V1Parameters) throws -> Response {
-        let service = try parameters.service(validation: runtime.validation)
+        let service = try parameters.service(validation: naming.validation)
         let address = try address(parameters, legacyCluster: true)
         let overlay = InstanceOverlay(weight: try parameters.weight() ?? 1.0, enabled: enabled(parameters) ?? true, metadata: try parameters.metadata() ?? [:])
-        let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
+        let changed = try naming.store.withRegistry { (registry) throws(RegistryError) in
             try registry.editInstance(service, at: address, overlay: overlay)
         }
-        runtime.servicesChanged(changed)
+        naming.changes.servicesChanged(changed)
         return V1Response.ok
     }
 
     /// `PATCH`: changes only the given fields of an existing instance.
     private func patch(_ parameters: V1Parameters) throws -> Response {
-        let service = try parameters.service(validation: runtime.validation)
+        let service = try parameters.service(validation: naming.validation)
         let address = try address(parameters, legacyCluster: true)
         let weight = try parameters.weight()
         let metadata = try parameters.metadata()
-        let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
+        let changed = try naming.store.withRegistry { (registry) throws(RegistryError) in
             try registry.patchInstance(service, at: address, weight: weight, enabled: enabled(parameters), metadata: metadata)
         }
-        runtime.servicesChanged(changed)
+        naming.changes.servicesChanged(changed)
         return V1Response.ok
     }
 
     private func detail(_ parameters: V1Parameters) throws -> Response {
-        let service = try parameters.service(validation: runtime.validation)
+        let service = try parameters.service(validation: naming.validation)
         let address = try address(parameters, legacyCluster: false)
-        let instance = try runtime.store.read { (registry) throws(RegistryError) in
+        let instance = try naming.store.read { (registry) throws(RegistryError) in
             try registry.instance(in: service, ip: address.ip, port: address.port, cluster: address.cluster)
         }
         return V1Response.json(V1JSON.instanceDetail(instance, service: service))
@@ -139,9 +141,9 @@ struct InstanceRoutes {
     /// The instances of a service (2.x shape, grouped `name`). With `udpPort` (and `clientIP`)
     /// from a client that can take UDP pushes, the caller is subscribed for them.
     private func list(_ parameters: V1Parameters, userAgent: String?, context: V1RequestContext) throws -> Response {
-        let service = try parameters.service(validation: runtime.validation)
+        let service = try parameters.service(validation: naming.validation)
         let clusters = parameters.optional("clusters") ?? ""
-        try runtime.validation.checkClusters(clusters)
+        try naming.validation.checkClusters(clusters)
         let healthyOnly = parameters.optional("healthyOnly")?.lowercased() == "true"
         let udpPort = try parameters.int("udpPort") ?? 0
         guard (0...65535).contains(udpPort) else {
@@ -149,10 +151,23 @@ struct InstanceRoutes {
         }
         if udpPort > 0, UDPPushEligibility.canPush(userAgent: userAgent),
            let clientIP = parameters.optional("clientIP") ?? context.remoteIP {
-            front.subscribeForUDPPush(IPPortClientID.make(ip: clientIP, port: udpPort, ephemeral: true), service: service, clusters: clusters)
+            let subscriber = IPPortClientID.make(ip: clientIP, port: udpPort, ephemeral: true)
+            subscribeForUDPPush(subscriber, service: service, clusters: clusters)
         }
-        let encoded = runtime.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters, healthyOnly: healthyOnly), style: .v1)
+        let encoded = naming.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters, healthyOnly: healthyOnly), style: .v1)
         return V1Response.json(encoded.json)
+    }
+
+    /// Subscribes a v1 client's UDP address to `service` (renewing its lease), and pushes the
+    /// current data at once the first time.
+    private func subscribeForUDPPush(_ client: ClientID, service: ServiceKey, clusters: String) {
+        let now = monotonicMillis()
+        let firstTime = try? naming.store.withRegistry { (registry) throws(RegistryError) in
+            try registry.subscribeLeased(client, to: service, clusters: clusters, now: now)
+        }
+        if firstTime == true {
+            udpPush.pushOverUDP(to: client, service: service, clusters: clusters)
+        }
     }
 
     /// What a beat is about: the service, and the instance from the `beat` JSON or the plain
@@ -166,7 +181,7 @@ struct InstanceRoutes {
     }
 
     private func beatTarget(_ parameters: V1Parameters) throws -> BeatTarget {
-        let service = try parameters.service(validation: runtime.validation)
+        let service = try parameters.service(validation: naming.validation)
         var ip = parameters.optional("ip")
         var port = try parameters.int("port") ?? 0
         var cluster = parameters.optional("clusterName")
@@ -189,19 +204,19 @@ struct InstanceRoutes {
     private func beat(_ target: BeatTarget) throws -> Response {
         let (service, ip, port, cluster, beat) = (target.service, target.ip, target.port, target.cluster, target.beat)
         let client = IPPortClientID.make(ip: ip, port: port, ephemeral: true)
-        var outcome = runtime.store.withRegistry { $0.heartbeat(client: client, service: service, now: monotonicMillis()) }
+        var outcome = naming.store.withRegistry { $0.heartbeat(client: client, service: service, now: monotonicMillis()) }
         if outcome == .unknownInstance, let beat {
             // A full beat re-registers a lost instance, as Nacos does. Unlike Nacos, a beat
             // without a weight registers weight 1.0, not 0.0 (which would take no traffic).
             let instance = Instance(ip: ip, port: port, weight: beat.weight ?? 1.0, clusterName: cluster, metadata: beat.metadata?.compactMapValues(\.value) ?? [:])
             try publish(instance, into: service)
-            outcome = runtime.store.withRegistry { $0.heartbeat(client: client, service: service, now: monotonicMillis()) }
+            outcome = naming.store.withRegistry { $0.heartbeat(client: client, service: service, now: monotonicMillis()) }
         }
         switch outcome {
         case .unknownInstance:
             return V1Response.json(V1JSON.beat(interval: PreservedMetadata.defaultHeartbeatInterval, code: 20404))
         case .refreshed(let changed, let interval):
-            runtime.servicesChanged(changed)
+            naming.changes.servicesChanged(changed)
             return V1Response.json(V1JSON.beat(interval: interval, code: 10200))
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import RegistrarCore
 import RegistrarWire
 
@@ -10,18 +11,18 @@ import RegistrarWire
 /// reason rather than Nacos's bare `false`, so scripts can tell why.
 ///
 /// Threading: handlers run on the request's event loop; the registry is behind its lock.
-struct NamespaceRoutes {
-    let front: V1Front
-
-    private var runtime: NamingRuntime { front.runtime }
+struct NamespaceRoutes: V1RouteGroup {
+    let naming: NamingContext
+    let reader: V1ParameterReader
+    let logger: Logger
 
     func add(to router: Router<V1RequestContext>) {
         let routes = self
         let path = RouterPath("/nacos/v1/console/namespaces")
-        router.get(path) { request, context in try routes.read(try await routes.front.parameters(request)) }
-        router.post(path) { request, context in try await routes.create(try await routes.front.parameters(request)) }
-        router.put(path) { request, context in try await routes.update(try await routes.front.parameters(request)) }
-        router.delete(path) { request, context in try await routes.delete(try await routes.front.parameters(request)) }
+        router.get(path) { request, context in try routes.read(try await routes.reader.read(request)) }
+        router.post(path) { request, context in try await routes.create(try await routes.reader.read(request)) }
+        router.put(path) { request, context in try await routes.update(try await routes.reader.read(request)) }
+        router.delete(path) { request, context in try await routes.delete(try await routes.reader.read(request)) }
     }
 
     private static func answer(_ value: Bool) -> Response { V1Response.json(Array(String(value).utf8)) }
@@ -29,15 +30,15 @@ struct NamespaceRoutes {
     private func read(_ parameters: V1Parameters) throws -> Response {
         if parameters.bool("checkNamespaceIdExist", default: false) {
             let id = try parameters.required("customNamespaceId")
-            let exists = runtime.store.read { $0.namespace(id) != nil }
+            let exists = naming.store.read { $0.namespace(id) != nil }
             return Self.answer(exists)
         }
         if let id = parameters.optional("namespaceId") {
-            let found = runtime.store.read { registry in registry.namespace(id).map { ($0, registry.serviceCount(inNamespace: $0.id)) } }
+            let found = naming.store.read { registry in registry.namespace(id).map { ($0, registry.serviceCount(inNamespace: $0.id)) } }
             guard let (info, count) = found else { throw V1Error(.notFound, "namespaceId [ \(id) ] not exist") }
             return V1Response.json(V1JSON.namespace(info, serviceCount: count))
         }
-        let list = runtime.store.read { registry in registry.namespaceList().map { ($0, registry.serviceCount(inNamespace: $0.id)) } }
+        let list = naming.store.read { registry in registry.namespaceList().map { ($0, registry.serviceCount(inNamespace: $0.id)) } }
         return V1Response.json(V1JSON.namespaceList(list))
     }
 
@@ -45,8 +46,8 @@ struct NamespaceRoutes {
     private func create(_ parameters: V1Parameters) async throws -> Response {
         let id = parameters.optional("customNamespaceId") ?? UUID().uuidString.lowercased()
         let info = NamespaceInfo(id: id, name: try parameters.required("namespaceName"), description: parameters.optional("namespaceDesc") ?? "")
-        _ = try await runtime.durable.submit(.createNamespace(info))
-        runtime.logger.info("namespace created", metadata: ["namespace": "\(id)", "name": "\(info.name)"])
+        try await naming.write(.createNamespace(info))
+        logger.info("namespace created", metadata: ["namespace": "\(id)", "name": "\(info.name)"])
         return Self.answer(true)
     }
 
@@ -55,14 +56,14 @@ struct NamespaceRoutes {
             id: try parameters.required("namespace"), name: try parameters.required("namespaceShowName"),
             description: parameters.optional("namespaceDesc") ?? ""
         )
-        _ = try await runtime.durable.submit(.updateNamespace(info))
+        try await naming.write(.updateNamespace(info))
         return Self.answer(true)
     }
 
     private func delete(_ parameters: V1Parameters) async throws -> Response {
         let id = try parameters.required("namespaceId")
-        _ = try await runtime.durable.submit(.deleteNamespace(id))
-        runtime.logger.info("namespace deleted", metadata: ["namespace": "\(id)"])
+        try await naming.write(.deleteNamespace(id))
+        logger.info("namespace deleted", metadata: ["namespace": "\(id)"])
         return Self.answer(true)
     }
 }

@@ -8,33 +8,38 @@ import RegistrarWire
 /// credentialed SDKs call.
 ///
 /// Threading: handlers run on the request's event loop.
-struct OperatorRoutes {
-    let front: V1Front
-
-    private var runtime: NamingRuntime { front.runtime }
+struct OperatorRoutes: V1RouteGroup {
+    let store: RegistryStore
+    let readiness: Readiness
+    let counters: NodeCounters
+    /// Cluster mode: the member table; nil for a standalone node.
+    let cluster: ClusterNode?
+    /// How a standalone node lists itself.
+    let advertisedIP: String
+    let port: Int
+    let reader: V1ParameterReader
 
     func add(to router: Router<V1RequestContext>) {
         let routes = self
         router.get("/nacos/v1/console/health/liveness") { _, _ in V1Response.text("OK") }
         router.get("/nacos/v1/console/health/readiness") { _, _ in
-            routes.runtime.ready.load(ordering: .relaxed) ? V1Response.text("OK") : V1Response.text("server is starting", status: .serviceUnavailable)
+            routes.readiness.isReady ? V1Response.text("OK") : V1Response.text("server is starting", status: .serviceUnavailable)
         }
-        router.get("/nacos/v1/ns/operator/metrics") { request, _ in try routes.metrics(try await routes.front.parameters(request)) }
+        router.get("/nacos/v1/ns/operator/metrics") { request, _ in try routes.metrics(try await routes.reader.read(request)) }
         router.get("/nacos/v1/core/cluster/nodes") { _, _ in routes.clusterNodes() }
         router.get("/nacos/v1/console/server/state") { _, _ in routes.serverState() }
-        router.post("/nacos/v1/auth/login") { request, _ in try routes.login(try await routes.front.parameters(request)) }
-        router.post("/nacos/v1/auth/users/login") { request, _ in try routes.login(try await routes.front.parameters(request)) }
+        router.post("/nacos/v1/auth/login") { request, _ in try routes.login(try await routes.reader.read(request)) }
+        router.post("/nacos/v1/auth/users/login") { request, _ in try routes.login(try await routes.reader.read(request)) }
     }
 
-    private var status: String { runtime.ready.load(ordering: .relaxed) ? "UP" : "STARTING" }
+    private var status: String { readiness.isReady ? "UP" : "STARTING" }
 
     private func metrics(_ parameters: V1Parameters) throws -> Response {
         guard !parameters.bool("onlyStatus", default: true) else {
             return V1Response.json(V1JSON.metrics(status: status, statistics: nil))
         }
-        let statistics = runtime.store.read { $0.statistics() }
-        let clusterCounters = runtime.cluster.withLock { $0 }?.counters.all ?? []
-        let extra = [("grpcConnectionCount", runtime.connections.count)] + runtime.counters.all + clusterCounters
+        let statistics = store.read { $0.statistics() }
+        let extra = counters.all
         var loadAverage = [0.0, 0, 0]
         let load = getloadavg(&loadAverage, 1) == 1 ? loadAverage[0] : 0
         return V1Response.json(V1JSON.metrics(status: status, statistics: statistics, extra: extra, load: load))
@@ -43,9 +48,9 @@ struct OperatorRoutes {
     /// Every member with its state; a standalone node lists itself.
     private func clusterNodes() -> Response {
         let now = wallClockMillis()
-        guard let node = runtime.cluster.withLock({ $0 }) else {
+        guard let node = cluster else {
             return V1Response.json(V1JSON.clusterNodes([V1JSON.Member(
-                ip: front.advertisedIP, port: runtime.configuration.port, state: status, version: RegistrarVersion.nacosAPI, lastRefreshTime: now
+                ip: advertisedIP, port: port, state: status, version: RegistrarVersion.nacosAPI, lastRefreshTime: now
             )]))
         }
         let table = node.memberTable

@@ -11,19 +11,18 @@ import RegistrarWire
 /// request says `ephemeral=false`.
 ///
 /// Threading: handlers run on the request's event loop; the registry is behind its lock.
-struct ServiceRoutes {
-    let front: V1Front
-
-    private var runtime: NamingRuntime { front.runtime }
+struct ServiceRoutes: V1RouteGroup {
+    let naming: NamingContext
+    let reader: V1ParameterReader
 
     func add(to router: Router<V1RequestContext>) {
         let routes = self
         let path = "/nacos/v1/ns/service"
-        router.post(RouterPath(path)) { request, context in try await routes.create(try await routes.front.parameters(request)) }
-        router.put(RouterPath(path)) { request, context in try await routes.update(try await routes.front.parameters(request)) }
-        router.delete(RouterPath(path)) { request, context in try await routes.delete(try await routes.front.parameters(request)) }
-        router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.front.parameters(request)) }
-        router.get(RouterPath(path + "/list")) { request, context in try routes.list(try await routes.front.parameters(request)) }
+        router.post(RouterPath(path)) { request, context in try await routes.create(try await routes.reader.read(request)) }
+        router.put(RouterPath(path)) { request, context in try await routes.update(try await routes.reader.read(request)) }
+        router.delete(RouterPath(path)) { request, context in try await routes.delete(try await routes.reader.read(request)) }
+        router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.reader.read(request)) }
+        router.get(RouterPath(path + "/list")) { request, context in try routes.list(try await routes.reader.read(request)) }
     }
 
     private func metadata(_ parameters: V1Parameters, threshold: Double) throws -> ServiceMetadata {
@@ -48,29 +47,29 @@ struct ServiceRoutes {
 
     /// Service writes are durable: answered once on disk.
     private func create(_ parameters: V1Parameters) async throws -> Response {
-        let service = try parameters.service(validation: runtime.validation)
+        let service = try parameters.service(validation: naming.validation)
         let metadata = try metadata(parameters, threshold: try parameters.double("protectThreshold") ?? 0)
-        runtime.servicesChanged(try await runtime.durable.submit(.createService(service, metadata: metadata)))
+        try await naming.write(.createService(service, metadata: metadata))
         return V1Response.ok
     }
 
     private func update(_ parameters: V1Parameters) async throws -> Response {
-        let service = try parameters.service(validation: runtime.validation)
+        let service = try parameters.service(validation: naming.validation)
         guard let threshold = try parameters.double("protectThreshold") else { throw V1Error(.badRequest, "Param 'protectThreshold' is required.") }
         let metadata = try metadata(parameters, threshold: threshold)
-        runtime.servicesChanged(try await runtime.durable.submit(.updateService(service, metadata: metadata)))
+        try await naming.write(.updateService(service, metadata: metadata))
         return V1Response.ok
     }
 
     private func delete(_ parameters: V1Parameters) async throws -> Response {
-        let service = try parameters.service(validation: runtime.validation)
-        runtime.servicesChanged(try await runtime.durable.submit(.deleteService(service)))
+        let service = try parameters.service(validation: naming.validation)
+        try await naming.write(.deleteService(service))
         return V1Response.ok
     }
 
     private func detail(_ parameters: V1Parameters) throws -> Response {
-        let service = try parameters.service(validation: runtime.validation)
-        let detail = try runtime.store.read { (registry) throws(RegistryError) in try registry.serviceDetail(service) }
+        let service = try parameters.service(validation: naming.validation)
+        let detail = try naming.store.read { (registry) throws(RegistryError) in try registry.serviceDetail(service) }
         return V1Response.json(V1JSON.serviceDetail(detail))
     }
 
@@ -80,9 +79,9 @@ struct ServiceRoutes {
         guard (1...10_000).contains(pageSize) else { throw V1Error(.badRequest, "Param 'pageSize' is illegal, the value should be between 1 and 10000.") }
         let namespace = ServiceKey.normalizedNamespace(parameters.optional("namespaceId"))
         let group = parameters.optional("groupName") ?? ServiceKey.defaultGroup
-        try runtime.validation.checkNamespace(namespace)
-        try runtime.validation.checkGroup(group)
-        let (count, names) = runtime.store.read { $0.listServices(namespace: namespace, group: group, pageNo: max(1, pageNo), pageSize: pageSize) }
+        try naming.validation.checkNamespace(namespace)
+        try naming.validation.checkGroup(group)
+        let (count, names) = naming.store.read { $0.listServices(namespace: namespace, group: group, pageNo: max(1, pageNo), pageSize: pageSize) }
         return V1Response.json(V1JSON.serviceList(count: count, names: names))
     }
 }

@@ -19,9 +19,10 @@ struct HealthChecker: Sendable {
         var threshold: Int
     }
 
-    let runtime: NamingRuntime
+    let naming: NamingContext
     let group: any EventLoopGroup
     let settings: Settings
+    let logger: Logger
 
     private struct Streak {
         var healthy: Bool
@@ -34,7 +35,7 @@ struct HealthChecker: Sendable {
             let nanos = Double(settings.interval.nanoseconds) * Double.random(in: 0.9...1.1)
             try? await Task.sleep(nanoseconds: UInt64(max(1, nanos)))
             if Task.isCancelled { return }
-            let targets = runtime.store.read { $0.probeTargets() }
+            let targets = naming.store.read { $0.probeTargets() }
             let results = await probe(targets)
             var seen = Set<Registry.ProbeTarget>()
             for (target, healthy, outcome) in results {
@@ -76,14 +77,14 @@ struct HealthChecker: Sendable {
     }
 
     private func flip(_ target: Registry.ProbeTarget, to healthy: Bool, outcome: HealthProbe.Outcome) {
-        let changed = runtime.store.withRegistry { $0.setProbedHealth(of: target, healthy: healthy) }
+        let changed = naming.store.withRegistry { $0.setProbedHealth(of: target, healthy: healthy) }
         guard !changed.isEmpty else { return }
         let metadata: Logger.Metadata = ["service": "\(target.service)", "instance": "\(target.ip):\(target.port)", "cluster": "\(target.cluster)"]
         if case let .unhealthy(reason) = outcome {
-            runtime.logger.warning("persistent instance turned unhealthy: \(reason)", metadata: metadata)
+            logger.warning("persistent instance turned unhealthy: \(reason)", metadata: metadata)
         } else {
-            runtime.logger.info("persistent instance is healthy again", metadata: metadata)
+            logger.info("persistent instance is healthy again", metadata: metadata)
         }
-        runtime.servicesChanged(changed)
+        naming.changes.servicesChanged(changed)
     }
 }

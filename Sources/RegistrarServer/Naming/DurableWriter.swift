@@ -54,21 +54,19 @@ final class DurableWriter: Sendable {
 
     private let queue = Mutex(Queue())
     /// Set in cluster mode: durable data is not replicated yet, so every write is refused.
-    private let refusal = Mutex<RegistryError?>(nil)
-    private let storage = Mutex<DurableStore?>(nil)
+    private let refusal: RegistryError?
+    /// The open store; nil once closed.
+    private let storage: Mutex<DurableStore?>
     private let registry: RegistryStore
     private let logger: Logger
     /// Most writes per transaction.
     private let maximumBatch = 512
 
-    init(registry: RegistryStore, logger: Logger) {
+    init(registry: RegistryStore, store: DurableStore, refusal: RegistryError?, logger: Logger) {
         self.registry = registry
+        self.storage = Mutex(store)
+        self.refusal = refusal
         self.logger = logger
-    }
-
-    /// Makes writes possible; until then they fail with 503.
-    func attach(_ store: DurableStore) {
-        storage.withLock { $0 = store }
     }
 
     /// Stops taking writes, lets the batch on its way to disk finish (bounded), and closes the
@@ -81,14 +79,9 @@ final class DurableWriter: Sendable {
         store.close()
     }
 
-    /// Refuses every later write with `error`.
-    func refuseWrites(_ error: RegistryError) {
-        refusal.withLock { $0 = error }
-    }
-
     /// Runs `write`; returns the services it changed once it is on disk and in the registry.
     func submit(_ write: DurableWrite) async throws(RegistryError) -> [ServiceKey] {
-        if let refused = refusal.withLock({ $0 }) { throw refused }
+        if let refusal { throw refusal }
         let result = await withCheckedContinuation { continuation in
             let startDrain = queue.withLock { queue in
                 queue.pending.append(Pending(write: write, continuation: continuation))
@@ -120,7 +113,7 @@ final class DurableWriter: Sendable {
 
     private func run(_ batch: [Pending]) async {
         guard let store = storage.withLock({ $0 }) else {
-            for pending in batch { pending.continuation.resume(returning: .failure(RegistryError(code: 503, message: "the data store is not open yet; retry shortly"))) }
+            for pending in batch { pending.continuation.resume(returning: .failure(RegistryError(code: 503, message: "the data store is closed: this node is shutting down"))) }
             return
         }
         var accepted: [(pending: Pending, undo: [StoredChange])] = []

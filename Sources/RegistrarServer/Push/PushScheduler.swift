@@ -1,6 +1,5 @@
 import NIOCore
 import RegistrarCore
-import RegistrarWire
 import Synchronization
 
 /// Turns service changes into pushes to the services' subscribers.
@@ -9,27 +8,26 @@ import Synchronization
 /// changes within `mergeWindow` after a push are merged into one push at the end of the window,
 /// so a burst costs one encode and one push per subscriber, not one per change.
 ///
-/// Threading: thread-safe. Window timers run on `timerLoop`; deliveries hop to each
-/// subscriber's connection loop.
-final class PushScheduler: Sendable {
+/// Threading: thread-safe. Window timers run on `timerLoop`; each sink hops to its own loop.
+final class PushScheduler: ServiceChangeListener {
     private let store: RegistryStore
-    private let connections: ConnectionTable
-    private let timerLoop: EventLoop
+    private let sinks: any PushSinkDirectory
+    /// v1 UDP push; nil when its socket could not be bound (v1 clients then poll).
+    private let udp: (any DatagramPush)?
+    private let timerLoop: any EventLoop
     private let mergeWindow: TimeAmount
     /// Services inside a merge window, and whether a change arrived during it.
     private let windows = Mutex<[ServiceKey: Bool]>([:])
-    /// v1 UDP push, once its socket is bound.
-    private let udp = Mutex<UDPPushService?>(nil)
 
-    init(store: RegistryStore, connections: ConnectionTable, timerLoop: EventLoop, mergeWindow: TimeAmount) {
+    init(
+        store: RegistryStore, sinks: any PushSinkDirectory, udp: (any DatagramPush)?,
+        timerLoop: any EventLoop, mergeWindow: TimeAmount
+    ) {
         self.store = store
-        self.connections = connections
+        self.sinks = sinks
+        self.udp = udp
         self.timerLoop = timerLoop
         self.mergeWindow = mergeWindow
-    }
-
-    func attach(udp service: UDPPushService?) {
-        udp.withLock { $0 = service }
     }
 
     func servicesChanged(_ services: [ServiceKey]) {
@@ -68,8 +66,9 @@ final class PushScheduler: Sendable {
 
     /// Sends the current data of `service` to one v1 subscriber's UDP address.
     func pushOverUDP(to client: ClientID, service: ServiceKey, clusters: String) {
-        guard let udp = udp.withLock({ $0 }) else { return }
-        udp.push(to: client, service: service, serviceInfo: store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters), style: .v1).json)
+        guard let udp else { return }
+        let encoded = store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters), style: .v1)
+        udp.push(to: client, service: service, serviceInfo: encoded.json)
     }
 
     /// Sends the service's current data to each of its subscribers (over their gRPC stream, or
@@ -77,7 +76,6 @@ final class PushScheduler: Sendable {
     private func deliver(_ service: ServiceKey) {
         let subscribers = store.read { $0.subscribers(of: service) }
         guard !subscribers.isEmpty else { return }
-        let udp = udp.withLock { $0 }
         struct Key: Hashable {
             var clusters: String
             var style: ServiceInfoStyle
@@ -91,8 +89,8 @@ final class PushScheduler: Sendable {
             return fresh
         }
         for (client, clusters) in subscribers {
-            if let connection = connections.connection(client) {
-                connection.offerPush(service, content(clusters, .grpc))
+            if let sink = sinks.pushSink(for: client) {
+                sink.offerPush(service, content(clusters, .grpc))
             } else if let udp, IPPortClientID.parse(client) != nil {
                 udp.push(to: client, service: service, serviceInfo: content(clusters, .v1).json)
             }

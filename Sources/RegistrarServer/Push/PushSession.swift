@@ -3,10 +3,32 @@ import NIOCore
 import RegistrarCore
 import RegistrarWire
 
+/// The stream a push session writes to: an SDK connection's bi-stream.
+///
+/// Threading: used only on the session's event loop.
+protocol PushStream: AnyObject {
+    /// False while the client is not reading (HTTP/2 flow control has closed the window).
+    var isWritable: Bool { get }
+    /// Writes one server request; false if it could not be written (no usable stream).
+    func send(type: String, json: [UInt8]) -> Bool
+    var logger: Logger { get }
+}
+
+/// How pushes are acknowledged and retried.
+struct PushSettings: Sendable {
+    /// How long a push may wait for its ack before it is retried.
+    var ackTimeout: TimeAmount
+    /// Attempts per push before it is abandoned (the next change pushes again).
+    var maximumAttempts: Int
+    /// First retry delay; it doubles per attempt, up to `retryMaximumDelay`.
+    var retryDelay: TimeAmount
+    var retryMaximumDelay: TimeAmount
+}
+
 /// The pushes of one connection: at most one in flight per service, only the newest pending
 /// snapshot kept behind it, acks matched by requestId, and bounded retries with backoff.
 ///
-/// Threading: confined to the connection's event loop.
+/// Threading: confined to `eventLoop`, the connection's loop (asserted in debug builds).
 final class PushSession {
     private struct InFlight {
         var requestId: String
@@ -15,19 +37,30 @@ final class PushSession {
         var timer: Scheduled<Void>?
     }
 
-    private unowned let connection: RPCConnection
-    private let configuration: ServerConfiguration
+    /// The stream owns the session, so the session does not keep it alive.
+    private unowned let stream: any PushStream
+    private let eventLoop: any EventLoop
+    private let settings: PushSettings
+    private let requestIds: RequestIdGenerator
+    private let counters: PushCounters
     private var inFlight: [ServiceKey: InFlight] = [:]
     private var pending: [ServiceKey: RegistryStore.EncodedServiceInfo] = [:]
     private var serviceByRequestId: [String: ServiceKey] = [:]
 
-    init(connection: RPCConnection, configuration: ServerConfiguration) {
-        self.connection = connection
-        self.configuration = configuration
+    init(
+        stream: any PushStream, eventLoop: any EventLoop, settings: PushSettings,
+        requestIds: RequestIdGenerator, counters: PushCounters
+    ) {
+        self.stream = stream
+        self.eventLoop = eventLoop
+        self.settings = settings
+        self.requestIds = requestIds
+        self.counters = counters
     }
 
     /// Queues `content` for `service`; sends it now if nothing is in flight for that service.
     func offer(_ service: ServiceKey, _ content: RegistryStore.EncodedServiceInfo) {
+        eventLoop.assertInEventLoop()
         if let current = inFlight[service] {
             if content.revision > current.content.revision {
                 pending[service] = content
@@ -37,27 +70,31 @@ final class PushSession {
         send(service, content, attempt: 1)
     }
 
+    /// A response on the stream: the ack (or refusal) of the push with `requestId`.
     func acknowledged(requestId: String, success: Bool, type: String) {
+        eventLoop.assertInEventLoop()
         guard let service = serviceByRequestId.removeValue(forKey: requestId), let current = inFlight[service],
-              current.requestId == requestId else {
-            connection.logger.debug("\(type) for unknown or stale requestId \(requestId)")
+            current.requestId == requestId
+        else {
+            stream.logger.debug("\(type) for unknown or stale requestId \(requestId)")
             return
         }
         current.timer?.cancel()
         if success {
-            connection.runtime.counters.pushesAcked.add(1, ordering: .relaxed)
+            counters.acked.add(1)
             inFlight.removeValue(forKey: service)
             if let next = pending.removeValue(forKey: service) {
                 send(service, next, attempt: 1)
             }
         } else {
-            connection.logger.info("push of \(service) refused by the client (\(type)); retrying")
+            stream.logger.info("push of \(service) refused by the client (\(type)); retrying")
             inFlight[service] = current
             failed(service)
         }
     }
 
     func cancelAll() {
+        eventLoop.assertInEventLoop()
         for flight in inFlight.values { flight.timer?.cancel() }
         inFlight.removeAll()
         pending.removeAll()
@@ -65,26 +102,27 @@ final class PushSession {
     }
 
     private func send(_ service: ServiceKey, _ content: RegistryStore.EncodedServiceInfo, attempt: Int) {
-        let requestId = connection.runtime.requestIds.make()
+        let requestId = requestIds.make()
         var flight = InFlight(requestId: requestId, content: content, attempt: attempt, timer: nil)
-        guard connection.streamIsWritable else {
+        guard stream.isWritable else {
             // The client is not reading; queueing more bytes would only grow memory.
-            connection.logger.info("push of \(service) deferred: the client's stream is not writable (it is not reading)")
+            stream.logger.info("push of \(service) deferred: the client's stream is not writable (it is not reading)")
             inFlight[service] = flight
             failed(service)
             return
         }
         let json = ServerRequestBody.notifySubscriber(requestId: requestId, serviceInfo: content.json)
-        guard connection.sendOnStream(type: "NotifySubscriberRequest", json: json) else {
+        guard stream.send(type: "NotifySubscriberRequest", json: json) else {
             inFlight.removeValue(forKey: service)
             return
         }
-        connection.runtime.counters.pushesSent.add(1, ordering: .relaxed)
+        counters.sent.add(1)
         serviceByRequestId[requestId] = service
-        flight.timer = connection.eventLoop.assumeIsolated().scheduleTask(in: configuration.pushAckTimeout) { [weak self] in
+        let ackTimeout = settings.ackTimeout
+        flight.timer = eventLoop.assumeIsolated().scheduleTask(in: ackTimeout) { [weak self] in
             guard let self, self.inFlight[service]?.requestId == requestId else { return }
             self.serviceByRequestId.removeValue(forKey: requestId)
-            self.connection.logger.info("push of \(service) not acked within \(self.configuration.pushAckTimeout)")
+            self.stream.logger.info("push of \(service) not acked within \(ackTimeout)")
             self.failed(service)
         }
         inFlight[service] = flight
@@ -93,19 +131,21 @@ final class PushSession {
     /// Retries the newest data for `service` after a backoff, up to the attempt limit.
     private func failed(_ service: ServiceKey) {
         guard let current = inFlight[service] else { return }
-        guard current.attempt < configuration.pushMaximumAttempts else {
-            connection.runtime.counters.pushesAbandoned.add(1, ordering: .relaxed)
-            connection.logger.warning("giving up on push of \(service) after \(current.attempt) attempts; the next change pushes again")
+        guard current.attempt < settings.maximumAttempts else {
+            counters.abandoned.add(1)
+            stream.logger.warning(
+                "giving up on push of \(service) after \(current.attempt) attempts; the next change pushes again")
             inFlight.removeValue(forKey: service)
             if let next = pending.removeValue(forKey: service) { send(service, next, attempt: 1) }
             return
         }
-        connection.runtime.counters.pushRetries.add(1, ordering: .relaxed)
-        let delay = min(configuration.pushRetryMaximumDelay.nanoseconds,
-                        configuration.pushRetryDelay.nanoseconds << Int64(min(current.attempt - 1, 20)))
+        counters.retries.add(1)
+        let delay = min(
+            settings.retryMaximumDelay.nanoseconds,
+            settings.retryDelay.nanoseconds << Int64(min(current.attempt - 1, 20)))
         let marker = "retry-\(current.requestId)"
         inFlight[service]!.requestId = marker
-        inFlight[service]!.timer = connection.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [weak self] in
+        inFlight[service]!.timer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [weak self] in
             guard let self, let flight = self.inFlight[service], flight.requestId == marker else { return }
             let content = self.pending.removeValue(forKey: service) ?? flight.content
             self.send(service, content, attempt: flight.attempt + 1)

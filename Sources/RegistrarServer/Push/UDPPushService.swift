@@ -15,7 +15,7 @@ import Synchronization
 /// a newer packet for the same subscriber and service replaces an unacked older one.
 ///
 /// Threading: thread-safe. The socket's reads and resend timers run on its event loop.
-final class UDPPushService: Sendable {
+final class UDPPushService: DatagramPush {
     /// Packets at or above this size are gzipped, as Nacos does.
     static let compressionThreshold = 1024
     /// The largest UDP payload; a bigger push is not sent (the client keeps polling).
@@ -37,12 +37,12 @@ final class UDPPushService: Sendable {
 
     private let channel: any Channel
     private let resendDelay: TimeAmount
-    private let counters: Counters
+    private let counters: PushCounters
     private let logger: Logger
     private let state = Mutex(State())
     private let nextAckKey: Atomic<Int64>
 
-    private init(channel: any Channel, resendDelay: TimeAmount, counters: Counters, logger: Logger) {
+    private init(channel: any Channel, resendDelay: TimeAmount, counters: PushCounters, logger: Logger) {
         self.channel = channel
         self.resendDelay = resendDelay
         self.counters = counters
@@ -52,7 +52,7 @@ final class UDPPushService: Sendable {
     }
 
     /// Binds the push socket on `host`:`port` (0 picks a free port).
-    static func start(host: String, port: Int, group: any EventLoopGroup, resendDelay: TimeAmount, counters: Counters, logger: Logger) async throws -> UDPPushService {
+    static func start(host: String, port: Int, group: any EventLoopGroup, resendDelay: TimeAmount, counters: PushCounters, logger: Logger) async throws -> UDPPushService {
         let box = Mutex<UDPPushService?>(nil)
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -123,13 +123,13 @@ final class UDPPushService: Sendable {
             return pending
         }
         guard let pending else { return }
-        counters.udpResends.add(1, ordering: .relaxed)
+        counters.udpResends.add(1)
         logger.debug("UDP push to \(pending.target) not acked; sending it once more")
         send(pending.packet, to: pending.target)
     }
 
     private func send(_ packet: ByteBuffer, to target: SocketAddress) {
-        counters.udpPushesSent.add(1, ordering: .relaxed)
+        counters.udpSent.add(1)
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: target, data: packet), promise: nil)
     }
 
@@ -152,7 +152,7 @@ final class UDPPushService: Sendable {
         }
         guard let resend else { return }
         resend?.cancel()
-        counters.udpAcks.add(1, ordering: .relaxed)
+        counters.udpAcks.add(1)
     }
 
     private struct Ack: Decodable {

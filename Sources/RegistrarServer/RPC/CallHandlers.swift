@@ -23,11 +23,11 @@ final class UnaryCallHandler: GRPCServerCallHandler {
         }) else { return }
         let reply = RequestDispatcher.handle(wire, connection: connection)
         if let deferred = reply.deferred {
-            let runtime = connection.runtime
+            let changes = connection.front.naming.changes
             let type = reply.type
             connection.eventLoop.makeFutureWithTask { await deferred() }.assumeIsolated().whenSuccess { outcome in
                 Self.answer(call, type: type, json: outcome.json)
-                runtime.servicesChanged(outcome.changed)
+                changes.servicesChanged(outcome.changed)
             }
             return
         }
@@ -100,7 +100,7 @@ private func decodePayload(_ message: ByteBuffer, connection: RPCConnection, con
     do {
         return try PayloadCodec.decode(Array(message.readableBytesView))
     } catch {
-        connection.runtime.counters.malformedPayloads.add(1, ordering: .relaxed)
+        connection.front.counters.malformedPayloads.add(1)
         connection.logger.notice("malformed payload on the \(context): \(error)")
         onError(error)
         return nil

@@ -1,9 +1,11 @@
+import RegistrarCore
 import Synchronization
 
-/// The registered connections, by connection id (which is also the naming client id).
+/// The registered connections, by connection id (which is also the naming client id). The push
+/// scheduler finds a subscriber's connection here.
 ///
 /// Threading: thread-safe.
-final class ConnectionTable: Sendable {
+final class ConnectionTable: PushSinkDirectory {
     private let connections = Mutex<[String: RPCConnection]>([:])
 
     func insert(_ connection: RPCConnection) {
@@ -16,6 +18,10 @@ final class ConnectionTable: Sendable {
 
     func connection(_ id: String) -> RPCConnection? {
         connections.withLock { $0[id] }
+    }
+
+    func pushSink(for client: ClientID) -> (any PushSink)? {
+        connection(client)
     }
 
     var count: Int { connections.withLock { $0.count } }

@@ -8,8 +8,8 @@ struct NamingHandlers {
     let connection: RPCConnection
     let requestId: String?
 
-    private var runtime: NamingRuntime { connection.runtime }
-    private var validation: Validation { runtime.validation }
+    private var naming: NamingContext { connection.front.naming }
+    private var validation: Validation { naming.validation }
 
     private func failure(_ error: RegistryError, extra: (inout JSONWriter) -> Void = { _ in }) -> Reply {
         connection.logger.debug("request refused: \(error)")
@@ -43,11 +43,11 @@ struct NamingHandlers {
             switch type {
             case "registerInstance":
                 let instance = try makeInstance(request.instance)
-                changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
+                changed = try naming.store.withRegistry { (registry) throws(RegistryError) in
                     try registry.publish(client: connection.id, service: service, instances: [instance])
                 }
             case "deregisterInstance":
-                changed = runtime.store.withRegistry { $0.withdraw(client: connection.id, service: service) }
+                changed = naming.store.withRegistry { $0.withdraw(client: connection.id, service: service) }
             default:
                 throw .invalidParameter("Unsupported request type \(type)")
             }
@@ -63,8 +63,8 @@ struct NamingHandlers {
     private func changedReply(_ changed: [ServiceKey], json: [UInt8]) -> Reply {
         var reply = Reply(type: "", json: json)
         if !changed.isEmpty {
-            let runtime = self.runtime
-            reply.afterResponse = { runtime.servicesChanged(changed) }
+            let changes = naming.changes
+            reply.afterResponse = { changes.servicesChanged(changed) }
         }
         return reply
     }
@@ -87,7 +87,7 @@ struct NamingHandlers {
         } catch {
             return failure(error) { json in json.key("type"); json.string(type) }
         }
-        let durable = runtime.durable
+        let durable = naming.durable
         let requestId = self.requestId
         let logger = connection.logger
         var reply = Reply(type: "", json: [])
@@ -112,7 +112,7 @@ struct NamingHandlers {
             // map sizes the array exactly; appending would leave up to half of it unused
             // for as long as the instances stay registered.
             let instances = try (request.instances ?? []).map { (body) throws(RegistryError) in try makeInstance(body) }
-            let changed = try runtime.store.withRegistry { (registry) throws(RegistryError) in
+            let changed = try naming.store.withRegistry { (registry) throws(RegistryError) in
                 try registry.publish(client: connection.id, service: service, instances: instances)
             }
             return changedReply(changed, json: ResponseBody.instance(type: type, requestId: requestId))
@@ -126,7 +126,7 @@ struct NamingHandlers {
             let service = try serviceKey(request)
             let clusters = request.cluster ?? ""
             try validation.checkClusters(clusters)
-            let encoded = runtime.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters, healthyOnly: request.healthyOnly ?? false))
+            let encoded = naming.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters, healthyOnly: request.healthyOnly ?? false))
             return Reply(type: "", json: ResponseBody.serviceInfo(encoded.json, requestId: requestId))
         } catch {
             return failure(error)
@@ -139,14 +139,14 @@ struct NamingHandlers {
             let clusters = request.clusters ?? ""
             var firstTime = false
             if request.subscribe ?? true {
-                firstTime = try runtime.store.withRegistry { (registry) throws(RegistryError) in
+                firstTime = try naming.store.withRegistry { (registry) throws(RegistryError) in
                     try registry.subscribe(client: connection.id, service: service, clusters: clusters)
                 }
             } else {
                 try validation.checkClusters(clusters)
-                runtime.store.withRegistry { $0.unsubscribe(client: connection.id, service: service) }
+                naming.store.withRegistry { $0.unsubscribe(client: connection.id, service: service) }
             }
-            let encoded = runtime.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters))
+            let encoded = naming.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters))
             var reply = Reply(type: "", json: ResponseBody.serviceInfo(encoded.json, message: "success", requestId: requestId))
             if firstTime {
                 let connection = self.connection
@@ -169,7 +169,7 @@ struct NamingHandlers {
             guard pageNo >= 1, (1...10_000).contains(pageSize) else {
                 throw .paramCheck("Param 'pageNo/pageSize' is illegal, pageNo must be at least 1 and pageSize within 1...10000.")
             }
-            let (count, names) = runtime.store.read { $0.listServices(namespace: namespace, group: group, pageNo: pageNo, pageSize: pageSize) }
+            let (count, names) = naming.store.read { $0.listServices(namespace: namespace, group: group, pageNo: pageNo, pageSize: pageSize) }
             return Reply(type: "", json: ResponseBody.serviceList(count: count, names: names, requestId: requestId))
         } catch {
             return failure(error)

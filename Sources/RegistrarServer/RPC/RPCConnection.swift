@@ -12,18 +12,18 @@ import Synchronization
 ///
 /// Threading: `lastActive` is atomic; everything else is confined to `eventLoop` (the
 /// connection's loop), and methods called from elsewhere hop onto it.
-final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
+final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @unchecked Sendable {
     static let unaryPath = "/Request/request"
     static let streamPath = "/BiRequestStream/requestBiStream"
 
     let id: String
     let info: GRPCConnectionInfo
-    let runtime: NamingRuntime
+    let front: RPCFront
     var eventLoop: EventLoop { info.eventLoop }
-    /// The runtime's logger with this connection's id. Built when something is logged (rarely),
+    /// The front's logger with this connection's id. Built when something is logged (rarely),
     /// not kept: a stored copy holds its own metadata dictionary, about 200 bytes per connection.
     var logger: Logger {
-        var logger = runtime.logger
+        var logger = front.logger
         logger[metadataKey: "connection"] = "\(id)"
         return logger
     }
@@ -38,14 +38,17 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
     private var isClosed = false
     private var setupTimer: Scheduled<Void>?
     private var detection: (requestId: String, timer: Scheduled<Void>)?
-    private lazy var pushSession = PushSession(connection: self, configuration: runtime.configuration)
+    private lazy var pushSession = PushSession(
+        stream: self, eventLoop: eventLoop, settings: front.settings.push, requestIds: front.requestIds,
+        counters: front.pushCounters
+    )
 
-    init(info: GRPCConnectionInfo, runtime: NamingRuntime) {
+    init(info: GRPCConnectionInfo, front: RPCFront) {
         let remote = info.remoteAddress
         self.id = "\(wallClockMillis())_\(remote?.ipAddress ?? "unknown")_\(remote?.port ?? 0)"
         self.info = info
-        self.runtime = runtime
-        let timeout = runtime.configuration.setupTimeout
+        self.front = front
+        let timeout = front.settings.setupTimeout
         setupTimer = info.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
             guard let self, !self.isRegistered else { return }
             self.logger.info("closing connection: no ConnectionSetupRequest within \(timeout)")
@@ -85,8 +88,8 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
         if !isRegistered {
             isRegistered = true
             setupTimer?.cancel()
-            runtime.store.withRegistry { $0.addClient(id, kind: .connection) }
-            runtime.connections.insert(self)
+            front.naming.store.withRegistry { $0.addClient(id, kind: .connection) }
+            front.connections.insert(self)
             logger.info("connection registered", metadata: [
                 "client": "\(clientVersion)", "clientIp": "\(self.clientIp)",
                 "module": "\(request.labels?["module"] ?? "-")", "app": "\(request.labels?["AppName"] ?? "-")",
@@ -96,7 +99,8 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
         if request.abilityTable != nil {
             // Only clients that negotiate abilities wait for this; sent after registration so
             // that their first request cannot race it.
-            sendOnStream(type: "SetupAckRequest", json: ServerRequestBody.setupAck(abilities: ["supportPersistentInstanceByGrpc": true]))
+            let abilities = ServerRequestBody.setupAck(abilities: ["supportPersistentInstanceByGrpc": true])
+            send(type: "SetupAckRequest", json: abilities)
         }
     }
 
@@ -111,7 +115,7 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
 
     /// Writes a server request on the bi-stream. Returns false if it could not be written now.
     @discardableResult
-    func sendOnStream(type: String, json: [UInt8]) -> Bool {
+    func send(type: String, json: [UInt8]) -> Bool {
         eventLoop.preconditionInEventLoop()
         guard let stream, !stream.isFinished else { return false }
         var buffer = ByteBufferAllocator().buffer(capacity: json.count + 64)
@@ -120,7 +124,7 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
         return true
     }
 
-    var streamIsWritable: Bool { stream?.isWritable ?? false }
+    var isWritable: Bool { stream?.isWritable ?? false }
 
     /// A response arrived on the stream: an ack of a push, or of a detection.
     func receivedStreamResponse(_ response: ResponseFields, type: String) {
@@ -151,13 +155,14 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
     func detect() {
         eventLoop.execute {
             guard !self.isClosed, self.detection == nil else { return }
-            let requestId = self.runtime.requestIds.make()
-            guard self.sendOnStream(type: "ClientDetectionRequest", json: ServerRequestBody.clientDetection(requestId: requestId)) else {
+            let requestId = self.front.requestIds.make()
+            let json = ServerRequestBody.clientDetection(requestId: requestId)
+            guard self.send(type: "ClientDetectionRequest", json: json) else {
                 self.logger.info("idle connection without a usable stream; closing")
                 self.info.close()
                 return
             }
-            let timeout = self.runtime.configuration.detectionTimeout
+            let timeout = self.front.settings.detectionTimeout
             let timer = self.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [weak self] in
                 guard let self else { return }
                 self.logger.info("ClientDetectionRequest unanswered for \(timeout); dropping the connection")
@@ -176,9 +181,8 @@ final class RPCConnection: GRPCServerConnectionHandler, @unchecked Sendable {
         detection?.timer.cancel()
         pushSession.cancelAll()
         guard isRegistered else { return }
-        runtime.connections.remove(id)
-        let changed = runtime.store.withRegistry { $0.removeClient(id) }
+        front.connections.remove(id)
+        let changed = front.naming.mutate { $0.removeClient(id) }
         logger.info("connection unregistered (\(reason)); released \(changed.count) service publication(s)")
-        runtime.servicesChanged(changed)
     }
 }

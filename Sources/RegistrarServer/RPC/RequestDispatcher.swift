@@ -34,10 +34,9 @@ enum RequestDispatcher {
     ]
 
     static func handle(_ message: WireMessage, connection: RPCConnection) -> Reply {
-        let runtime = connection.runtime
         if message.type == "ServerCheckRequest" {
             let requestId = (try? BodyDecoder.decode(ServerRequestFields.self, from: message))?.requestId
-            guard runtime.ready.load(ordering: .relaxed) else {
+            guard connection.front.readiness.isReady else {
                 return .error(300, "Server is starting,please try later.", requestId: requestId)
             }
             return Reply(type: "ServerCheckResponse", json: ResponseBody.serverCheck(connectionId: connection.id, requestId: requestId))

@@ -1,5 +1,3 @@
-import RegistrarCore
-
 /// Builders for the JSON bodies Registrar sends: responses to unary calls, and the requests the
 /// server sends on a connection's stream. Shapes follow Nacos (Jackson NON_NULL): absent rather
 /// than `null`, `success` mirrors `resultCode`.
@@ -27,11 +25,6 @@ public enum ResponseBody {
     /// `ErrorResponse`: Nacos sends resultCode 500 and the real code in errorCode.
     public static func error(code: Int, message: String, requestId: String? = nil) -> [UInt8] {
         make(resultCode: 500, errorCode: code, message: message, requestId: requestId)
-    }
-
-    /// A typed response that failed (for example `InstanceResponse` after a parameter check).
-    public static func failure(_ error: RegistryError, requestId: String? = nil, extra: (inout JSONWriter) -> Void = { _ in }) -> [UInt8] {
-        make(resultCode: 500, errorCode: error.code, message: error.message, requestId: requestId, extra: extra)
     }
 
     public static func serverCheck(connectionId: String, requestId: String?) -> [UInt8] {

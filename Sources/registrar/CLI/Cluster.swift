@@ -1,3 +1,4 @@
+import RegistrarClient
 import ArgumentParser
 import Foundation
 

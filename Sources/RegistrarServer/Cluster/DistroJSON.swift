@@ -1,5 +1,6 @@
 import Foundation
 import RegistrarCore
+import RegistrarWire
 
 /// The JSON bodies of the cluster protocol (Distro sync, verify and snapshot chunks), before
 /// compression. See `docs/cluster.md` for the contract.

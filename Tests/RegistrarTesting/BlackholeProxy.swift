@@ -5,17 +5,17 @@ import Synchronization
 /// A loopback TCP proxy that can go silent: once `blackhole()` is called it drops every byte in
 /// both directions without closing anything, which is what a peer that vanished (power loss,
 /// cable pulled) looks like to the server. No FIN, no RST, just silence.
-final class BlackholeProxy: Sendable {
+public final class BlackholeProxy: Sendable {
     private let dropping = Atomic<Bool>(false)
     private let listener: Channel
-    let port: Int
+    public let port: Int
 
     private init(listener: Channel, dropping: Bool) {
         self.listener = listener
         self.port = listener.localAddress!.port!
     }
 
-    static func start(to targetPort: Int, group: EventLoopGroup) async throws -> BlackholeProxy {
+    public static func start(to targetPort: Int, group: EventLoopGroup) async throws -> BlackholeProxy {
         let gate = Gate()
         let listener = try await ServerBootstrap(group: group)
             .childChannelInitializer { inbound in
@@ -46,21 +46,21 @@ final class BlackholeProxy: Sendable {
         return proxy
     }
 
-    var isDropping: Bool { dropping.load(ordering: .relaxed) }
+    public var isDropping: Bool { dropping.load(ordering: .relaxed) }
 
-    func blackhole() {
+    public func blackhole() {
         dropping.store(true, ordering: .relaxed)
     }
 
-    func stop() async {
+    public func stop() async {
         try? await listener.close()
     }
 }
 
 /// Lets handlers created before the proxy object exists ask whether to drop.
 private final class Gate: Sendable {
-    let proxy = Mutex<BlackholeProxy?>(nil)
-    var dropping: Bool { proxy.withLock { $0?.isDropping ?? false } }
+    public let proxy = Mutex<BlackholeProxy?>(nil)
+    public var dropping: Bool { proxy.withLock { $0?.isDropping ?? false } }
 }
 
 /// Forwards bytes to its peer channel, holding them until the peer is connected; drops them
@@ -72,24 +72,24 @@ private final class BufferingForwarder: ChannelInboundHandler {
     private var peer: Channel?
     private var held: [ByteBuffer] = []
 
-    init(gate: Gate) {
+    public init(gate: Gate) {
         self.gate = gate
     }
 
-    func connect(to peer: Channel) {
+    public func connect(to peer: Channel) {
         self.peer = peer
         for bytes in held { peer.write(bytes, promise: nil) }
         held.removeAll()
         peer.flush()
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !gate.dropping else { return }
         let bytes = unwrapInboundIn(data)
         if let peer { peer.writeAndFlush(bytes, promise: nil) } else { held.append(bytes) }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    public func channelInactive(context: ChannelHandlerContext) {
         // A real vanished peer sends nothing; while blackholed, keep the other side open too.
         if !gate.dropping { peer?.close(promise: nil) }
         context.fireChannelInactive()

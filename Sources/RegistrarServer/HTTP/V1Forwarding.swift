@@ -15,8 +15,10 @@ import RegistrarCore
 /// disagree) is handled here instead of failing the client: the client then moves to this
 /// member, which replicates it with a newer revision. A request another member forwarded is
 /// always handled here, so requests never bounce.
-extension V1Front {
+struct V1Forwarder: Sendable {
     static let forwardedUserAgent = "Nacos-Server:Registrar-\(RegistrarVersion.current)"
+
+    let node: ClusterNode
 
     /// Forwards the request to the member responsible for `ip:port` (by default the `ip` and
     /// `port` parameters), and returns that member's answer; nil when this member should
@@ -25,8 +27,7 @@ extension V1Front {
         _ request: Request, _ parameters: V1Parameters,
         ip: String? = nil, port: Int? = nil
     ) async -> Response? {
-        guard let node = runtime.cluster.withLock({ $0 }),
-              request.headers[.userAgent]?.contains("Nacos-Server") != true,
+        guard request.headers[.userAgent]?.contains("Nacos-Server") != true,
               parameters.bool("ephemeral", default: true),
               let ip = ip ?? parameters.optional("ip"),
               let port = port ?? parameters.optional("port").flatMap({ Int($0) })

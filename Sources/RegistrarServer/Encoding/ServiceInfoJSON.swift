@@ -1,4 +1,5 @@
 import RegistrarCore
+import RegistrarWire
 
 /// How a ServiceInfo names its service.
 public enum ServiceInfoStyle: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import RegistrarCore
+import RegistrarWire
 
 /// The JSON bodies of the v1 HTTP Open API (and of v1 UDP push), in the shapes 1.x clients and
 /// Nacos 2.x servers use. ServiceInfo itself is `ServiceInfoJSON` with the `.v1` style.

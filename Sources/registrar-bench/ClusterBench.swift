@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOPosix
 import RegistrarClient
-import RegistrarServer
+import RegistrarTransport
 import RegistrarWire
 
 /// Two-member cluster on loopback, started by the bench itself from its own binary: C clients
@@ -139,7 +139,7 @@ final class LocalMember: Sendable {
         let log = directory.appendingPathComponent("serve.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.executableURL = try registrarBinary()
         process.arguments = ["serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", directory.appendingPathComponent("data").path] + extra
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
@@ -186,4 +186,14 @@ final class LocalMember: Sendable {
         }
         try? FileManager.default.removeItem(at: directory)
     }
+}
+
+/// The `registrar` executable built beside this one (`.build/<config>/registrar`).
+func registrarBinary() throws -> URL {
+    let sibling = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        .deletingLastPathComponent().appendingPathComponent("registrar")
+    guard FileManager.default.isExecutableFile(atPath: sibling.path) else {
+        throw BenchFailure("cannot find the registrar binary beside registrar-bench at \(sibling.path); build it first")
+    }
+    return sibling
 }

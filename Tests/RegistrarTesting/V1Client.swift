@@ -5,20 +5,20 @@ import FoundationNetworking
 
 /// A v1 HTTP caller for tests: real requests over loopback, parameters in the query string
 /// (as the Python SDK sends them) or in a form body (as the Java client sends `beat`).
-struct V1Client: Sendable {
-    let port: Int
+public struct V1Client: Sendable {
+    public let port: Int
 
-    struct Reply: Sendable {
-        var status: Int
-        var body: String
-        var headers: [String: String]
+    public struct Reply: Sendable {
+        public var status: Int
+        public var body: String
+        public var headers: [String: String]
 
         /// The body as a JSON object (fails the test's expectation when it is not one).
-        var object: [String: Any] {
+        public var object: [String: Any] {
             (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
         }
 
-        var hosts: [[String: Any]] { object["hosts"] as? [[String: Any]] ?? [] }
+        public var hosts: [[String: Any]] { object["hosts"] as? [[String: Any]] ?? [] }
     }
 
     private static let session: URLSession = {
@@ -27,7 +27,7 @@ struct V1Client: Sendable {
         return URLSession(configuration: configuration)
     }()
 
-    static func encode(_ parameters: [(String, String)]) -> String {
+    public static func encode(_ parameters: [(String, String)]) -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         return parameters.map { key, value in
@@ -36,7 +36,7 @@ struct V1Client: Sendable {
     }
 
     @discardableResult
-    func call(
+    public func call(
         _ method: String, _ path: String, _ query: [(String, String)] = [], form: [(String, String)]? = nil,
         body: (contentType: String, data: Data)? = nil, headers: [String: String] = [:]
     ) async throws -> Reply {
@@ -63,15 +63,15 @@ struct V1Client: Sendable {
 
     /// Registers an ephemeral instance (query parameters) and expects `ok`.
     @discardableResult
-    func register(_ service: String, ip: String, port: Int, _ extra: [(String, String)] = []) async throws -> Reply {
+    public func register(_ service: String, ip: String, port: Int, _ extra: [(String, String)] = []) async throws -> Reply {
         try await call("POST", "/nacos/v1/ns/instance", [("serviceName", service), ("ip", ip), ("port", String(port))] + extra)
     }
 
-    func list(_ service: String, _ extra: [(String, String)] = [], headers: [String: String] = [:]) async throws -> Reply {
+    public func list(_ service: String, _ extra: [(String, String)] = [], headers: [String: String] = [:]) async throws -> Reply {
         try await call("GET", "/nacos/v1/ns/instance/list", [("serviceName", service)] + extra, headers: headers)
     }
 
-    func beat(_ service: String, ip: String, port: Int, beat: String? = nil) async throws -> Reply {
+    public func beat(_ service: String, ip: String, port: Int, beat: String? = nil) async throws -> Reply {
         var query = [("serviceName", service), ("ip", ip), ("port", String(port))]
         if let beat { query.append(("beat", beat)) }
         return try await call("PUT", "/nacos/v1/ns/instance/beat", query)

@@ -4,10 +4,13 @@ import NIOPosix
 import RegistrarClient
 import RegistrarWire
 
-/// `registrar bench`: load generators that measure a running server over the project's own
-/// gRPC layer. Figures go in docs/performance.md with the command that produced them.
+/// `registrar-bench`: load generators that measure a running server over the project's own
+/// gRPC layer. Figures go in docs/performance.md with the command that produced them. A separate
+/// executable, so that the product binary (`registrar`) carries no load generator.
+@main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "registrar-bench",
         abstract: "Measure a running server: transport ceiling, registrations, queries, push latency and fan-out, connection memory, reconnect storms.",
         subcommands: [HealthBench.self, RegisterBench.self, QueryBench.self, PushBench.self, ConnectionsBench.self, StormBench.self, ClusterBench.self]
     )

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOPosix
 import RegistrarClient
-import RegistrarServer
+import RegistrarTransport
 import RegistrarWire
 import Synchronization
 

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import NIOPosix
 import RegistrarClient
-import RegistrarServer
+import RegistrarTransport
 import RegistrarTransport
 import RegistrarWire
 

@@ -1,0 +1,43 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+/// The few operator calls that only the HTTP Open API offers (cluster members, removing an
+/// instance registered over HTTP), for the CLI and the bench. They go to a server's main port.
+public struct AdminHTTP: Sendable {
+    public let server: ServerAddress
+    public let timeout: Double
+
+    public struct Reply: Sendable {
+        public var status: Int
+        public var body: String
+    }
+
+    /// A call that got no HTTP answer (bad URL, refused, timed out), with the URL in its text.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(server: ServerAddress, timeout: Double) {
+        self.server = server
+        self.timeout = timeout
+    }
+
+    public func call(_ method: String, _ path: String, _ query: [String: String] = [:]) async throws -> Reply {
+        var components = URLComponents()
+        components.scheme = "http"
+        components.host = server.host
+        components.port = server.port
+        components.path = path
+        components.queryItems = query.isEmpty ? nil : query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+        guard let url = components.url else { throw Failure(description: "cannot build a URL for \(server)\(path)") }
+        var request = URLRequest(url: url, timeoutInterval: timeout)
+        request.httpMethod = method
+        do {
+            let (data, response) = try await URLSession.shared.data(for: request)
+            return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw Failure(description: "HTTP \(method) \(url.absoluteString) failed: \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import RegistrarCore
+import RegistrarStorage
+import RegistrarTransport
+
+/// The composition root: the one place that builds every component of a node and hands each
+/// exactly what it uses. Nothing is looked up or filled in later; the order of the lines below
+/// is the dependency order.
+///
+/// ```
+/// RegistryStore ◄─ DurableWriter (+ DurableStore)      Readiness
+///      ▲  ▲                                               │
+///      │  └── PushScheduler ◄── ChangeNotifier ◄── NamingContext ──► fronts, monitors, checker, cluster
+///      │        │ sinks: ConnectionTable (RPCConnection: PushSink → PushSession → its bi-stream)
+///      │        └ udp: UDPPushService
+/// ```
+///
+/// Threading: `compose` runs once, before anything serves; every component is thread-safe.
+struct Node: Sendable {
+    let configuration: ServerConfiguration
+    let store: RegistryStore
+    let durable: DurableWriter
+    let readiness: Readiness
+    let connections: ConnectionTable
+    let counters: NodeCounters
+    let udpPush: UDPPushService?
+    let cluster: (node: ClusterNode, server: ClusterServer)?
+    let grpcServer: GRPCServer
+    let httpFront: V1Front
+    let liveness: LivenessMonitor
+    let heartbeats: HeartbeatMonitor
+    let healthChecker: HealthChecker
+
+    /// Builds a node: opens the data directory and loads the durable state into the registry,
+    /// binds the UDP push socket, and wires the rest. Binds no TCP port (`RegistrarServer.start`
+    /// does, in order).
+    static func compose(
+        configuration: ServerConfiguration, me: MemberAddress?, group: MultiThreadedEventLoopGroup, logger: Logger
+    ) async throws -> Node {
+        var validation = Validation()
+        validation.maximumMetadataLength = configuration.maximumMetadataLength
+        let store = RegistryStore(registry: Registry(validation: validation, wallClock: wallClockMillis))
+        let dataFile = try openDurableStore(configuration, into: store, logger: logger)
+        let durable = DurableWriter(
+            registry: store, store: dataFile, refusal: me == nil ? nil : clusterModeRefusal, logger: logger)
+        let readiness = Readiness()
+        let connections = ConnectionTable()
+        let pushCounters = PushCounters()
+        let udpPush = await bindUDPPush(configuration, group: group, counters: pushCounters, logger: logger)
+        let push = PushScheduler(
+            store: store, sinks: connections, udp: udpPush, timerLoop: group.next(),
+            mergeWindow: configuration.pushMergeWindow)
+        let naming = NamingContext(
+            store: store, validation: validation, durable: durable,
+            changes: ChangeNotifier(store: store, listeners: [push]))
+        let cluster = me.map { me in
+            let node = ClusterNode(
+                configuration: configuration.cluster, me: me, naming: naming, readiness: readiness, group: group,
+                logger: logger)
+            return (node, ClusterServer(node: node, host: configuration.host, port: configuration.clusterPort, group: group))
+        }
+        let rpcCounters = RPCCounters()
+        let counters = NodeCounters(
+            connections: connections, push: pushCounters, rpc: rpcCounters, cluster: cluster?.0.counters)
+        let rpc = RPCFront(
+            naming: naming, connections: connections, readiness: readiness,
+            settings: .init(
+                setupTimeout: configuration.setupTimeout, detectionTimeout: configuration.detectionTimeout,
+                push: configuration.pushSettings),
+            requestIds: RequestIdGenerator(), pushCounters: pushCounters, counters: rpcCounters, logger: logger)
+        return Node(
+            configuration: configuration, store: store, durable: durable, readiness: readiness,
+            connections: connections, counters: counters, udpPush: udpPush, cluster: cluster,
+            grpcServer: GRPCServer(configuration: configuration.transport, group: group) { info in
+                RPCConnection(info: info, front: rpc)
+            },
+            httpFront: httpFront(configuration, naming, push, cluster?.0, readiness, counters, logger),
+            liveness: LivenessMonitor(
+                connections: connections, scanInterval: configuration.livenessScanInterval,
+                idleBeforeDetection: configuration.idleBeforeDetection, loop: group.next()),
+            heartbeats: HeartbeatMonitor(
+                naming: naming, interval: configuration.heartbeatScanInterval,
+                udpSubscriberLease: configuration.udpSubscriberLease, logger: logger, loop: group.next()),
+            healthChecker: HealthChecker(
+                naming: naming, group: group, settings: configuration.healthCheckSettings, logger: logger)
+        )
+    }
+
+    /// The v1 front and its route groups, each with what it uses.
+    private static func httpFront(
+        _ configuration: ServerConfiguration, _ naming: NamingContext, _ push: PushScheduler,
+        _ cluster: ClusterNode?, _ readiness: Readiness, _ counters: NodeCounters, _ logger: Logger
+    ) -> V1Front {
+        let reader = V1ParameterReader(maximumBodySize: configuration.maximumHTTPBodySize)
+        let routes: [any V1RouteGroup] = [
+            InstanceRoutes(naming: naming, reader: reader, forwarder: cluster.map(V1Forwarder.init), udpPush: push),
+            ServiceRoutes(naming: naming, reader: reader),
+            OperatorRoutes(
+                store: naming.store, readiness: readiness, counters: counters, cluster: cluster,
+                advertisedIP: V1Front.advertisedIP(host: configuration.host), port: configuration.port, reader: reader),
+            ClusterRoutes(naming: naming, reader: reader),
+            NamespaceRoutes(naming: naming, reader: reader, logger: logger),
+        ]
+        let settings = V1Front.Settings(
+            host: configuration.host, port: configuration.port, idleTimeout: configuration.httpIdleTimeout)
+        return V1Front(settings: settings, readiness: readiness, routes: routes, logger: logger)
+    }
+
+    /// Durable data is not replicated between members yet, so a member refuses durable writes.
+    private static let clusterModeRefusal = RegistryError(
+        code: 400,
+        message: "persistent instances, services and namespaces cannot be written in cluster mode yet: "
+            + "they are not replicated between members (see docs/persistence.md)")
+
+    /// Opens the data file and loads it into the registry, before any port is bound: a node
+    /// never serves (or reports ready) without its durable state.
+    private static func openDurableStore(
+        _ configuration: ServerConfiguration, into registry: RegistryStore, logger: Logger
+    ) throws -> DurableStore {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw StartupError(
+                "cannot create the data directory '\(configuration.dataDirectory)': \(error.localizedDescription)")
+        }
+        let started = ContinuousClock.now
+        let store: DurableStore
+        let state: StoredState
+        do throws(StorageError) {
+            store = try DurableStore(
+                directory: configuration.dataDirectory, maximumPageCount: configuration.dataFileMaximumPages)
+            state = try store.load()
+        } catch {
+            throw StartupError(error.description)
+        }
+        let report = registry.withRegistry { DurableRestore.load(state, into: &$0, logger: logger) }
+        logger.info("loaded durable state", metadata: [
+            "file": "\(store.path)", "loaded": "\(report)", "took": "\(ContinuousClock.now - started)",
+        ])
+        return store
+    }
+
+    /// v1 clients still work without UDP push: they poll every 10 s.
+    private static func bindUDPPush(
+        _ configuration: ServerConfiguration, group: any EventLoopGroup, counters: PushCounters, logger: Logger
+    ) async -> UDPPushService? {
+        do {
+            return try await UDPPushService.start(
+                host: configuration.host, port: configuration.udpPushPort, group: group,
+                resendDelay: configuration.udpPushResendDelay, counters: counters, logger: logger)
+        } catch {
+            logger.warning(
+                "v1 UDP push is off: cannot bind a UDP socket on \(configuration.host):\(configuration.udpPushPort): \(error)")
+            return nil
+        }
+    }
+}
+
+extension ServerConfiguration {
+    var transport: GRPCServer.Configuration {
+        var transport = GRPCServer.Configuration(host: host, port: grpcPort)
+        transport.maximumMessageSize = maximumMessageSize
+        transport.keepaliveInterval = keepaliveInterval
+        transport.keepaliveTimeout = keepaliveTimeout
+        return transport
+    }
+
+    var pushSettings: PushSettings {
+        PushSettings(
+            ackTimeout: pushAckTimeout, maximumAttempts: pushMaximumAttempts, retryDelay: pushRetryDelay,
+            retryMaximumDelay: pushRetryMaximumDelay)
+    }
+
+    var healthCheckSettings: HealthChecker.Settings {
+        HealthChecker.Settings(
+            interval: healthCheckInterval, timeout: healthCheckTimeout, concurrency: healthCheckConcurrency,
+            threshold: healthCheckThreshold)
+    }
+}

@@ -1,0 +1,22 @@
+import Synchronization
+
+/// Payloads on the SDK port that could not be parsed, on either path.
+///
+/// Threading: thread-safe.
+final class RPCCounters: Sendable {
+    let malformedPayloads = Atomic<Int>(0)
+}
+
+/// Every counter of a node by name: the metrics endpoint and the shutdown log read them here.
+struct NodeCounters: Sendable {
+    let connections: ConnectionTable
+    let push: PushCounters
+    let rpc: RPCCounters
+    /// Cluster mode only.
+    let cluster: ClusterCounters?
+
+    var all: [(String, Int)] {
+        [("grpcConnectionCount", connections.count)] + push.all
+            + [("malformedPayloads", rpc.malformedPayloads.value)] + (cluster?.all ?? [])
+    }
+}

@@ -1,0 +1,39 @@
+import Logging
+import NIOCore
+
+/// The SDK gRPC front: what all of its connections share, given by the composition root. Each
+/// `RPCConnection` gets this and nothing else.
+///
+/// Threading: thread-safe; every member is.
+final class RPCFront: Sendable {
+    struct Settings: Sendable {
+        /// A connection that has not sent ConnectionSetupRequest by then is closed.
+        var setupTimeout: TimeAmount
+        /// How long a ClientDetectionRequest may go unanswered before the connection is dropped.
+        var detectionTimeout: TimeAmount
+        var push: PushSettings
+    }
+
+    let naming: NamingContext
+    let connections: ConnectionTable
+    let readiness: Readiness
+    let settings: Settings
+    let requestIds: RequestIdGenerator
+    let pushCounters: PushCounters
+    let counters: RPCCounters
+    let logger: Logger
+
+    init(
+        naming: NamingContext, connections: ConnectionTable, readiness: Readiness, settings: Settings,
+        requestIds: RequestIdGenerator, pushCounters: PushCounters, counters: RPCCounters, logger: Logger
+    ) {
+        self.naming = naming
+        self.connections = connections
+        self.readiness = readiness
+        self.settings = settings
+        self.requestIds = requestIds
+        self.pushCounters = pushCounters
+        self.counters = counters
+        self.logger = logger
+    }
+}
