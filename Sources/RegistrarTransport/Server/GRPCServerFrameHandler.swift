@@ -128,7 +128,7 @@ final class GRPCServerFrameHandler: ChannelInboundHandler {
         let timeoutHeader = headers.first(name: "grpc-timeout")
         let timeout = timeoutHeader.flatMap(GRPCTimeout.parse)
         let call = GRPCServerCall(
-            streamID: streamID, path: path, deadline: timeout.map { .now() + $0 },
+            streamID: streamID, path: path, deadline: timeout.map { context.eventLoop.now + $0 },
             connection: self, eventLoop: context.eventLoop,
             maximumMessageSize: maximumMessageSize, outboundWindow: initialOutboundWindow
         )
