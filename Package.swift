@@ -125,7 +125,7 @@ let package = Package(
             name: "RegistrarServerTests",
             dependencies: [
                 "RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore", "RegistrarClient",
-                "RegistrarStorage", "RegistrarTesting", .nioCore, .nioPosix, .nioEmbedded, .logging, .compress,
+                "RegistrarStorage", "RegistrarTesting", .nioCore, .nioPosix, .nioEmbedded, .nioHTTP2, .logging, .compress,
             ],
             swiftSettings: strict
         ),

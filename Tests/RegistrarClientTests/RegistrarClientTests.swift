@@ -5,7 +5,7 @@ import RegistrarServer
 import Testing
 
 /// The Swift SDK against real servers on loopback.
-@Suite struct RegistrarClientTests {
+@Suite(.stopsWhatItStarts) struct RegistrarClientTests {
     @Test func registerSubscribeAndReceiveChanges() async throws {
         let server = try await TestServer.start()
         let provider = try SDK.client([server.port])
@@ -43,7 +43,8 @@ import Testing
         let database = ServiceInstance(ip: "127.0.0.1", port: 5432, ephemeral: false, metadata: ["role": "primary"])
         try await operatorClient.registerInstance(database, service: "pg")
         await operatorClient.shutdown()
-        try await Task.sleep(for: .milliseconds(200))
+        // The server has seen the connection go before the instance is looked for.
+        #expect(try await eventually { try await server.metric("grpcConnectionCount") == 0 })
         let reader = try SDK.client([server.port])
         let found = try await reader.allInstances(service: "pg")
         #expect(found.map(\.ip) == ["127.0.0.1"] && found.first?.ephemeral == false && found.first?.metadata == ["role": "primary"])

@@ -55,14 +55,18 @@ private func payload(_ type: String, body: [UInt8], member: String?, identity: S
 
 /// One unary call to a node's cluster port, as a peer would make it.
 private func peerCall(_ node: MemberAddress, _ request: ByteBuffer) async throws -> Result<WireMessage, GRPCStatus> {
-    let connection = try await GRPCClientConnection.connect(host: "127.0.0.1", port: node.port + 1001, group: TestServer.group)
-    defer { Task { await connection.close() } }
+    let connection = try await GRPCClientConnection.connect(
+        host: "127.0.0.1", port: node.port + 1001, group: TestServer.group)
+    let result: Result<WireMessage, GRPCStatus>
     do {
-        let response = try await connection.unary(path: "/registrar.Cluster/call", request: request, timeout: .seconds(5)).get()
-        return .success(try PayloadCodec.decode(Array(response.readableBytesView)))
+        let response = try await connection.unary(
+            path: "/registrar.Cluster/call", request: request, timeout: .seconds(5)).get()
+        result = .success(try PayloadCodec.decode(Array(response.readableBytesView)))
     } catch let status as GRPCStatus {
-        return .failure(status)
+        result = .failure(status)
     }
+    await connection.close()
+    return result
 }
 
 private func syncBody(_ data: [ClientDatum]) throws -> [UInt8] {
@@ -73,13 +77,12 @@ private func hosts(_ server: TestServer, _ service: String = "orders") async thr
     try await server.http.list(service).hosts.compactMap { $0["ip"] as? String }
 }
 
-@Suite("Cluster port: peers, bad input, snapshots", .serialized)
+@Suite("Cluster port: peers, bad input, snapshots", .serialized, .stopsWhatItStarts)
 struct ClusterPeerTests {
     let peer = MemberAddress(host: "127.0.0.1", port: 1)
 
     @Test func aPeersDatumIsAppliedAndBadRequestsAreRejectedWithoutLosingIt() async throws {
         let (node, me) = try await startNode(peer: peer)
-        defer { Task { await node.stop() } }
         let datum = ClientDatum(clientId: "1_10.0.0.2_5000", revision: 10, owner: peer.description, publications: [orders: [Instance(ip: "10.1.0.1", port: 80)]])
         let good = try syncBody([datum])
         let typed = ["resourceType": DistroJSON.clientDataType]
@@ -123,15 +126,13 @@ struct ClusterPeerTests {
 
     @Test func aDatumOwnedBySomeoneElseIsNotTakenFromThisPeer() async throws {
         let (node, me) = try await startNode(peer: peer)
-        defer { Task { await node.stop() } }
         let forged = ClientDatum(clientId: "1_10.0.0.3_5000", revision: 1, owner: "127.0.0.1:3", publications: [orders: [Instance(ip: "10.9.9.9", port: 80)]])
         _ = try await peerCall(me, payload("DistroSync", body: try syncBody([forged]), member: peer.description, identity: secret, headers: ["resourceType": DistroJSON.clientDataType]))
         #expect(try await hosts(node).isEmpty)
     }
 
     @Test func verifyRenewsWhatIsCurrentAndAsksForWhatIsMissing() async throws {
-        let (node, me) = try await startNode(peer: peer)
-        defer { Task { await node.stop() } }
+        let (_, me) = try await startNode(peer: peer)
         let datum = ClientDatum(clientId: "1_10.0.0.2_5000", revision: 10, owner: peer.description, publications: [orders: [Instance(ip: "10.1.0.1", port: 80)]])
         _ = try await peerCall(me, payload("DistroSync", body: try syncBody([datum]), member: peer.description, identity: secret, headers: ["resourceType": DistroJSON.clientDataType]))
         let entries: [(clientId: String, revision: UInt64)] = [("1_10.0.0.2_5000", 10), ("1_10.0.0.2_5001", 4), ("1_10.0.0.2_5002", 9)]
@@ -145,7 +146,6 @@ struct ClusterPeerTests {
 
     @Test func aReplicaExpiresWhenItsOwnerFallsSilent() async throws {
         let (node, me) = try await startNode(peer: peer) { $0.cluster.replicaLease = .seconds(1) }
-        defer { Task { await node.stop() } }
         let datum = ClientDatum(clientId: "1_10.0.0.2_5000", revision: 10, owner: peer.description, publications: [orders: [Instance(ip: "10.1.0.1", port: 80)]])
         _ = try await peerCall(me, payload("DistroSync", body: try syncBody([datum]), member: peer.description, identity: secret, headers: ["resourceType": DistroJSON.clientDataType]))
         #expect(try await hosts(node) == ["10.1.0.1"])
@@ -186,6 +186,7 @@ private final class FakePeer: Sendable {
             FakePeerConnection(snapshot: snapshot)
         }
         try await server.start()
+        tearDownAfterTest { await server.stop() }
         return FakePeer(server: server, address: MemberAddress(host: "127.0.0.1", port: port))
     }
 

@@ -9,7 +9,7 @@ import Testing
 /// Persistent instances, service metadata and namespaces in the SQLite data file: written
 /// through gRPC and HTTP, present after a restart, and refused cleanly when they are wrong or
 /// the disk refuses them.
-@Suite("Durable data (SQLite)")
+@Suite("Durable data (SQLite)", .stopsWhatItStarts)
 struct DurableDataTests {
     static func dataDirectory() -> String {
         FileManager.default.temporaryDirectory.appendingPathComponent("registrar-durable-\(UUID().uuidString)").path
@@ -40,12 +40,12 @@ struct DurableDataTests {
         ]).body == "ok")
         // The owning connection goes: persistent instances stay.
         await connection.close()
-        try await Task.sleep(for: .milliseconds(200))
+        let running = server
+        #expect(try await eventually { try await running.metric("grpcConnectionCount") == 0 })
         #expect(try await server.http.list("db").hosts.count == 2)
         await server.stop()
 
         server = try await Self.server(directory)
-        defer { let last = server; Task { await last.stop() } }
         let hosts = try await server.http.list("db").hosts
         #expect(hosts.compactMap { $0["ip"] as? String }.sorted() == ["127.0.0.1", "127.0.0.2"])
         #expect(hosts.allSatisfy { $0["ephemeral"] as? Bool == false })
@@ -89,7 +89,6 @@ struct DurableDataTests {
         await server.stop()
 
         server = try await Self.server(directory)
-        defer { let last = server; Task { await last.stop() } }
         #expect(try await server.http.list("db").hosts.compactMap { $0["ip"] as? String } == ["127.0.0.1"])
         #expect(try await server.http.list("web").hosts.isEmpty)
     }
@@ -113,7 +112,6 @@ struct DurableDataTests {
     @Test func aSecondNodeOnTheSameDataDirectoryRefusesToStart() async throws {
         let directory = Self.dataDirectory()
         let first = try await Self.server(directory)
-        defer { Task { await first.stop() } }
         do {
             let second = try await Self.server(directory)
             await second.stop()
@@ -143,7 +141,6 @@ struct DurableDataTests {
         #expect(try await server.http.register("scratch", ip: "10.2.0.1", port: 1).body == "ok")
         await server.stop()
         server = try await Self.server(directory)
-        defer { let last = server; Task { await last.stop() } }
         #expect(try await server.http.list("big").hosts.compactMap { $0["ip"] as? String }.sorted() == acknowledged.sorted())
     }
 
@@ -185,7 +182,6 @@ struct DurableDataTests {
         #expect(try await server.http.register("db", ip: "127.0.0.4", port: 5432, [("ephemeral", "false")]).body == "ok")
         await server.stop()
         server = try await Self.server(directory)
-        defer { let last = server; Task { await last.stop() } }
         #expect(try await server.http.list("db").hosts.compactMap { $0["ip"] as? String }.sorted() == ["127.0.0.1", "127.0.0.4"])
     }
 
@@ -223,7 +219,6 @@ struct DurableDataTests {
         await server.stop()
 
         server = try await Self.server(directory)
-        defer { let last = server; Task { await last.stop() } }
         list = try await server.http.call("GET", path).object
         let names = (list["data"] as? [[String: Any]])?.compactMap { $0["namespaceShowName"] as? String }
         #expect(names == ["public", "Generated"])

@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 
 /// Active health checks of persistent instances against real listeners on loopback.
-@Suite("Health checks of persistent instances")
+@Suite("Health checks of persistent instances", .stopsWhatItStarts)
 struct HealthCheckTests {
     static func server() async throws -> TestServer {
         try await TestServer.start { configuration in
@@ -20,11 +20,10 @@ struct HealthCheckTests {
 
     @Test func tcpCheckFlipsHealthWhenTheListenerClosesAndReopensAndThresholdProtects() async throws {
         let server = try await Self.server()
-        defer { Task { await server.stop() } }
         let primary = try await Listener.open(port: 0)
         let port = primary.port
         let replica = try await Listener.open(port: 0)
-        defer { Task { await replica.close() } }
+        tearDownAfterTest { await replica.close() }
         #expect(try await server.http.call("POST", "/nacos/v1/ns/service", [("serviceName", "guarded"), ("protectThreshold", "0.6"), ("ephemeral", "false")]).body == "ok")
         let writer = try await server.connect()
         #expect(try await writer.persistent("registerInstance", "pg", ip: "127.0.0.1", port: port).resultCode == 200)
@@ -43,16 +42,15 @@ struct HealthCheckTests {
         #expect(guarded["reachProtectionThreshold"] as? Bool == true)
 
         let reopened = try await Listener.open(port: port)
-        defer { Task { await reopened.close() } }
+        tearDownAfterTest { await reopened.close() }
         let up = try await subscriber.nextPush(of: "pg") { $0.first?.healthy == true }
         #expect(up != nil, "no push of the instance turning healthy again")
     }
 
     @Test func httpCheckUsesTheClusterPathAndStatus() async throws {
         let server = try await Self.server()
-        defer { Task { await server.stop() } }
         let responder = try await Listener.open(port: 0, httpStatus: 503)
-        defer { Task { await responder.close() } }
+        tearDownAfterTest { await responder.close() }
         #expect(try await server.http.call("PUT", "/nacos/v1/ns/cluster", [
             ("serviceName", "api"), ("clusterName", "DEFAULT"), ("healthChecker", #"{"type":"HTTP","path":"/health"}"#),
         ]).body == "ok")

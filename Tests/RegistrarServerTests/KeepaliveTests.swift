@@ -3,7 +3,7 @@ import Foundation
 import RegistrarClient
 import Testing
 
-@Suite("Half-open connections")
+@Suite("Half-open connections", .stopsWhatItStarts)
 struct KeepaliveTests {
     @Test func vanishedPeerIsDetectedByKeepaliveAndItsInstancesRemoved() async throws {
         let server = try await TestServer.start {

@@ -1,11 +1,13 @@
 import RegistrarTesting
 import Foundation
 import NIOCore
+import NIOHTTP2
 import RegistrarClient
 import RegistrarWire
+import Synchronization
 import Testing
 
-@Suite("Naming over real loopback connections")
+@Suite("Naming over real loopback connections", .stopsWhatItStarts)
 struct NamingFlowTests {
     @Test func registerSubscribeAndReceivePush() async throws {
         let server = try await TestServer.start()
@@ -115,11 +117,32 @@ struct NamingFlowTests {
         await server.stop()
     }
 
+    /// The client sees a GOAWAY frame from the server before its connection closes, so a real
+    /// SDK knows to reconnect elsewhere instead of treating the close as a network fault.
     @Test func shutdownSendsGoAwayAndClosesConnections() async throws {
         let server = try await TestServer.start()
         let client = try await server.connect()
+        let tap = GoAwayRecorder()
+        let channel = client.transport.channel
+        try await channel.eventLoop.submit {
+            let http2 = try channel.pipeline.syncOperations.handler(type: NIOHTTP2Handler.self)
+            try channel.pipeline.syncOperations.addHandler(tap, position: .after(http2))
+        }.get()
         await server.stop()
-        let closed = try await eventually(.seconds(5)) { !client.transport.channel.isActive }
+        let closed = try await eventually(.seconds(5)) { !channel.isActive }
         #expect(closed)
+        #expect(tap.goAways.load(ordering: .relaxed) >= 1)
+    }
+}
+
+/// Counts the GOAWAY frames a client connection receives.
+private final class GoAwayRecorder: ChannelInboundHandler, Sendable {
+    typealias InboundIn = HTTP2Frame
+    typealias InboundOut = HTTP2Frame
+    let goAways = Atomic<Int>(0)
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .goAway = unwrapInboundIn(data).payload { goAways.add(1, ordering: .relaxed) }
+        context.fireChannelRead(data)
     }
 }

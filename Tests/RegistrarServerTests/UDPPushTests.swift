@@ -74,7 +74,7 @@ final class UDPPushListener: Sendable {
     }
 }
 
-@Suite("v1 UDP push")
+@Suite("v1 UDP push", .stopsWhatItStarts)
 struct UDPPushTests {
     static let javaClient = ["User-Agent": "Nacos-Java-Client:v1.4.8"]
 
@@ -84,9 +84,8 @@ struct UDPPushTests {
 
     @Test func subscriberReceivesPushesOnARealSocketAndAcksThem() async throws {
         let server = try await TestServer.start(Self.quickResend)
-        defer { Task { await server.stop() } }
         let listener = try await UDPPushListener()
-        defer { Task { await listener.close() } }
+        tearDownAfterTest { await listener.close() }
         let subscribe: [(String, String)] = [("udpPort", String(listener.port)), ("clientIP", "127.0.0.1")]
         _ = try await server.http.list("udp-orders", subscribe, headers: Self.javaClient)
 
@@ -117,9 +116,8 @@ struct UDPPushTests {
 
     @Test func unackedPushIsResentExactlyOnce() async throws {
         let server = try await TestServer.start(Self.quickResend)
-        defer { Task { await server.stop() } }
         let listener = try await UDPPushListener()
-        defer { Task { await listener.close() } }
+        tearDownAfterTest { await listener.close() }
         _ = try await server.http.list("udp-lossy", [("udpPort", String(listener.port)), ("clientIP", "127.0.0.1")], headers: Self.javaClient)
         let first = try #require(await listener.next())
         let resent = try #require(await listener.next(within: .seconds(3)))
@@ -129,9 +127,8 @@ struct UDPPushTests {
 
     @Test func largePushesAreGzipped() async throws {
         let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
         let listener = try await UDPPushListener()
-        defer { Task { await listener.close() } }
+        tearDownAfterTest { await listener.close() }
         for index in 1...8 {
             try await server.http.register("udp-big", ip: "10.5.1.\(index)", port: 8080, [("metadata", #"{"description":"a fairly long metadata value"}"#)])
         }
@@ -143,9 +140,8 @@ struct UDPPushTests {
 
     @Test func pollingClientsAreNotSubscribed() async throws {
         let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
         let listener = try await UDPPushListener()
-        defer { Task { await listener.close() } }
+        tearDownAfterTest { await listener.close() }
         _ = try await server.http.list("udp-python", [("udpPort", String(listener.port)), ("clientIP", "127.0.0.1")],
                                        headers: ["User-Agent": "Nacos-Python-Client:v0.1.16"])
         try await server.http.register("udp-python", ip: "10.5.2.1", port: 80)

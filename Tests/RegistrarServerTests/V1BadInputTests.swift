@@ -4,7 +4,7 @@ import Testing
 
 /// Every kind of bad v1 input gets a clear 4xx with a message, never a 5xx, and costs nothing
 /// that was registered.
-@Suite("v1 HTTP: bad input")
+@Suite("v1 HTTP: bad input", .stopsWhatItStarts)
 struct V1BadInputTests {
     struct Case: Sendable, CustomStringConvertible {
         var method: String
@@ -64,7 +64,6 @@ struct V1BadInputTests {
 
     @Test func eachBadRequestGetsAClear4xxAndRegisteredDataSurvives() async throws {
         let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
         let http = server.http
         #expect(try await http.register("svc", ip: "10.9.0.1", port: 80).body == "ok")
         for bad in Self.cases {

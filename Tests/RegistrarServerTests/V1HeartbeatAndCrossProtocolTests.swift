@@ -6,7 +6,7 @@ import Testing
 
 /// The v1 heartbeat model with timings shortened through the preserved metadata keys, and the
 /// two fronts sharing one registry.
-@Suite("v1 heartbeats and cross-protocol")
+@Suite("v1 heartbeats and cross-protocol", .stopsWhatItStarts)
 struct V1HeartbeatAndCrossProtocolTests {
     static let shortTimings = #"{"preserved.heart.beat.interval":"200","preserved.heart.beat.timeout":"600","preserved.ip.delete.timeout":"1200"}"#
 
@@ -16,9 +16,7 @@ struct V1HeartbeatAndCrossProtocolTests {
 
     @Test func silentInstanceTurnsUnhealthyThenExpiresAndSubscribersHearBoth() async throws {
         let server = try await TestServer.start(Self.fastSweeps)
-        defer { Task { await server.stop() } }
         let subscriber = try await server.connect()
-        defer { Task { await subscriber.close() } }
         _ = try await subscriber.subscribe("fading")
 
         try await server.http.register("fading", ip: "10.6.0.1", port: 80, [("metadata", Self.shortTimings)])
@@ -39,7 +37,6 @@ struct V1HeartbeatAndCrossProtocolTests {
 
     @Test func beatingInstanceStaysHealthyAndABeatHealsAnUnhealthyOne() async throws {
         let server = try await TestServer.start(Self.fastSweeps)
-        defer { Task { await server.stop() } }
         let http = server.http
         try await http.register("steady", ip: "10.6.1.1", port: 80, [("metadata", Self.shortTimings)])
         // Beat every 200 ms for 2 s: longer than both timeouts.
@@ -58,9 +55,7 @@ struct V1HeartbeatAndCrossProtocolTests {
 
     @Test func httpRegistrationIsPushedToGRPCSubscribers() async throws {
         let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
         let subscriber = try await server.connect()
-        defer { Task { await subscriber.close() } }
         _ = try await subscriber.subscribe("bridge")
         try await server.http.register("bridge", ip: "10.6.2.1", port: 8080, [("metadata", "lang=java")])
         let push = try await subscriber.nextPush(of: "bridge") { hosts in hosts.contains { $0.ip == "10.6.2.1" && $0.port == 8080 } }
@@ -71,7 +66,6 @@ struct V1HeartbeatAndCrossProtocolTests {
 
     @Test func grpcRegistrationIsVisibleInInstanceList() async throws {
         let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
         let client = try await server.connect()
         let response = try await client.register("bridge2", ip: "10.6.3.1", port: 9090, metadata: ["lang": "swift"])
         #expect(response.resultCode == 200)

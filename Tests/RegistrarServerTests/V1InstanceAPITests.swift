@@ -3,11 +3,10 @@ import Foundation
 import Testing
 
 /// The v1 instance endpoints over a real socket: shapes, parameter rules and edits.
-@Suite("v1 HTTP: instances")
+@Suite("v1 HTTP: instances", .stopsWhatItStarts)
 struct V1InstanceAPITests {
     @Test func registerListDetailAndDeregister() async throws {
         let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
         let http = server.http
         let reply = try await http.register("orders", ip: "10.0.0.1", port: 8080, [
             ("clusterName", "east"), ("weight", "2.5"), ("metadata", #"{"version":"v1","zone":3}"#), ("healthy", "True"), ("enable", "True"),
@@ -57,7 +56,6 @@ struct V1InstanceAPITests {
 
     @Test func operatorEditsApplyAndSurviveReRegistration() async throws {
         let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
         let http = server.http
         try await http.register("catalog", ip: "10.0.1.1", port: 80, [("metadata", #"{"owner":"team-a"}"#)])
         try await http.register("catalog", ip: "10.0.1.2", port: 80)
@@ -87,7 +85,6 @@ struct V1InstanceAPITests {
 
     @Test func beatsRefreshReRegisterOrAskForRegistration() async throws {
         let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
         let http = server.http
         try await http.register("beats", ip: "10.0.2.1", port: 80, [("metadata", #"{"preserved.heart.beat.interval":"3000"}"#)])
         let refreshed = try await http.beat("DEFAULT_GROUP@@beats", ip: "10.0.2.1", port: 80)
@@ -112,7 +109,6 @@ struct V1InstanceAPITests {
 
     @Test func protectionThresholdFlagsAndKeepsInstances() async throws {
         let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
         let http = server.http
         #expect(try await http.call("POST", "/nacos/v1/ns/service", [("serviceName", "guarded"), ("protectThreshold", "0.6")]).body == "ok")
         try await http.register("guarded", ip: "10.0.3.1", port: 80)

@@ -3,11 +3,10 @@ import Foundation
 import Testing
 
 /// The v1 service endpoints, and the probes, metrics, cluster view and login.
-@Suite("v1 HTTP: services and operations")
+@Suite("v1 HTTP: services and operations", .stopsWhatItStarts)
 struct V1ServiceAndOpsTests {
     @Test func serviceLifecycle() async throws {
         let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
         let http = server.http
         let path = "/nacos/v1/ns/service"
         let created = try await http.call("POST", path, [
@@ -55,7 +54,6 @@ struct V1ServiceAndOpsTests {
 
     @Test func probesMetricsClusterAndLogin() async throws {
         let server = try await TestServer.start()
-        defer { Task { await server.stop() } }
         let http = server.http
         #expect(try await http.call("GET", "/nacos/v1/console/health/liveness").body == "OK")
         #expect(try await http.call("GET", "/nacos/v1/console/health/readiness").body == "OK")

@@ -5,8 +5,11 @@ import NIOPosix
 import RegistrarClient
 import RegistrarServer
 import RegistrarWire
+import Synchronization
+import Testing
 
-/// A real server on a loopback port chosen by the kernel, and helpers to talk to it.
+/// A real server on a loopback port chosen by the kernel, and helpers to talk to it. The server
+/// and its connections stop when the test ends (see `Teardown`).
 public struct TestServer: Sendable {
     public static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 
@@ -26,11 +29,23 @@ public struct TestServer: Sendable {
         logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let server = RegistrarServer(configuration: configuration, logger: logger, group: group)
         try await server.start()
+        tearDownAfterTest { await server.stop() }
         return TestServer(server: server, port: server.grpcAddress!.port!, http: V1Client(port: server.httpAddress!.port!))
     }
 
-    public func connect(autoAck: Bool = true, labels: [String: String] = ["source": "sdk", "module": "naming"]) async throws -> NacosConnection {
-        try await NacosConnection.connect(host: "127.0.0.1", port: port, group: TestServer.group, labels: labels, autoAck: autoAck)
+    /// A raw SDK-style connection, closed when the test ends.
+    public func connect(
+        autoAck: Bool = true, labels: [String: String] = ["source": "sdk", "module": "naming"]
+    ) async throws -> NacosConnection {
+        let connection = try await NacosConnection.connect(
+            host: "127.0.0.1", port: port, group: TestServer.group, labels: labels, autoAck: autoAck)
+        tearDownAfterTest { await connection.close() }
+        return connection
+    }
+
+    /// One counter of the operator metrics endpoint, e.g. `grpcConnectionCount`.
+    public func metric(_ name: String) async throws -> Int? {
+        try await http.call("GET", "/nacos/v1/ns/operator/metrics", [("onlyStatus", "false")]).object[name] as? Int
     }
 
     public func stop() async {
@@ -78,16 +93,35 @@ public struct TimedOut: Error {
 }
 
 /// Runs `body`, giving up after `timeout` (every wait in these tests is bounded).
-public func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw TimedOut()
+///
+/// A task group would wait for a body that ignores cancellation (one blocked on a continuation
+/// the server never resumes), so the body runs in a task of its own: on timeout it is cancelled
+/// and left behind, and the test fails at once instead of hanging.
+public func withTimeout<T: Sendable>(
+    _ timeout: Duration, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    let outcome = Mutex<CheckedContinuation<T, Error>?>(nil)
+    let resume = { @Sendable (result: Result<T, Error>) in
+        outcome.withLock { $0.take() }?.resume(with: result)
+    }
+    var work: Task<Void, Never>?
+    var timer: Task<Void, Never>?
+    defer {
+        work?.cancel()
+        timer?.cancel()
+    }
+    return try await withCheckedThrowingContinuation { continuation in
+        outcome.withLock { $0 = continuation }
+        work = Task { resume(await Result(catching: body)) }
+        timer = Task {
+            if (try? await Task.sleep(for: timeout)) != nil { resume(.failure(TimedOut())) }
         }
-        let result = try await group.next()!
-        group.cancelAll()
-        return result
+    }
+}
+
+extension Result where Failure == Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
 

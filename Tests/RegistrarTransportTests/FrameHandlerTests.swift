@@ -71,6 +71,17 @@ struct FrameHandlerTests {
         #expect(!pair.serverTap.outbound.contains { $0.payload.isReset })
     }
 
+    @Test("a call opened without a message reaches the server: its headers are flushed at once")
+    func openedCallIsFlushed() throws {
+        let pair = try InMemoryHTTP2(router: EchoRoutes())
+        defer { pair.finish() }
+        pair.serverTap.reset()
+        let (stream, _) = pair.open(InMemoryHTTP2.requestHeaders(path: "/test/silent", grpcTimeout: "200m"))
+        let id = try #require(stream)
+        try pair.exchange()
+        #expect(pair.serverTap.inbound.contains { $0.streamID == id && $0.payload.isHeaders })
+    }
+
     @Test("GOAWAY reaches the client, which then opens no new stream; the server closes after the grace")
     func goAwayThenClose() throws {
         let pair = try InMemoryHTTP2(router: EchoRoutes())

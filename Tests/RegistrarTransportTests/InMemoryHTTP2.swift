@@ -62,13 +62,15 @@ final class InMemoryHTTP2 {
     }
 
     /// Opens a call from the client with `headers`, recording what the client hears.
-    func open(_ headers: HPACKHeaders, clientTimeout: TimeAmount? = nil) -> (HTTP2StreamID?, CallOutcome) {
+    func open(
+        _ headers: HPACKHeaders, clientTimeout: TimeAmount? = nil, flush: Bool = true
+    ) -> (HTTP2StreamID?, CallOutcome) {
         let outcome = CallOutcome()
         let consumer = GRPCClientFrameHandler.Consumer.callbacks(
             onMessage: { outcome.messages.append($0) },
             onClose: { outcome.status = $0 }
         )
-        return (clientFrames.open(headers: headers, timeout: clientTimeout, consumer: consumer), outcome)
+        return (clientFrames.open(headers: headers, timeout: clientTimeout, consumer: consumer, flush: flush), outcome)
     }
 
     static func requestHeaders(path: String, grpcTimeout: String? = nil) -> HPACKHeaders {
@@ -137,6 +139,11 @@ final class FrameTap: ChannelDuplexHandler {
 extension HTTP2Frame.FramePayload {
     var isWindowUpdate: Bool {
         if case .windowUpdate = self { return true }
+        return false
+    }
+
+    var isHeaders: Bool {
+        if case .headers = self { return true }
         return false
     }
 

@@ -65,17 +65,24 @@ public final class GRPCClientConnection: Sendable {
     }
 
     /// Opens a call. `onMessage` gets each response message; `onClose` gets the final status once.
+    ///
+    /// `timeout` is sent as `grpc-timeout` and, unless `enforcedLocally` is false, also ends the
+    /// call on this side. A call that only announces it leaves the deadline to the server, which
+    /// is how a test proves the server honours the header.
     public func openCall(
         path: String,
         timeout: TimeAmount? = nil,
+        enforcedLocally: Bool = true,
         onMessage: @escaping @Sendable (ByteBuffer) -> Void,
         onClose: @escaping @Sendable (GRPCStatus) -> Void
     ) -> EventLoopFuture<GRPCClientCall> {
         let requestHeaders = headers(path: path, timeout: timeout)
+        let localDeadline = enforcedLocally ? timeout : nil
         let frames = self.frames
         return eventLoop.submit {
             let consumer = GRPCClientFrameHandler.Consumer.callbacks(onMessage: onMessage, onClose: onClose)
-            guard let streamID = frames.value.open(headers: requestHeaders, timeout: timeout, consumer: consumer) else {
+            guard let streamID = frames.value.open(
+                headers: requestHeaders, timeout: localDeadline, consumer: consumer, flush: true) else {
                 throw GRPCStatus(.unavailable, "connection closed")
             }
             return GRPCClientCall(frames: frames, streamID: streamID)
@@ -89,7 +96,7 @@ public final class GRPCClientConnection: Sendable {
         let requestHeaders = headers(path: path, timeout: timeout)
         let frames = self.frames
         frames.withHandler { frames in
-            guard let id = frames.open(headers: requestHeaders, timeout: timeout, consumer: .unary(promise)) else { return }
+            guard let id = frames.open(headers: requestHeaders, timeout: timeout, consumer: .unary(promise), flush: false) else { return }
             frames.send(request, on: id, endStream: true)
         }
         return promise.futureResult

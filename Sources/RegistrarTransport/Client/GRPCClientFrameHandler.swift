@@ -45,8 +45,9 @@ final class GRPCClientFrameHandler: ChannelInboundHandler {
 
     /// Opens a stream and sends its request headers. Returns `nil` (after telling the consumer)
     /// if the connection has closed. A call still open after `timeout` ends with
-    /// DEADLINE_EXCEEDED and is reset.
-    func open(headers: HPACKHeaders, timeout: TimeAmount?, consumer: Consumer) -> HTTP2StreamID? {
+    /// DEADLINE_EXCEEDED and is reset. `flush: false` suits a caller that writes the request
+    /// message at once (a unary call): headers and message then leave in one flush.
+    func open(headers: HPACKHeaders, timeout: TimeAmount?, consumer: Consumer, flush: Bool) -> HTTP2StreamID? {
         guard let context else {
             Self.tell(consumer, GRPCStatus(.unavailable, "connection closed"), response: nil)
             return nil
@@ -66,6 +67,7 @@ final class GRPCClientFrameHandler: ChannelInboundHandler {
             self?.finish(streamID, GRPCStatus(.unavailable, "could not open a stream: \(error)"), stream: .gone)
         }
         context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: headers)))), promise: opened)
+        if flushes.flushAfterWrite(flush: flush) { context.flush() }
         return streamID
     }
 
