@@ -54,14 +54,8 @@ public enum DistroJSON {
             json.key("instances"); json.beginArray()
             for instance in instances {
                 json.beginObject()
-                json.key("ip"); json.string(instance.ip)
-                json.key("port"); json.int(instance.port)
-                json.key("weight"); json.double(instance.weight)
-                json.key("healthy"); json.bool(instance.healthy)
-                json.key("enabled"); json.bool(instance.enabled)
-                json.key("clusterName"); json.string(instance.clusterName)
+                json.instanceFields(instance)
                 if let id = instance.customInstanceId { json.key("instanceId"); json.string(id) }
-                json.key("metadata"); json.stringMap(instance.metadata)
                 json.endObject()
             }
             json.endArray()

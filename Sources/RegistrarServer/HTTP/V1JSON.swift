@@ -20,13 +20,8 @@ public enum V1JSON {
         var json = JSONWriter(capacity: 256)
         json.beginObject()
         json.key("service"); json.string(service.groupedName)
-        json.key("ip"); json.string(instance.ip)
-        json.key("port"); json.int(instance.port)
-        json.key("clusterName"); json.string(instance.clusterName)
-        json.key("weight"); json.double(instance.weight)
-        json.key("healthy"); json.bool(instance.healthy)
+        json.instanceFields(instance)
         json.key("instanceId"); json.string(instance.instanceId(in: service))
-        json.key("metadata"); json.stringMap(instance.metadata)
         json.endObject()
         return json.bytes
     }
