@@ -27,8 +27,10 @@ public final class NacosConnection: Sendable {
     private let continuation: AsyncStream<ServerRequest>.Continuation
     private let stream: GRPCClientCall
 
-    private init(transport: GRPCClientConnection, connectionId: String, stream: GRPCClientCall,
-                 serverRequests: AsyncStream<ServerRequest>, continuation: AsyncStream<ServerRequest>.Continuation) {
+    private init(
+        transport: GRPCClientConnection, connectionId: String, stream: GRPCClientCall,
+        serverRequests: AsyncStream<ServerRequest>, continuation: AsyncStream<ServerRequest>.Continuation
+    ) {
         self.transport = transport
         self.connectionId = connectionId
         self.stream = stream
@@ -48,38 +50,55 @@ public final class NacosConnection: Sendable {
         autoAck: Bool = true,
         timeout: TimeAmount = .seconds(5)
     ) async throws -> NacosConnection {
-        let transport = try await GRPCClientConnection.connect(host: host, port: port, group: group, connectTimeout: timeout)
+        let transport = try await GRPCClientConnection.connect(
+            host: host, port: port, group: group, connectTimeout: timeout)
         do {
-            let check = try await unary(transport, type: "ServerCheckRequest", json: Array(#"{"headers":{},"requestId":""}"#.utf8), timeout: timeout)
-            guard check.type == "ServerCheckResponse" else { throw NacosConnectionError.unexpectedResponse(check.type, String(decoding: check.json, as: UTF8.self)) }
+            let check = try await unary(
+                transport, type: "ServerCheckRequest", json: Array(#"{"headers":{},"requestId":""}"#.utf8),
+                timeout: timeout)
+            guard check.type == "ServerCheckResponse" else {
+                throw NacosConnectionError.unexpectedResponse(check.type, String(decoding: check.json, as: UTF8.self))
+            }
             let body = try JSONDecoder().decode(ServerCheckResponseBody.self, from: check.json)
             let (requests, continuation) = AsyncStream<ServerRequest>.makeStream()
             let setupAck = transport.eventLoop.makePromise(of: Void.self)
             let ackBox = AckSink()
-            let call = try await transport.openCall(path: "/BiRequestStream/requestBiStream", onMessage: { bytes in
-                guard let message = try? PayloadCodec.decode(Array(bytes.readableBytesView)) else { return }
-                if message.type == "SetupAckRequest" {
-                    setupAck.succeed(())
-                    return
+            let call = try await transport.openCall(
+                path: "/BiRequestStream/requestBiStream",
+                onMessage: { bytes in
+                    guard let message = try? PayloadCodec.decode(Array(bytes.readableBytesView)) else { return }
+                    if message.type == "SetupAckRequest" {
+                        setupAck.succeed(())
+                        return
+                    }
+                    let requestId =
+                        (try? JSONDecoder().decode(ServerRequestFields.self, from: message.json))?.requestId ?? ""
+                    if autoAck { ackBox.ack(message.type, requestId: requestId) }
+                    continuation.yield(ServerRequest(message: message, requestId: requestId))
+                },
+                onClose: { _ in
+                    setupAck.fail(NacosConnectionError.streamClosed)
+                    continuation.finish()
                 }
-                let requestId = (try? JSONDecoder().decode(ServerRequestFields.self, from: message.json))?.requestId ?? ""
-                if autoAck { ackBox.ack(message.type, requestId: requestId) }
-                continuation.yield(ServerRequest(message: message, requestId: requestId))
-            }, onClose: { _ in
-                setupAck.fail(NacosConnectionError.streamClosed)
-                continuation.finish()
-            }).get()
+            ).get()
             ackBox.call.withLock { $0 = call }
-            let setup = ConnectionSetupRequest(clientVersion: clientVersion, tenant: tenant, labels: labels, abilityTable: [:])
-            call.send(ByteBuffer(bytes: PayloadCodec.encode(type: "ConnectionSetupRequest", json: Array(try JSONEncoder().encode(setup)))))
+            let setup = ConnectionSetupRequest(
+                clientVersion: clientVersion, tenant: tenant, labels: labels, abilityTable: [:])
+            call.send(
+                ByteBuffer(
+                    bytes: PayloadCodec.encode(
+                        type: "ConnectionSetupRequest", json: Array(try JSONEncoder().encode(setup)))))
             // Servers without ability negotiation (Nacos before 2.3) send no SetupAck.
             if body.supportAbilityNegotiation == true {
-                let timer = transport.eventLoop.scheduleTask(in: timeout) { setupAck.fail(NacosConnectionError.noSetupAck) }
+                let timer = transport.eventLoop.scheduleTask(in: timeout) {
+                    setupAck.fail(NacosConnectionError.noSetupAck)
+                }
                 try await setupAck.futureResult.get()
                 timer.cancel()
             }
-            return NacosConnection(transport: transport, connectionId: body.connectionId ?? "", stream: call,
-                                   serverRequests: requests, continuation: continuation)
+            return NacosConnection(
+                transport: transport, connectionId: body.connectionId ?? "", stream: call,
+                serverRequests: requests, continuation: continuation)
         } catch {
             await transport.close()
             throw error
@@ -92,13 +111,16 @@ public final class NacosConnection: Sendable {
     }
 
     /// Sends one unary request with an encodable body.
-    public func request<T: Encodable>(_ type: String, _ body: T, timeout: TimeAmount = .seconds(3)) async throws -> WireMessage {
+    public func request<T: Encodable>(_ type: String, _ body: T, timeout: TimeAmount = .seconds(3)) async throws
+        -> WireMessage
+    {
         try await request(type: type, json: Array(try JSONEncoder().encode(body)), timeout: timeout)
     }
 
     /// Sends a response on the bi-stream (for callers that set `autoAck` to false).
     public func respond(type: String, requestId: String, resultCode: Int = 200) {
-        let json = ResponseBody.make(resultCode: resultCode, errorCode: resultCode == 200 ? 0 : resultCode, requestId: requestId)
+        let json = ResponseBody.make(
+            resultCode: resultCode, errorCode: resultCode == 200 ? 0 : resultCode, requestId: requestId)
         stream.send(ByteBuffer(bytes: PayloadCodec.encode(type: type, json: json)))
     }
 
@@ -112,7 +134,9 @@ public final class NacosConnection: Sendable {
         await transport.close()
     }
 
-    static func unary(_ transport: GRPCClientConnection, type: String, json: [UInt8], timeout: TimeAmount) async throws -> WireMessage {
+    static func unary(_ transport: GRPCClientConnection, type: String, json: [UInt8], timeout: TimeAmount) async throws
+        -> WireMessage
+    {
         let payload = ByteBuffer(bytes: PayloadCodec.encode(type: type, json: json))
         let response = try await transport.unary(path: "/Request/request", request: payload, timeout: timeout).get()
         return try PayloadCodec.decode(Array(response.readableBytesView))

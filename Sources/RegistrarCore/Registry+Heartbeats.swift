@@ -31,7 +31,9 @@ extension Registry {
     /// Records a beat (`now` in monotonic ms) for what `client` publishes into `service`.
     public mutating func heartbeat(client id: ClientID, service: ServiceKey, now: Int64) -> HeartbeatOutcome {
         adoptIfReplica(id, now: now)
-        guard let instances = clients[id]?.publications[service], let first = instances.first else { return .unknownInstance }
+        guard let instances = clients[id]?.publications[service], let first = instances.first else {
+            return .unknownInstance
+        }
         clients[id]!.lastBeat[service] = now
         clients[id]!.lastActive = now
         let changed = setHealth(of: id, in: service, healthy: true) ? [service] : []
@@ -40,7 +42,8 @@ extension Registry {
 
     /// Sets the health of what `id` publishes into `service`; true if that changed anything.
     mutating func setHealth(of id: ClientID, in service: ServiceKey, healthy: Bool) -> Bool {
-        guard let instances = clients[id]?.publications[service], instances.contains(where: { $0.healthy != healthy }) else { return false }
+        guard let instances = clients[id]?.publications[service], instances.contains(where: { $0.healthy != healthy })
+        else { return false }
         clients[id]!.publications[service] = instances.map { instance in
             var instance = instance
             instance.healthy = healthy
@@ -54,7 +57,9 @@ extension Registry {
     /// v1 registration: publishes `instance` as the heartbeat client `ip:port#true` (created on
     /// first use), counting `now` as its first beat. A refused registration leaves no client behind.
     @discardableResult
-    public mutating func publishBeating(_ instance: Instance, into service: ServiceKey, now: Int64) throws(RegistryError) -> [ServiceKey] {
+    public mutating func publishBeating(_ instance: Instance, into service: ServiceKey, now: Int64)
+        throws(RegistryError) -> [ServiceKey]
+    {
         let id = IPPortClientID.make(ip: instance.ip, port: instance.port, ephemeral: true)
         adoptIfReplica(id, now: now)
         addClient(id, kind: .ipPort(ephemeral: true))
@@ -68,7 +73,9 @@ extension Registry {
 
     /// v1 UDP-push subscription of the heartbeat client `id` (created on first use), renewing its
     /// lease at `now`. Returns true the first time. A refused subscription leaves no client behind.
-    public mutating func subscribeLeased(_ id: ClientID, to service: ServiceKey, clusters: String, now: Int64) throws(RegistryError) -> Bool {
+    public mutating func subscribeLeased(_ id: ClientID, to service: ServiceKey, clusters: String, now: Int64)
+        throws(RegistryError) -> Bool
+    {
         addClient(id, kind: .ipPort(ephemeral: true))
         markActive(client: id, now: now)
         do throws(RegistryError) {
@@ -106,7 +113,8 @@ extension Registry {
         public var expired: [(client: ClientID, service: ServiceKey)] = []
 
         public static func == (lhs: SweepReport, rhs: SweepReport) -> Bool {
-            lhs.changed == rhs.changed && lhs.turnedUnhealthy.elementsEqual(rhs.turnedUnhealthy, by: ==) && lhs.expired.elementsEqual(rhs.expired, by: ==)
+            lhs.changed == rhs.changed && lhs.turnedUnhealthy.elementsEqual(rhs.turnedUnhealthy, by: ==)
+                && lhs.expired.elementsEqual(rhs.expired, by: ==)
         }
     }
 
@@ -135,9 +143,12 @@ extension Registry {
     }
 
     /// Applies the deadline of one heartbeat publication, and files its next check.
-    private mutating func check(_ id: ClientID, _ service: ServiceKey, now: Int64, changed: inout Set<ServiceKey>, report: inout SweepReport) {
+    private mutating func check(
+        _ id: ClientID, _ service: ServiceKey, now: Int64, changed: inout Set<ServiceKey>, report: inout SweepReport
+    ) {
         guard let lastBeat = clients[id]?.lastBeat[service], let instances = clients[id]?.publications[service],
-              let first = instances.first else { return }
+            let first = instances.first
+        else { return }
         let timing = timing(of: first, in: service)
         let silence = now - lastBeat
         if silence > timing.deleteTimeout {
@@ -159,16 +170,22 @@ extension Registry {
     mutating func refileHeartbeatDeadlines(of service: ServiceKey, at address: InstanceAddress) {
         for id in services[service]?.publishers ?? [] where heartbeatClients.contains(id) {
             guard let lastBeat = clients[id]?.lastBeat[service],
-                  let instance = clients[id]?.publications[service]?.first(where: { InstanceAddress(ip: $0.ip, port: $0.port, cluster: $0.clusterName) == address })
+                let instance = clients[id]?.publications[service]?.first(where: {
+                    InstanceAddress(ip: $0.ip, port: $0.port, cluster: $0.clusterName) == address
+                })
             else { continue }
-            deadlines.insert(HeartbeatDeadline(at: lastBeat + timing(of: instance, in: service).timeout + 1, client: id, service: service))
+            deadlines.insert(
+                HeartbeatDeadline(
+                    at: lastBeat + timing(of: instance, in: service).timeout + 1, client: id, service: service))
         }
     }
 
     /// Drops a heartbeat client that publishes and subscribes nothing (a deregistered or
     /// expired v1 instance, a lapsed subscriber, or a registration that was refused).
     public mutating func removeClientIfIdle(_ id: ClientID) {
-        guard clients[id]?.kind != .connection, let client = clients[id], client.publications.isEmpty, client.subscriptions.isEmpty else { return }
+        guard clients[id]?.kind != .connection, let client = clients[id], client.publications.isEmpty,
+            client.subscriptions.isEmpty
+        else { return }
         removeClient(id)
     }
 
@@ -177,7 +194,8 @@ extension Registry {
             servicesWithOverlays.remove(service)
             return
         }
-        let present = Set(allInstances(of: service).map { InstanceAddress(ip: $0.ip, port: $0.port, cluster: $0.clusterName) })
+        let present = Set(
+            allInstances(of: service).map { InstanceAddress(ip: $0.ip, port: $0.port, cluster: $0.clusterName) })
         for (address, overlay) in record.overlays {
             if present.contains(address) {
                 if overlay.orphanedSince != nil { services[service]!.overlays[address]!.orphanedSince = nil }

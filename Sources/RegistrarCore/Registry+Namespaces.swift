@@ -13,7 +13,8 @@ public struct NamespaceInfo: Sendable, Equatable {
     }
 
     /// The namespace that always exists (id `public`, which Nacos 2.x lists as `""`).
-    public static let publicNamespace = NamespaceInfo(id: ServiceKey.defaultNamespace, name: "public", description: "Default Namespace")
+    public static let publicNamespace = NamespaceInfo(
+        id: ServiceKey.defaultNamespace, name: "public", description: "Default Namespace")
 }
 
 /// The namespace API: list, create, update and delete.
@@ -36,7 +37,9 @@ extension Registry {
 
     /// Checks a namespace to create: a new id of word characters and `-`, and a plain name.
     public func checkCreateNamespace(_ info: NamespaceInfo) throws(RegistryError) {
-        guard !info.id.isEmpty, info.id.utf8.count <= 128, info.id.allSatisfy({ $0 == "-" || $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) }) else {
+        guard !info.id.isEmpty, info.id.utf8.count <= 128,
+            info.id.allSatisfy({ $0 == "-" || $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) })
+        else {
             throw .invalidParameter("namespace id '\(info.id)' is illegal: use 1 to 128 letters, digits, '_' or '-'")
         }
         guard info.id != ServiceKey.defaultNamespace, namespaces[info.id] == nil else {
@@ -66,7 +69,8 @@ extension Registry {
         try checkExistingNamespace(id, verb: "deleted")
         let count = serviceCount(inNamespace: id)
         guard count == 0 else {
-            throw .invalidParameter("namespace '\(id)' still holds \(count) service(s); delete them (and deregister their instances) first")
+            throw .invalidParameter(
+                "namespace '\(id)' still holds \(count) service(s); delete them (and deregister their instances) first")
         }
     }
 
@@ -83,10 +87,14 @@ extension Registry {
     }
 
     private func checkNamespaceText(_ info: NamespaceInfo) throws(RegistryError) {
-        guard !info.name.trimmingWhitespace.isEmpty, info.name.utf8.count <= 128, !info.name.contains(where: { "@#$%^&*".contains($0) }) else {
+        guard !info.name.trimmingWhitespace.isEmpty, info.name.utf8.count <= 128,
+            !info.name.contains(where: { "@#$%^&*".contains($0) })
+        else {
             throw .invalidParameter("namespace name '\(info.name)' is illegal: 1 to 128 bytes, none of @#$%^&*")
         }
-        guard info.description.utf8.count <= 256 else { throw .invalidParameter("namespace description is longer than 256 bytes") }
+        guard info.description.utf8.count <= 256 else {
+            throw .invalidParameter("namespace description is longer than 256 bytes")
+        }
     }
 }
 

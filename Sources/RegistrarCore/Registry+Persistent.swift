@@ -16,7 +16,9 @@ extension Registry {
     /// Publishes (or replaces) the persistent instance `instance.ip:instance.port` in `service`.
     /// A refused registration leaves no client behind.
     @discardableResult
-    public mutating func publishPersistent(_ instance: Instance, into service: ServiceKey) throws(RegistryError) -> [ServiceKey] {
+    public mutating func publishPersistent(_ instance: Instance, into service: ServiceKey) throws(RegistryError)
+        -> [ServiceKey]
+    {
         let id = IPPortClientID.make(ip: instance.ip, port: instance.port, ephemeral: false)
         addClient(id, kind: .ipPort(ephemeral: false))
         do throws(RegistryError) {
@@ -58,7 +60,12 @@ extension Registry {
                 for instance in instances {
                     let check = healthCheck(of: service, cluster: instance.clusterName)
                     guard check.kind != .none else { continue }
-                    targets.append((ProbeTarget(service: service, ip: instance.ip, port: instance.port, cluster: instance.clusterName), check, instance.healthy))
+                    targets.append(
+                        (
+                            ProbeTarget(
+                                service: service, ip: instance.ip, port: instance.port, cluster: instance.clusterName),
+                            check, instance.healthy
+                        ))
                 }
             }
         }
@@ -78,7 +85,9 @@ extension Registry {
     }
 
     /// The checks `setHealthCheck` makes, without changing anything.
-    public func checkHealthCheck(_ check: HealthCheckSpec, of service: ServiceKey, cluster: String) throws(RegistryError) {
+    public func checkHealthCheck(_ check: HealthCheckSpec, of service: ServiceKey, cluster: String)
+        throws(RegistryError)
+    {
         try validation.check(service: service)
         try validation.checkCluster(cluster)
         try check.validate()
@@ -87,7 +96,9 @@ extension Registry {
     /// Sets the health check of a cluster (`PUT /nacos/v1/ns/cluster`). The service need not
     /// have instances in that cluster yet. Returns the service, whose detail view changed.
     @discardableResult
-    public mutating func setHealthCheck(_ check: HealthCheckSpec, of service: ServiceKey, cluster: String) throws(RegistryError) -> [ServiceKey] {
+    public mutating func setHealthCheck(_ check: HealthCheckSpec, of service: ServiceKey, cluster: String)
+        throws(RegistryError) -> [ServiceKey]
+    {
         try checkHealthCheck(check, of: service, cluster: cluster)
         healthChecks[service, default: [:]][cluster.isEmpty ? Instance.defaultCluster : cluster] = check
         touch(service)
@@ -123,11 +134,14 @@ public struct HealthCheckSpec: Sendable, Equatable {
 
     func validate() throws(RegistryError) {
         guard kind == .http else { return }
-        guard path.hasPrefix("/"), path.utf8.count <= 512, !path.contains(where: { $0.isWhitespace || $0.isNewline }) else {
-            throw .invalidParameter("health check path must start with '/', hold no spaces and be at most 512 bytes, got '\(path)'")
+        guard path.hasPrefix("/"), path.utf8.count <= 512, !path.contains(where: { $0.isWhitespace || $0.isNewline })
+        else {
+            throw .invalidParameter(
+                "health check path must start with '/', hold no spaces and be at most 512 bytes, got '\(path)'")
         }
         if let expectedStatus, !(100...599).contains(expectedStatus) {
-            throw .invalidParameter("expectedResponseCode must be an HTTP status from 100 to 599, got \(expectedStatus)")
+            throw .invalidParameter(
+                "expectedResponseCode must be an HTTP status from 100 to 599, got \(expectedStatus)")
         }
     }
 }

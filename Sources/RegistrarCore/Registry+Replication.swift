@@ -96,13 +96,16 @@ extension Registry {
 
     /// The current datum of a client this member owns (nil for replicas and unknown clients).
     public func datum(of id: ClientID) -> ClientDatum? {
-        guard let member = replication?.member, let record = clients[id], isReplicated(record.kind), record.revision > 0 else { return nil }
+        guard let member = replication?.member, let record = clients[id], isReplicated(record.kind), record.revision > 0
+        else { return nil }
         return ClientDatum(clientId: id, revision: record.revision, owner: member, publications: record.publications)
     }
 
     /// (clientId, revision) of every client this member owns and has replicated: the verify digest.
     public func ownedDigest() -> [(clientId: ClientID, revision: UInt64)] {
-        clients.compactMap { id, record in isReplicated(record.kind) && record.revision > 0 ? (id, record.revision) : nil }
+        clients.compactMap { id, record in
+            isReplicated(record.kind) && record.revision > 0 ? (id, record.revision) : nil
+        }
     }
 
     /// Every client this member holds, owned or replica: what a starting member loads.
@@ -120,10 +123,14 @@ extension Registry {
             try validation.check(service: service)
             try validation.check(batch: instances)
         }
-        if let tombstone = replication?.tombstones[datum.clientId], tombstone.revision >= datum.revision { return .stale }
+        if let tombstone = replication?.tombstones[datum.clientId], tombstone.revision >= datum.revision {
+            return .stale
+        }
         if let record = clients[datum.clientId] {
             guard record.revision < datum.revision else {
-                if record.kind == .replica, record.revision == datum.revision { clients[datum.clientId]!.leaseUntil = max(record.leaseUntil, leaseUntil) }
+                if record.kind == .replica, record.revision == datum.revision {
+                    clients[datum.clientId]!.leaseUntil = max(record.leaseUntil, leaseUntil)
+                }
                 return record.kind == .replica ? .stale : .ownedHere
             }
             if record.kind != .replica { release(datum.clientId) }
@@ -173,7 +180,9 @@ extension Registry {
         for (service, instances) in clients[id]!.publications {
             clients[id]!.lastBeat[service] = now
             if let first = instances.first {
-                deadlines.insert(HeartbeatDeadline(at: now + timing(of: first, in: service).timeout + 1, client: id, service: service))
+                deadlines.insert(
+                    HeartbeatDeadline(
+                        at: now + timing(of: first, in: service).timeout + 1, client: id, service: service))
             }
         }
         noteChanged(id)
@@ -181,19 +190,26 @@ extension Registry {
 
     /// Applies a peer's deletion of a client it owns. Returns the services that changed.
     public mutating func removeReplica(_ deletion: ClientDeletion, rememberUntil: Int64) -> [ServiceKey] {
-        if let tombstone = replication?.tombstones[deletion.clientId], tombstone.revision >= deletion.revision { return [] }
+        if let tombstone = replication?.tombstones[deletion.clientId], tombstone.revision >= deletion.revision {
+            return []
+        }
         replication?.tombstones[deletion.clientId] = (deletion.revision, rememberUntil)
-        guard let record = clients[deletion.clientId], record.kind == .replica, record.revision <= deletion.revision else { return [] }
+        guard let record = clients[deletion.clientId], record.kind == .replica, record.revision <= deletion.revision
+        else { return [] }
         return removeClient(deletion.clientId)
     }
 
     /// Renews the leases of `owner`'s replicas listed in its digest, and returns the clients it
     /// must send again: those this member lacks or holds at an older revision.
-    public mutating func renewReplicas(owner: String, digest: [(clientId: ClientID, revision: UInt64)], leaseUntil: Int64) -> [ClientID] {
+    public mutating func renewReplicas(
+        owner: String, digest: [(clientId: ClientID, revision: UInt64)], leaseUntil: Int64
+    ) -> [ClientID] {
         var resend: [ClientID] = []
         for entry in digest {
             guard let record = clients[entry.clientId] else {
-                if let tombstone = replication?.tombstones[entry.clientId], tombstone.revision >= entry.revision { continue }
+                if let tombstone = replication?.tombstones[entry.clientId], tombstone.revision >= entry.revision {
+                    continue
+                }
                 resend.append(entry.clientId)
                 continue
             }

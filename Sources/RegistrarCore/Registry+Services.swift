@@ -25,7 +25,9 @@ extension Registry {
         /// Copies of clients that other cluster members own, and the instances they hold.
         public var replicaClientCount = 0
         public var replicaInstanceCount = 0
-        public var clientCount: Int { connectionClientCount + ephemeralIPPortClientCount + persistentIPPortClientCount + replicaClientCount }
+        public var clientCount: Int {
+            connectionClientCount + ephemeralIPPortClientCount + persistentIPPortClientCount + replicaClientCount
+        }
     }
 
     /// A service exists for its readers once it has instances or stored metadata (one that
@@ -39,11 +41,15 @@ extension Registry {
     public func checkCreateService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError) {
         try validation.check(service: service)
         try check(metadata)
-        guard !isVisible(service) else { throw .invalidParameter("specified service \(service.groupedName) already exists!") }
+        guard !isVisible(service) else {
+            throw .invalidParameter("specified service \(service.groupedName) already exists!")
+        }
     }
 
     @discardableResult
-    public mutating func createService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError) -> [ServiceKey] {
+    public mutating func createService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError)
+        -> [ServiceKey]
+    {
         try checkCreateService(service, metadata: metadata)
         ensureService(service, ephemeral: metadata.ephemeral)
         services[service]!.ephemeral = metadata.ephemeral
@@ -54,7 +60,9 @@ extension Registry {
 
     /// Replaces the stored metadata of an existing service. Its kind does not change.
     /// The metadata `updateService` would store (the service keeps its kind), after its checks.
-    public func checkUpdateService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError) -> ServiceMetadata {
+    public func checkUpdateService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError)
+        -> ServiceMetadata
+    {
         try check(metadata)
         guard isVisible(service) else { throw .invalidParameter("service \(service.groupedName) not found!") }
         var metadata = metadata
@@ -63,7 +71,9 @@ extension Registry {
     }
 
     @discardableResult
-    public mutating func updateService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError) -> [ServiceKey] {
+    public mutating func updateService(_ service: ServiceKey, metadata: ServiceMetadata) throws(RegistryError)
+        -> [ServiceKey]
+    {
         let stored = try checkUpdateService(service, metadata: metadata)
         services[service]!.metadata = stored
         touch(service)
@@ -74,7 +84,8 @@ extension Registry {
     public func checkDeleteService(_ service: ServiceKey) throws(RegistryError) {
         guard isVisible(service) else { throw .invalidParameter("service \(service.groupedName) not found!") }
         guard services[service]!.publishers.isEmpty else {
-            throw .invalidParameter("Service \(service.groupedName) is not empty, can't be delete. Please unregister instance first")
+            throw .invalidParameter(
+                "Service \(service.groupedName) is not empty, can't be delete. Please unregister instance first")
         }
     }
 
@@ -93,11 +104,15 @@ extension Registry {
 
     public func serviceDetail(_ service: ServiceKey) throws(RegistryError) -> ServiceDetail {
         guard isVisible(service), let record = services[service] else {
-            throw .invalidParameter("service not found, namespace: \(service.namespace), serviceName: \(service.groupedName)")
+            throw .invalidParameter(
+                "service not found, namespace: \(service.namespace), serviceName: \(service.groupedName)")
         }
-        let names = Set(allInstances(of: service).map(\.clusterName)).union(healthChecks[service]?.keys ?? [:].keys).sorted()
+        let names = Set(allInstances(of: service).map(\.clusterName)).union(healthChecks[service]?.keys ?? [:].keys)
+            .sorted()
         let clusters = names.map { (name: $0, healthCheck: healthCheck(of: service, cluster: $0)) }
-        return ServiceDetail(service: service, metadata: record.metadata ?? ServiceMetadata(ephemeral: record.ephemeral), clusters: clusters)
+        return ServiceDetail(
+            service: service, metadata: record.metadata ?? ServiceMetadata(ephemeral: record.ephemeral),
+            clusters: clusters)
     }
 
     public func statistics() -> Statistics {
@@ -129,13 +144,17 @@ extension Registry {
     }
 
     /// One instance as stored (disabled ones too), or Nacos's 404 messages.
-    public func instance(in service: ServiceKey, ip: String, port: Int, cluster: String) throws(RegistryError) -> Instance {
+    public func instance(in service: ServiceKey, ip: String, port: Int, cluster: String) throws(RegistryError)
+        -> Instance
+    {
         let cluster = cluster.isEmpty ? Instance.defaultCluster : cluster
         let inCluster = allInstances(of: service).filter { $0.clusterName == cluster }
         guard !inCluster.isEmpty else {
             throw .notFound("no ips found for cluster \(cluster) in service \(service.groupedName)")
         }
-        guard let found = inCluster.first(where: { $0.ip == ip && $0.port == port }) else { throw .notFound("no matched ip found!") }
+        guard let found = inCluster.first(where: { $0.ip == ip && $0.port == port }) else {
+            throw .notFound("no matched ip found!")
+        }
         return found
     }
 
@@ -144,10 +163,13 @@ extension Registry {
     /// v1 `PUT /instance`: sets the edit of `address` in an existing service. The instance
     /// itself need not exist (yet); the edit applies once it does.
     @discardableResult
-    public mutating func editInstance(_ service: ServiceKey, at address: InstanceAddress, overlay: InstanceOverlay) throws(RegistryError) -> [ServiceKey] {
+    public mutating func editInstance(_ service: ServiceKey, at address: InstanceAddress, overlay: InstanceOverlay)
+        throws(RegistryError) -> [ServiceKey]
+    {
         try check(overlay)
         guard isVisible(service) else {
-            throw .invalidParameter("service not found, namespace: \(service.namespace), service: \(service.groupedName)")
+            throw .invalidParameter(
+                "service not found, namespace: \(service.namespace), service: \(service.groupedName)")
         }
         services[service]!.overlays[address] = overlay
         servicesWithOverlays.insert(service)
@@ -180,7 +202,9 @@ extension Registry {
         guard metadata.protectThreshold.isFinite, (0...1).contains(metadata.protectThreshold) else {
             throw .invalidParameter("Param 'protectThreshold' is illegal, the value should be between 0 and 1.")
         }
-        guard ["none", "label"].contains(metadata.selector.type) else { throw .invalidParameter("not match any type of selector!") }
+        guard ["none", "label"].contains(metadata.selector.type) else {
+            throw .invalidParameter("not match any type of selector!")
+        }
         try validation.checkMetadata(metadata.metadata)
     }
 }

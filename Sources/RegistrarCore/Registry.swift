@@ -118,7 +118,9 @@ public struct Registry: Sendable {
         clients[id]!.publications[service] = instances
         noteChanged(id)
         if let beatAt, let first = instances.first {
-            deadlines.insert(HeartbeatDeadline(at: beatAt + timing(of: first, in: service).timeout + 1, client: id, service: service))
+            deadlines.insert(
+                HeartbeatDeadline(at: beatAt + timing(of: first, in: service).timeout + 1, client: id, service: service)
+            )
         }
         ensureService(service, ephemeral: ephemeral)
         services[service]!.publishers.insert(id)
@@ -133,7 +135,9 @@ public struct Registry: Sendable {
         try validation.check(batch: instances)
         // A service that only has subscribers has no kind yet that anyone relies on; one
         // created through the service API has the kind it was created with.
-        if let existing = services[service], existing.ephemeral != ephemeral, !existing.publishers.isEmpty || existing.metadata != nil {
+        if let existing = services[service], existing.ephemeral != ephemeral,
+            !existing.publishers.isEmpty || existing.metadata != nil
+        {
             throw kindMismatch(service, existingEphemeral: existing.ephemeral)
         }
     }
@@ -152,8 +156,10 @@ public struct Registry: Sendable {
 
     private func kindMismatch(_ service: ServiceKey, existingEphemeral: Bool) -> RegistryError {
         existingEphemeral
-            ? .invalidParameter("Current service \(service.groupedName) is ephemeral service, can't register persistent instance.")
-            : .invalidParameter("Current service \(service.groupedName) is persistent service, can't register ephemeral instance.")
+            ? .invalidParameter(
+                "Current service \(service.groupedName) is ephemeral service, can't register persistent instance.")
+            : .invalidParameter(
+                "Current service \(service.groupedName) is persistent service, can't register ephemeral instance.")
     }
 
     // MARK: Subscribing
@@ -161,7 +167,9 @@ public struct Registry: Sendable {
     /// Subscribes `client` to `service` (which need not exist yet). Returns true the first time
     /// this client subscribes to it, when the caller owes it a push of its own.
     @discardableResult
-    public mutating func subscribe(client id: ClientID, service: ServiceKey, clusters: String = "") throws(RegistryError) -> Bool {
+    public mutating func subscribe(client id: ClientID, service: ServiceKey, clusters: String = "")
+        throws(RegistryError) -> Bool
+    {
         guard clients[id] != nil else { throw .clientDisconnected(id) }
         try validation.check(service: service)
         try validation.checkClusters(clusters)
@@ -195,7 +203,9 @@ public struct Registry: Sendable {
     public func snapshot(of service: ServiceKey, filter: SnapshotFilter = .all) -> ServiceSnapshot {
         guard let record = services[service] else {
             // Nothing to be fresher than: the current time, as Nacos answers for an unknown service.
-            return ServiceSnapshot(service: service, revision: 0, lastRefTime: clock.now(), clusters: filter.clusters, hosts: [], reachProtectionThreshold: false)
+            return ServiceSnapshot(
+                service: service, revision: 0, lastRefTime: clock.now(), clusters: filter.clusters, hosts: [],
+                reachProtectionThreshold: false)
         }
         let wanted = Set(filter.clusters.split(separator: ",").map(String.init))
         var hosts: [ServiceSnapshot.Host] = []
@@ -204,10 +214,14 @@ public struct Registry: Sendable {
                 let instance = record.effective(published)
                 guard instance.enabled else { continue }
                 if !wanted.isEmpty && !wanted.contains(instance.clusterName) { continue }
-                hosts.append(.init(instance: instance, instanceId: instance.instanceId(in: service), ephemeral: record.ephemeral))
+                hosts.append(
+                    .init(instance: instance, instanceId: instance.instanceId(in: service), ephemeral: record.ephemeral)
+                )
             }
         }
-        hosts.sort { ($0.instance.ip, $0.instance.port, $0.instanceId) < ($1.instance.ip, $1.instance.port, $1.instanceId) }
+        hosts.sort {
+            ($0.instance.ip, $0.instance.port, $0.instanceId) < ($1.instance.ip, $1.instance.port, $1.instanceId)
+        }
         var reachedThreshold = false
         let threshold = record.metadata?.protectThreshold ?? 0
         if threshold > 0, !hosts.isEmpty {
@@ -229,11 +243,14 @@ public struct Registry: Sendable {
     /// The names of the services in `namespace` and `group` that have instances or were created
     /// through the service API, sorted, and
     /// paged (`pageNo` from 1). `count` is the total before paging.
-    public func listServices(namespace: String, group: String, pageNo: Int, pageSize: Int) -> (count: Int, names: [String]) {
+    public func listServices(namespace: String, group: String, pageNo: Int, pageSize: Int) -> (
+        count: Int, names: [String]
+    ) {
         let namespace = ServiceKey.normalizedNamespace(namespace)
         let group = group.isEmpty ? ServiceKey.defaultGroup : group
         let names = services.compactMap { key, record in
-            key.namespace == namespace && key.group == group && (!record.publishers.isEmpty || record.metadata != nil) ? key.name : nil
+            key.namespace == namespace && key.group == group && (!record.publishers.isEmpty || record.metadata != nil)
+                ? key.name : nil
         }.sorted()
         let size = max(1, pageSize)
         let start = max(0, pageNo - 1) * size
@@ -262,8 +279,10 @@ public struct Registry: Sendable {
     /// A service with neither instances, subscribers, stored metadata nor operator edits is
     /// forgotten: nothing can observe it.
     mutating func dropIfUnused(_ service: ServiceKey) {
-        if let record = services[service], record.publishers.isEmpty, record.subscribers.isEmpty, record.metadata == nil,
-           record.overlays.isEmpty {
+        if let record = services[service], record.publishers.isEmpty, record.subscribers.isEmpty,
+            record.metadata == nil,
+            record.overlays.isEmpty
+        {
             services.removeValue(forKey: service)
         }
     }

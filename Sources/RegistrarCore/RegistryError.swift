@@ -25,7 +25,8 @@ public struct RegistryError: Error, Sendable, Equatable, CustomStringConvertible
 
     /// Nacos CLIENT_DISCONNECT (-401): the client is not (or no longer) known.
     public static func clientDisconnected(_ id: ClientID) -> RegistryError {
-        RegistryError(code: -401, message: "Client [\(id)] connection already disconnect, can't register ephemeral instance.")
+        RegistryError(
+            code: -401, message: "Client [\(id)] connection already disconnect, can't register ephemeral instance.")
     }
 
     public var description: String { "\(code): \(message)" }

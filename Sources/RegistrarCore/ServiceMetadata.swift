@@ -9,7 +9,10 @@ public struct ServiceMetadata: Sendable, Equatable {
     /// The kind of instance the service accepts.
     public var ephemeral: Bool
 
-    public init(protectThreshold: Double = 0, metadata: [String: String] = [:], selector: ServiceSelector = .none, ephemeral: Bool = true) {
+    public init(
+        protectThreshold: Double = 0, metadata: [String: String] = [:], selector: ServiceSelector = .none,
+        ephemeral: Bool = true
+    ) {
         self.protectThreshold = protectThreshold
         self.metadata = metadata
         self.selector = selector
@@ -74,7 +77,9 @@ public struct InstanceOverlay: Sendable, Equatable {
 extension Registry.ServiceRecord {
     /// The instance as readers see it: with the operator's edit applied, if there is one.
     func effective(_ instance: Instance) -> Instance {
-        guard !overlays.isEmpty, let overlay = overlays[InstanceAddress(ip: instance.ip, port: instance.port, cluster: instance.clusterName)] else {
+        guard !overlays.isEmpty,
+            let overlay = overlays[InstanceAddress(ip: instance.ip, port: instance.port, cluster: instance.clusterName)]
+        else {
             return instance
         }
         return overlay.apply(to: instance)
@@ -90,7 +95,8 @@ public enum IPPortClientID {
     /// The address and kind in an `ip:port#ephemeral` id (IPv6 addresses keep their colons).
     public static func parse(_ id: ClientID) -> (ip: String, port: Int, ephemeral: Bool)? {
         guard let hash = id.lastIndex(of: "#"), let colon = id[..<hash].lastIndex(of: ":"),
-              let port = Int(id[id.index(after: colon)..<hash]) else { return nil }
+            let port = Int(id[id.index(after: colon)..<hash])
+        else { return nil }
         let flag = id[id.index(after: hash)...]
         guard flag == "true" || flag == "false" else { return nil }
         return (String(id[..<colon]), port, flag == "true")

@@ -13,7 +13,10 @@ public struct ServiceSnapshot: Sendable, Equatable {
     public var hosts: [Host]
     public var reachProtectionThreshold: Bool
 
-    public init(service: ServiceKey, revision: UInt64, lastRefTime: Int64, clusters: String, hosts: [Host], reachProtectionThreshold: Bool) {
+    public init(
+        service: ServiceKey, revision: UInt64, lastRefTime: Int64, clusters: String, hosts: [Host],
+        reachProtectionThreshold: Bool
+    ) {
         self.service = service
         self.revision = revision
         self.lastRefTime = lastRefTime

@@ -21,7 +21,8 @@ public struct Validation: Sendable {
             throw .paramCheck("Param 'namespaceId/tenant' is illegal, the param length should not exceed 64.")
         }
         guard namespace.utf8.allSatisfy({ $0.isWordCharacter || $0 == UInt8(ascii: "-") }) else {
-            throw .paramCheck("Param 'namespaceId/tenant' is illegal, illegal characters should not appear in the param.")
+            throw .paramCheck(
+                "Param 'namespaceId/tenant' is illegal, illegal characters should not appear in the param.")
         }
     }
 
@@ -57,7 +58,8 @@ public struct Validation: Sendable {
         guard cluster.utf8.count <= 64 else {
             throw .paramCheck("Param 'cluster' is illegal, the param length should not exceed 64.")
         }
-        guard cluster.utf8.allSatisfy({ $0.isAlphanumeric || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }) else {
+        guard cluster.utf8.allSatisfy({ $0.isAlphanumeric || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") })
+        else {
             throw .paramCheck("Param 'cluster' is illegal, illegal characters should not appear in the param.")
         }
     }
@@ -85,7 +87,8 @@ public struct Validation: Sendable {
     public func checkMetadata(_ metadata: [String: String]) throws(RegistryError) {
         let metadataLength = metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
         guard metadataLength <= maximumMetadataLength else {
-            throw .paramCheck("Param 'Metadata' is illegal, the param length should not exceed \(maximumMetadataLength).")
+            throw .paramCheck(
+                "Param 'Metadata' is illegal, the param length should not exceed \(maximumMetadataLength).")
         }
     }
 
@@ -94,7 +97,8 @@ public struct Validation: Sendable {
     func checkHeartbeatMetadata(_ metadata: [String: String]) throws(RegistryError) {
         let timing = HeartbeatTiming(metadata: metadata)
         guard timing.timeout >= timing.interval, timing.deleteTimeout >= timing.interval else {
-            throw .invalidParameter("Instance 'heart beat interval' must less than 'heart beat timeout' and 'ip delete timeout'.")
+            throw .invalidParameter(
+                "Instance 'heart beat interval' must less than 'heart beat timeout' and 'ip delete timeout'.")
         }
     }
 
@@ -109,7 +113,8 @@ public struct Validation: Sendable {
 
     public func check(batch instances: [Instance]) throws(RegistryError) {
         guard instances.count <= maximumInstancesPerBatch else {
-            throw .paramCheck("Param 'instances' is illegal, a batch holds at most \(maximumInstancesPerBatch) instances.")
+            throw .paramCheck(
+                "Param 'instances' is illegal, a batch holds at most \(maximumInstancesPerBatch) instances.")
         }
         for instance in instances { try check(instance: instance) }
     }
@@ -134,9 +139,15 @@ public struct HeartbeatTiming: Sendable, Equatable {
     public var deleteTimeout: Int64
 
     public init(metadata: [String: String]) {
-        interval = metadata[PreservedMetadata.heartbeatInterval].flatMap { Int64($0) } ?? PreservedMetadata.defaultHeartbeatInterval
-        timeout = metadata[PreservedMetadata.heartbeatTimeout].flatMap { Int64($0) } ?? PreservedMetadata.defaultHeartbeatTimeout
-        deleteTimeout = metadata[PreservedMetadata.ipDeleteTimeout].flatMap { Int64($0) } ?? PreservedMetadata.defaultIPDeleteTimeout
+        interval =
+            metadata[PreservedMetadata.heartbeatInterval].flatMap { Int64($0) }
+            ?? PreservedMetadata.defaultHeartbeatInterval
+        timeout =
+            metadata[PreservedMetadata.heartbeatTimeout].flatMap { Int64($0) }
+            ?? PreservedMetadata.defaultHeartbeatTimeout
+        deleteTimeout =
+            metadata[PreservedMetadata.ipDeleteTimeout].flatMap { Int64($0) }
+            ?? PreservedMetadata.defaultIPDeleteTimeout
     }
 }
 

@@ -50,14 +50,18 @@ public final class DurableStore: Sendable {
         } catch let error as StorageError {
             throw Self.refusal(path, error.description)
         } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
-            throw StorageError("the data file '\(path)' is in use by another process (another registrar serve with the same --data-dir?); each node needs its own data directory")
+            throw StorageError(
+                "the data file '\(path)' is in use by another process (another registrar serve with the same --data-dir?); each node needs its own data directory"
+            )
         } catch {
             throw Self.refusal(path, Self.describe(error))
         }
     }
 
     private static func refusal(_ path: String, _ reason: String) -> StorageError {
-        StorageError("cannot use the data file '\(path)': \(reason). It was left untouched; restore it from a backup, or move it aside to start with an empty store")
+        StorageError(
+            "cannot use the data file '\(path)': \(reason). It was left untouched; restore it from a backup, or move it aside to start with an empty store"
+        )
     }
 
     /// Closes the file and releases its lock. Later calls fail.
@@ -109,34 +113,40 @@ extension DurableStore {
         case let .putInstance(service, instance):
             try db.execute(
                 sql: """
-                INSERT OR REPLACE INTO persistent_instance
-                (namespace, grp, service, ip, port, cluster, weight, healthy, enabled, metadata, instance_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                    INSERT OR REPLACE INTO persistent_instance
+                    (namespace, grp, service, ip, port, cluster, weight, healthy, enabled, metadata, instance_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
                 arguments: key(service) + [
-                    instance.ip, instance.port, instance.clusterName, instance.weight, instance.healthy, instance.enabled,
+                    instance.ip, instance.port, instance.clusterName, instance.weight, instance.healthy,
+                    instance.enabled,
                     try encode(instance.metadata), instance.customInstanceId,
                 ]
             )
         case let .deleteInstance(service, ip, port):
             try db.execute(
-                sql: "DELETE FROM persistent_instance WHERE namespace = ? AND grp = ? AND service = ? AND ip = ? AND port = ?",
+                sql:
+                    "DELETE FROM persistent_instance WHERE namespace = ? AND grp = ? AND service = ? AND ip = ? AND port = ?",
                 arguments: key(service) + [ip, port]
             )
         case let .putService(service, metadata):
             try db.execute(
                 sql: """
-                INSERT OR REPLACE INTO service
-                (namespace, grp, name, ephemeral, protect_threshold, metadata, selector_type, selector_expression)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                    INSERT OR REPLACE INTO service
+                    (namespace, grp, name, ephemeral, protect_threshold, metadata, selector_type, selector_expression)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
                 arguments: key(service) + [
-                    metadata.ephemeral, metadata.protectThreshold, try encode(metadata.metadata), metadata.selector.type, metadata.selector.expression,
+                    metadata.ephemeral, metadata.protectThreshold, try encode(metadata.metadata),
+                    metadata.selector.type, metadata.selector.expression,
                 ]
             )
         case let .deleteService(service):
-            try db.execute(sql: "DELETE FROM service WHERE namespace = ? AND grp = ? AND name = ?", arguments: key(service))
-            try db.execute(sql: "DELETE FROM cluster_health_check WHERE namespace = ? AND grp = ? AND service = ?", arguments: key(service))
+            try db.execute(
+                sql: "DELETE FROM service WHERE namespace = ? AND grp = ? AND name = ?", arguments: key(service))
+            try db.execute(
+                sql: "DELETE FROM cluster_health_check WHERE namespace = ? AND grp = ? AND service = ?",
+                arguments: key(service))
         case let .putNamespace(info):
             try db.execute(
                 sql: "INSERT OR REPLACE INTO namespace (id, name, description) VALUES (?, ?, ?)",
@@ -147,9 +157,9 @@ extension DurableStore {
         case let .putHealthCheck(service, cluster, check):
             try db.execute(
                 sql: """
-                INSERT OR REPLACE INTO cluster_health_check (namespace, grp, service, cluster, type, path, expected_status)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """,
+                    INSERT OR REPLACE INTO cluster_health_check (namespace, grp, service, cluster, type, path, expected_status)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
                 arguments: key(service) + [cluster, check.kind.rawValue, check.path, check.expectedStatus]
             )
         }
@@ -163,21 +173,33 @@ extension DurableStore {
         for row in try Row.fetchAll(db, sql: "SELECT * FROM service ORDER BY namespace, grp, name") {
             let metadata = ServiceMetadata(
                 protectThreshold: row["protect_threshold"], metadata: try decode(row["metadata"]),
-                selector: ServiceSelector(type: row["selector_type"], expression: row["selector_expression"]), ephemeral: row["ephemeral"]
+                selector: ServiceSelector(type: row["selector_type"], expression: row["selector_expression"]),
+                ephemeral: row["ephemeral"]
             )
-            state.services.append((ServiceKey(namespace: row["namespace"], group: row["grp"], name: row["name"]), metadata))
+            state.services.append(
+                (ServiceKey(namespace: row["namespace"], group: row["grp"], name: row["name"]), metadata))
         }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM persistent_instance ORDER BY namespace, grp, service, ip, port") {
+        for row in try Row.fetchAll(
+            db, sql: "SELECT * FROM persistent_instance ORDER BY namespace, grp, service, ip, port")
+        {
             let instance = Instance(
-                ip: row["ip"], port: row["port"], weight: row["weight"], healthy: row["healthy"], enabled: row["enabled"],
+                ip: row["ip"], port: row["port"], weight: row["weight"], healthy: row["healthy"],
+                enabled: row["enabled"],
                 clusterName: row["cluster"], metadata: try decode(row["metadata"]), customInstanceId: row["instance_id"]
             )
-            state.instances.append((ServiceKey(namespace: row["namespace"], group: row["grp"], name: row["service"]), instance))
+            state.instances.append(
+                (ServiceKey(namespace: row["namespace"], group: row["grp"], name: row["service"]), instance))
         }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM cluster_health_check ORDER BY namespace, grp, service, cluster") {
+        for row in try Row.fetchAll(
+            db, sql: "SELECT * FROM cluster_health_check ORDER BY namespace, grp, service, cluster")
+        {
             let kind = HealthCheckSpec.Kind(rawValue: row["type"]) ?? .tcp
             let check = HealthCheckSpec(kind: kind, path: row["path"], expectedStatus: row["expected_status"])
-            state.healthChecks.append((ServiceKey(namespace: row["namespace"], group: row["grp"], name: row["service"]), row["cluster"], check))
+            state.healthChecks.append(
+                (
+                    ServiceKey(namespace: row["namespace"], group: row["grp"], name: row["service"]), row["cluster"],
+                    check
+                ))
         }
         return state
     }

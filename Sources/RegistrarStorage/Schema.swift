@@ -6,48 +6,49 @@ enum Schema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: namespaces, services, persistent instances, cluster health checks") { db in
-            try db.execute(sql: """
-                CREATE TABLE namespace (
-                    id TEXT PRIMARY KEY NOT NULL,
-                    name TEXT NOT NULL,
-                    description TEXT NOT NULL DEFAULT ''
-                );
-                CREATE TABLE service (
-                    namespace TEXT NOT NULL,
-                    grp TEXT NOT NULL,
-                    name TEXT NOT NULL,
-                    ephemeral INTEGER NOT NULL,
-                    protect_threshold REAL NOT NULL,
-                    metadata TEXT NOT NULL,
-                    selector_type TEXT NOT NULL,
-                    selector_expression TEXT,
-                    PRIMARY KEY (namespace, grp, name)
-                );
-                CREATE TABLE persistent_instance (
-                    namespace TEXT NOT NULL,
-                    grp TEXT NOT NULL,
-                    service TEXT NOT NULL,
-                    ip TEXT NOT NULL,
-                    port INTEGER NOT NULL,
-                    cluster TEXT NOT NULL,
-                    weight REAL NOT NULL,
-                    healthy INTEGER NOT NULL,
-                    enabled INTEGER NOT NULL,
-                    metadata TEXT NOT NULL,
-                    instance_id TEXT,
-                    PRIMARY KEY (namespace, grp, service, ip, port)
-                );
-                CREATE TABLE cluster_health_check (
-                    namespace TEXT NOT NULL,
-                    grp TEXT NOT NULL,
-                    service TEXT NOT NULL,
-                    cluster TEXT NOT NULL,
-                    type TEXT NOT NULL,
-                    path TEXT NOT NULL,
-                    expected_status INTEGER,
-                    PRIMARY KEY (namespace, grp, service, cluster)
-                );
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE namespace (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        name TEXT NOT NULL,
+                        description TEXT NOT NULL DEFAULT ''
+                    );
+                    CREATE TABLE service (
+                        namespace TEXT NOT NULL,
+                        grp TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        ephemeral INTEGER NOT NULL,
+                        protect_threshold REAL NOT NULL,
+                        metadata TEXT NOT NULL,
+                        selector_type TEXT NOT NULL,
+                        selector_expression TEXT,
+                        PRIMARY KEY (namespace, grp, name)
+                    );
+                    CREATE TABLE persistent_instance (
+                        namespace TEXT NOT NULL,
+                        grp TEXT NOT NULL,
+                        service TEXT NOT NULL,
+                        ip TEXT NOT NULL,
+                        port INTEGER NOT NULL,
+                        cluster TEXT NOT NULL,
+                        weight REAL NOT NULL,
+                        healthy INTEGER NOT NULL,
+                        enabled INTEGER NOT NULL,
+                        metadata TEXT NOT NULL,
+                        instance_id TEXT,
+                        PRIMARY KEY (namespace, grp, service, ip, port)
+                    );
+                    CREATE TABLE cluster_health_check (
+                        namespace TEXT NOT NULL,
+                        grp TEXT NOT NULL,
+                        service TEXT NOT NULL,
+                        cluster TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        path TEXT NOT NULL,
+                        expected_status INTEGER,
+                        PRIMARY KEY (namespace, grp, service, cluster)
+                    );
+                    """)
         }
         return migrator
     }

@@ -45,10 +45,14 @@ public enum PayloadCodec {
             throw .malformedPayload(String(describing: error))
         }
         guard !payload.metadata.type.isEmpty else { throw .missingType }
-        return WireMessage(type: payload.metadata.type, clientIp: payload.metadata.clientIp, headers: payload.metadata.headers, json: payload.body.value)
+        return WireMessage(
+            type: payload.metadata.type, clientIp: payload.metadata.clientIp, headers: payload.metadata.headers,
+            json: payload.body.value)
     }
 
-    public static func encode(type: String, json: [UInt8], clientIp: String = "", headers: [String: String] = [:]) -> [UInt8] {
+    public static func encode(type: String, json: [UInt8], clientIp: String = "", headers: [String: String] = [:])
+        -> [UInt8]
+    {
         var payload = NacosPayload()
         payload.metadata.type = type
         payload.metadata.clientIp = clientIp

@@ -11,14 +11,19 @@ import RegistrarWire
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registrar-bench",
-        abstract: "Measure a running server: transport ceiling, registrations, queries, push latency and fan-out, connection memory, reconnect storms.",
-        subcommands: [HealthBench.self, RegisterBench.self, QueryBench.self, PushBench.self, ConnectionsBench.self, StormBench.self, ClusterBench.self]
+        abstract:
+            "Measure a running server: transport ceiling, registrations, queries, push latency and fan-out, connection memory, reconnect storms.",
+        subcommands: [
+            HealthBench.self, RegisterBench.self, QueryBench.self, PushBench.self, ConnectionsBench.self,
+            StormBench.self, ClusterBench.self,
+        ]
     )
 }
 
 /// Unary HealthCheckRequests: the transport ceiling the other figures compare to.
 struct HealthBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "health", abstract: "HealthCheckRequests per second over C connections, K in flight.")
+    static let configuration = CommandConfiguration(
+        commandName: "health", abstract: "HealthCheckRequests per second over C connections, K in flight.")
 
     @OptionGroup var target: BenchTarget
     @Option(help: "Connections.") var connections = 8
@@ -27,7 +32,9 @@ struct HealthBench: AsyncParsableCommand {
 
     func run() async throws {
         let body = Array(#"{"headers":{}}"#.utf8)
-        let load = ClosedLoop(target: target, connections: connections, inFlight: inFlight, requests: requests) { _, _, _ in ("HealthCheckRequest", body) }
+        let load = ClosedLoop(target: target, connections: connections, inFlight: inFlight, requests: requests) {
+            _, _, _ in ("HealthCheckRequest", body)
+        }
         let (figures, errors) = try await load.run("health")
         try target.report("health: \(connections) connections x \(inFlight) in flight", figures, errors: errors)
     }
@@ -35,7 +42,8 @@ struct HealthBench: AsyncParsableCommand {
 
 /// C connections register (and re-register) instances across S services, K in flight each.
 struct RegisterBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "register", abstract: "Registrations per second, latency, server CPU per registration.")
+    static let configuration = CommandConfiguration(
+        commandName: "register", abstract: "Registrations per second, latency, server CPU per registration.")
 
     @OptionGroup var target: BenchTarget
     @Option(help: "Connections.") var connections = 8
@@ -48,26 +56,32 @@ struct RegisterBench: AsyncParsableCommand {
     func run() async throws {
         let services = self.services
         let persistent = self.persistent
-        let load = ClosedLoop(target: target, connections: connections, inFlight: inFlight, requests: requests) { n, index, lane in
+        let load = ClosedLoop(target: target, connections: connections, inFlight: inFlight, requests: requests) {
+            n, index, lane in
             // Each lane owns its services and every request is a real change. Ephemeral: every
             // request moves a port. Persistent: a lane keeps one loopback ip:port per service (the
             // server probes persistent instances) and every request changes its metadata.
             let service = "bench-\(index)-\(lane)-\(n % services)"
-            let (ip, port, metadata) = persistent
+            let (ip, port, metadata) =
+                persistent
                 ? ("127.1.\(index % 256).\(lane % 256)", 20_000 + index % 1000, "\(n)")
                 : ("10.0.\(index).\(lane)", 1 + n % 60000, "1")
-            let json = #"{"type":"registerInstance","namespace":"public","groupName":"DEFAULT_GROUP","serviceName":"\#(service)","instance":{"ip":"\#(ip)","port":\#(port),"weight":1.0,"healthy":true,"enabled":true,"ephemeral":\#(!persistent),"clusterName":"DEFAULT","metadata":{"bench":"\#(metadata)"}}}"#
+            let json =
+                #"{"type":"registerInstance","namespace":"public","groupName":"DEFAULT_GROUP","serviceName":"\#(service)","instance":{"ip":"\#(ip)","port":\#(port),"weight":1.0,"healthy":true,"enabled":true,"ephemeral":\#(!persistent),"clusterName":"DEFAULT","metadata":{"bench":"\#(metadata)"}}}"#
             return (persistent ? "PersistentInstanceRequest" : "InstanceRequest", Array(json.utf8))
         }
         let (figures, errors) = try await load.run(persistent ? "persistent_registrations" : "registrations")
         let kind = persistent ? "register --persistent" : "register"
-        try target.report("\(kind): \(connections) connections x \(inFlight) in flight, \(services) services per lane", figures, errors: errors)
+        try target.report(
+            "\(kind): \(connections) connections x \(inFlight) in flight, \(services) services per lane", figures,
+            errors: errors)
     }
 }
 
 /// ServiceQueryRequests against a service with N instances.
 struct QueryBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "query", abstract: "Queries per second of a service with N instances.")
+    static let configuration = CommandConfiguration(
+        commandName: "query", abstract: "Queries per second of a service with N instances.")
 
     @OptionGroup var target: BenchTarget
     @Option(help: "Connections.") var connections = 8
@@ -79,15 +93,29 @@ struct QueryBench: AsyncParsableCommand {
         let service = "bench-query-\(UUID().uuidString.prefix(8))"
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let owner = try await target.connect(1, group: group)[0]
-        let batch = BatchInstanceRequest(namespace: "public", serviceName: service, groupName: "DEFAULT_GROUP", type: "batchRegisterInstance",
-                                         instances: (0..<instances).map { InstanceBody(ip: "10.1.\($0 / 250).\($0 % 250)", port: 8080, weight: 1, healthy: true, enabled: true, clusterName: "DEFAULT") })
-        let registered = try JSONDecoder().decode(ResponseFields.self, from: try await owner.request("BatchInstanceRequest", batch).json)
-        guard registered.resultCode == 200 else { throw BenchFailure("could not register the queried service: \(registered.message ?? "?")") }
-        let body = Array(#"{"namespace":"public","groupName":"DEFAULT_GROUP","serviceName":"\#(service)","cluster":"","healthyOnly":false,"udpPort":0}"#.utf8)
-        let load = ClosedLoop(target: target, connections: connections, inFlight: inFlight, requests: requests) { _, _, _ in ("ServiceQueryRequest", body) }
+        let batch = BatchInstanceRequest(
+            namespace: "public", serviceName: service, groupName: "DEFAULT_GROUP", type: "batchRegisterInstance",
+            instances: (0..<instances).map {
+                InstanceBody(
+                    ip: "10.1.\($0 / 250).\($0 % 250)", port: 8080, weight: 1, healthy: true, enabled: true,
+                    clusterName: "DEFAULT")
+            })
+        let registered = try JSONDecoder().decode(
+            ResponseFields.self, from: try await owner.request("BatchInstanceRequest", batch).json)
+        guard registered.resultCode == 200 else {
+            throw BenchFailure("could not register the queried service: \(registered.message ?? "?")")
+        }
+        let body = Array(
+            #"{"namespace":"public","groupName":"DEFAULT_GROUP","serviceName":"\#(service)","cluster":"","healthyOnly":false,"udpPort":0}"#
+                .utf8)
+        let load = ClosedLoop(target: target, connections: connections, inFlight: inFlight, requests: requests) {
+            _, _, _ in ("ServiceQueryRequest", body)
+        }
         let result = try await load.run("queries")
         await owner.close()
         try await group.shutdownGracefully()
-        try target.report("query: \(instances) instances, \(connections) connections x \(inFlight) in flight", result.figures, errors: result.errors)
+        try target.report(
+            "query: \(instances) instances, \(connections) connections x \(inFlight) in flight", result.figures,
+            errors: result.errors)
     }
 }

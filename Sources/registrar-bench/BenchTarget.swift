@@ -10,7 +10,9 @@ struct BenchTarget: ParsableArguments {
     @Option(help: "The server's SDK gRPC address.")
     var server = "127.0.0.1:9848"
 
-    @Option(name: .customLong("server-pid"), help: "PID of a local server, to report its CPU time per operation (and RSS) from /proc.")
+    @Option(
+        name: .customLong("server-pid"),
+        help: "PID of a local server, to report its CPU time per operation (and RSS) from /proc.")
     var serverPid: Int?
 
     @Option(help: "Also write the figures as JSON to this file.")
@@ -18,7 +20,9 @@ struct BenchTarget: ParsableArguments {
 
     func hostAndPort() throws -> (String, Int) {
         let parts = server.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--server must be host:port, got '\(server)'") }
+        guard parts.count == 2, let port = Int(parts[1]) else {
+            throw ValidationError("--server must be host:port, got '\(server)'")
+        }
         return (String(parts[0]), port)
     }
 
@@ -40,7 +44,8 @@ struct BenchTarget: ParsableArguments {
     /// The server's user+system CPU time in seconds, from /proc/PID/stat.
     func serverCPUSeconds() -> Double? {
         guard let pid = serverPid, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // After the command name: state is field 3; utime and stime are fields 14 and 15.
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
@@ -50,8 +55,9 @@ struct BenchTarget: ParsableArguments {
     /// The server's resident memory in bytes, from /proc/PID/status.
     func serverRSSBytes() -> Double? {
         guard let pid = serverPid, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return nil }
         return kilobytes * 1024
     }
 
@@ -62,7 +68,8 @@ struct BenchTarget: ParsableArguments {
         figures["errors"] = Double(errors)
         print("== \(scenario)")
         for key in figures.keys.sorted() {
-            print("  " + key.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: "%14.2f", figures[key]!))
+            print(
+                "  " + key.padding(toLength: 36, withPad: " ", startingAt: 0) + String(format: "%14.2f", figures[key]!))
         }
         if let json {
             var document: [String: Any] = ["scenario": scenario, "server": server]
@@ -98,7 +105,10 @@ struct Progress {
                 try? await Task.sleep(for: .seconds(1))
                 let (operations, errors) = done()
                 let elapsed = (ContinuousClock.now - start).seconds
-                FileHandle.standardError.write(Data("\r\(label): \(operations - last)/s, \(operations) done, \(errors) errors, \(Int(elapsed)) s   ".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "\r\(label): \(operations - last)/s, \(operations) done, \(errors) errors, \(Int(elapsed)) s   "
+                            .utf8))
                 last = operations
             }
         }

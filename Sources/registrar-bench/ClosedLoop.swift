@@ -1,8 +1,8 @@
 import Foundation
 import NIOCore
 import NIOPosix
-import RegistrarTransport
 import RegistrarClient
+import RegistrarTransport
 import RegistrarWire
 import Synchronization
 
@@ -60,7 +60,8 @@ struct ClosedLoop {
         let finished: EventLoopPromise<[Double]>
         var latencies: [Double] = []
 
-        init(connection: GRPCClientConnection, tally: Tally, requests: Int, make: @escaping (Int) -> (String, [UInt8])) {
+        init(connection: GRPCClientConnection, tally: Tally, requests: Int, make: @escaping (Int) -> (String, [UInt8]))
+        {
             self.connection = connection
             self.tally = tally
             self.requests = requests
@@ -106,7 +107,9 @@ struct ClosedLoop {
             var lanes: [EventLoopFuture<[Double]>] = []
             for (index, client) in clients.enumerated() {
                 for lane in 0..<inFlight {
-                    let runner = Lane(connection: client.transport, tally: tally, requests: requests) { make($0, index, lane) }
+                    let runner = Lane(connection: client.transport, tally: tally, requests: requests) {
+                        make($0, index, lane)
+                    }
                     runner.sendNext()
                     lanes.append(runner.finished.futureResult)
                 }
@@ -129,7 +132,8 @@ struct ClosedLoop {
         ]
         if let before = cpuBefore, let after = cpuAfter {
             figures["server_cpu_seconds"] = after - before
-            figures["server_cpu_us_per_\(name)"] = (after - before) / Double(max(1, sorted.count + tally.errors.load(ordering: .relaxed))) * 1e6
+            figures["server_cpu_us_per_\(name)"] =
+                (after - before) / Double(max(1, sorted.count + tally.errors.load(ordering: .relaxed))) * 1e6
         }
         return (figures, tally.errors.load(ordering: .relaxed))
     }

@@ -12,8 +12,10 @@ import RegistrarWire
 struct ClusterBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cluster",
-        abstract: "Snapshot load time of a starting member, verify bytes per second per peer, and Distro compression, with two local members.",
-        discussion: "Starts both members itself (this binary's `serve`) on free loopback ports, in temporary data directories, and stops them at the end."
+        abstract:
+            "Snapshot load time of a starting member, verify bytes per second per peer, and Distro compression, with two local members.",
+        discussion:
+            "Starts both members itself (this binary's `serve`) on free loopback ports, in temporary data directories, and stops them at the end."
     )
 
     @OptionGroup var target: BenchTarget
@@ -28,7 +30,10 @@ struct ClusterBench: AsyncParsableCommand {
         FileDescriptorLimit.raiseToHardLimit()
         let ports = try (0..<2).map { _ in try LocalMember.freeBasePort() }
         let members = ports.map { "127.0.0.1:\($0)" }.joined(separator: ",")
-        let arguments = ["--members", members, "--cluster-secret", "bench-\(UUID().uuidString)", "--verify-interval", String(verifyInterval)]
+        let arguments = [
+            "--members", members, "--cluster-secret", "bench-\(UUID().uuidString)", "--verify-interval",
+            String(verifyInterval),
+        ]
         let a = try LocalMember.launch(port: ports[0], extra: arguments)
         defer { a.terminate() }
         try await a.waitUntilReady(within: .seconds(60))
@@ -58,39 +63,49 @@ struct ClusterBench: AsyncParsableCommand {
         let before = try await a.metrics()
         try await Task.sleep(for: .seconds(measureSeconds))
         let after = try await a.metrics()
-        let verifyBytesPerSecond = ((after["distroVerifyBytesSent"] ?? 0) - (before["distroVerifyBytesSent"] ?? 0)) / Double(measureSeconds)
+        let verifyBytesPerSecond =
+            ((after["distroVerifyBytesSent"] ?? 0) - (before["distroVerifyBytesSent"] ?? 0)) / Double(measureSeconds)
         let bMetrics = try await b.metrics()
 
         for connection in connections { await connection.close() }
         try await group.shutdownGracefully()
         print("B: \(loadLine)")
         let received = bMetrics["distroCompressedBytesReceived"] ?? 0
-        try target.report("cluster: \(clients) clients x \(instancesPerClient) instances on A, B starts empty", [
-            "clients": Double(connections.count),
-            "instances_on_a": Double(expected),
-            "instances_loaded_by_b": loaded,
-            "setup_seconds": setup,
-            "b_start_to_ready_seconds": startToReady,
-            "snapshot_compressed_mb": received / 1_048_576,
-            "snapshot_compression_ratio": (bMetrics["distroRawBytesReceived"] ?? 0) / max(1, received),
-            "a_sync_compression_ratio": (after["distroRawBytesSent"] ?? 0) / max(1, after["distroCompressedBytesSent"] ?? 0),
-            "verify_bytes_per_second_per_peer": verifyBytesPerSecond,
-            "verify_interval_seconds": Double(verifyInterval),
-            "register_on_a_to_visible_on_b_p50_ms": percentile(latencies, 0.5),
-            "register_on_a_to_visible_on_b_max_ms": latencies.last ?? 0,
-        ], errors: failures + (Int(loaded) == expected ? 0 : 1) + (latencies.count == Self.latencySamples ? 0 : 1))
+        try target.report(
+            "cluster: \(clients) clients x \(instancesPerClient) instances on A, B starts empty",
+            [
+                "clients": Double(connections.count),
+                "instances_on_a": Double(expected),
+                "instances_loaded_by_b": loaded,
+                "setup_seconds": setup,
+                "b_start_to_ready_seconds": startToReady,
+                "snapshot_compressed_mb": received / 1_048_576,
+                "snapshot_compression_ratio": (bMetrics["distroRawBytesReceived"] ?? 0) / max(1, received),
+                "a_sync_compression_ratio": (after["distroRawBytesSent"] ?? 0)
+                    / max(1, after["distroCompressedBytesSent"] ?? 0),
+                "verify_bytes_per_second_per_peer": verifyBytesPerSecond,
+                "verify_interval_seconds": Double(verifyInterval),
+                "register_on_a_to_visible_on_b_p50_ms": percentile(latencies, 0.5),
+                "register_on_a_to_visible_on_b_max_ms": latencies.last ?? 0,
+            ], errors: failures + (Int(loaded) == expected ? 0 : 1) + (latencies.count == Self.latencySamples ? 0 : 1))
     }
 
     static let latencySamples = 20
 
     /// Registers one instance at a time through A and polls B's v1 list every 2 ms until it
     /// shows: the time a change takes to reach another member (sorted, in ms).
-    private func replicationLatencies(from connection: NacosConnection, to member: LocalMember) async throws -> [Double] {
+    private func replicationLatencies(from connection: NacosConnection, to member: LocalMember) async throws -> [Double]
+    {
         let service = "bench-latency-\(UUID().uuidString.prefix(6))"
         var latencies: [Double] = []
         for index in 0..<Self.latencySamples {
-            let batch = BatchInstanceRequest(namespace: "public", serviceName: service, groupName: "DEFAULT_GROUP", type: "batchRegisterInstance",
-                                             instances: [InstanceBody(ip: "10.200.0.\(index)", port: 80, weight: 1, healthy: true, enabled: true, clusterName: "DEFAULT")])
+            let batch = BatchInstanceRequest(
+                namespace: "public", serviceName: service, groupName: "DEFAULT_GROUP", type: "batchRegisterInstance",
+                instances: [
+                    InstanceBody(
+                        ip: "10.200.0.\(index)", port: 80, weight: 1, healthy: true, enabled: true,
+                        clusterName: "DEFAULT")
+                ])
             _ = try await connection.request("BatchInstanceRequest", batch, timeout: .seconds(5))
             let start = ContinuousClock.now
             while ContinuousClock.now - start < .seconds(5) {
@@ -124,7 +139,11 @@ final class LocalMember: Sendable {
         for _ in 0..<100 {
             let port = Int.random(in: 20_000...40_000)
             let free = [port, port + 1000, port + 1001].allSatisfy { candidate in
-                guard let channel = try? ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: candidate).wait() else { return false }
+                guard
+                    let channel = try? ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(
+                        host: "127.0.0.1", port: candidate
+                    ).wait()
+                else { return false }
                 try? channel.close().wait()
                 return true
             }
@@ -134,13 +153,18 @@ final class LocalMember: Sendable {
     }
 
     static func launch(port: Int, extra: [String]) throws -> LocalMember {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("registrar-bench-\(port)-\(UUID().uuidString.prefix(6))")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "registrar-bench-\(port)-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("serve.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = Process()
         process.executableURL = try registrarBinary()
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir", directory.appendingPathComponent("data").path] + extra
+        process.arguments =
+            [
+                "serve", "--host", "127.0.0.1", "--port", String(port), "--data-dir",
+                directory.appendingPathComponent("data").path,
+            ] + extra
         process.standardError = try FileHandle(forWritingTo: log)
         process.standardOutput = FileHandle.nullDevice
         try process.run()
@@ -154,7 +178,9 @@ final class LocalMember: Sendable {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             guard process.isRunning else { throw BenchFailure("member on port \(port) exited; its log: \(log.path)") }
-            if let reply = try? await http.call("GET", "/nacos/v1/console/health/readiness"), reply.status == 200 { return }
+            if let reply = try? await http.call("GET", "/nacos/v1/console/health/readiness"), reply.status == 200 {
+                return
+            }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw BenchFailure("member on port \(port) was not ready within \(limit); its log: \(log.path)")
@@ -174,7 +200,8 @@ final class LocalMember: Sendable {
     }
 
     func logLine(containing text: String) -> String? {
-        (try? String(contentsOf: log, encoding: .utf8))?.split(separator: "\n").last { $0.contains(text) }.map(String.init)
+        (try? String(contentsOf: log, encoding: .utf8))?.split(separator: "\n").last { $0.contains(text) }.map(
+            String.init)
     }
 
     /// SIGTERM, a bounded wait, then SIGKILL; the data directory is removed.

@@ -4,7 +4,6 @@ import Logging
 import NIOPosix
 import RegistrarClient
 import RegistrarTransport
-import RegistrarTransport
 import RegistrarWire
 
 /// C SDK clients (the real `RegistrarClient`, with its backoff and redo) hold I instances each;
@@ -13,25 +12,28 @@ import RegistrarWire
 struct StormBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "storm",
-        abstract: "Kill the server under C connected SDK clients, start it again, and time until all have reconnected and re-registered.",
+        abstract:
+            "Kill the server under C connected SDK clients, start it again, and time until all have reconnected and re-registered.",
         discussion: """
-        Needs --server-pid (the server to SIGKILL) and --restart-command (a shell command that starts it \
-        again on the same ports; prefix it with exec so that its PID is the server's). The restarted server \
-        is stopped with SIGTERM at the end.
-        """
+            Needs --server-pid (the server to SIGKILL) and --restart-command (a shell command that starts it \
+            again on the same ports; prefix it with exec so that its PID is the server's). The restarted server \
+            is stopped with SIGTERM at the end.
+            """
     )
 
     @OptionGroup var target: BenchTarget
     @Option(help: "SDK clients (one connection each).") var clients = 1000
     @Option(help: "Instances each client registers.") var instancesPerClient = 1
     @Option(help: "Services the instances are spread over.") var services = 100
-    @Option(name: .customLong("restart-command"), help: "Shell command that starts the server again.") var restartCommand: String?
+    @Option(name: .customLong("restart-command"), help: "Shell command that starts the server again.")
+    var restartCommand: String?
     @Option(help: "Seconds to wait for everything to come back.") var timeout = 60
     @Option(help: "Clients set up at once.") var concurrency = 64
 
     func run() async throws {
         guard let oldPid = target.serverPid, let restartCommand else {
-            throw ValidationError("storm needs --server-pid (the server to kill) and --restart-command (how to start it again)")
+            throw ValidationError(
+                "storm needs --server-pid (the server to kill) and --restart-command (how to start it again)")
         }
         FileDescriptorLimit.raiseToHardLimit()
         let (host, port) = try target.hostAndPort()
@@ -40,7 +42,8 @@ struct StormBench: AsyncParsableCommand {
         let expected = clients * instancesPerClient
 
         let sdk = try await connectClients(host: host, port: port, names: names)
-        let before = try await NacosConnection.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(2))
+        let before = try await NacosConnection.connect(
+            host: host, port: port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(2))
         let registered = try await countInstances(on: before, names: names)
         await before.close()
         guard sdk.failures == 0, registered == expected else {
@@ -50,7 +53,9 @@ struct StormBench: AsyncParsableCommand {
 
         kill(pid_t(oldPid), SIGKILL)
         let killedAt = ContinuousClock.now
-        while kill(pid_t(oldPid), 0) == 0, ContinuousClock.now - killedAt < .seconds(10) { try await Task.sleep(for: .milliseconds(5)) }
+        while kill(pid_t(oldPid), 0) == 0, ContinuousClock.now - killedAt < .seconds(10) {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         let server = Process()
         server.executableURL = URL(fileURLWithPath: "/bin/sh")
         server.arguments = ["-c", restartCommand]
@@ -66,7 +71,10 @@ struct StormBench: AsyncParsableCommand {
         while ContinuousClock.now < deadline {
             do {
                 // One observer connection for the whole wait, replaced only if it breaks.
-                if observer == nil { observer = try await NacosConnection.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(2)) }
+                if observer == nil {
+                    observer = try await NacosConnection.connect(
+                        host: host, port: port, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(2))
+                }
                 let count = try await countInstances(on: observer!, names: names)
                 restoredSoFar.withLock { $0 = count }
                 if count >= expected { break }
@@ -89,16 +97,18 @@ struct StormBench: AsyncParsableCommand {
         await shutDown(sdk.clients)
         server.terminate()
         for _ in 0..<200 where server.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        try restarted.report("storm: \(clients) clients x \(instancesPerClient) instances, server killed and restarted", [
-            "clients": Double(clients),
-            "instances_expected": Double(expected),
-            "instances_restored": Double(restored),
-            "seconds_kill_to_all_restored": (doneAt - killedAt).seconds,
-            "seconds_server_up_to_all_restored": upToRestored,
-            "server_cpu_seconds_since_restart": cpu,
-            "server_cpu_us_per_client_restored": cpu / max(1, clientsRestored) * 1e6,
-            "server_rss_after_mb": rss,
-        ], errors: missingClients)
+        try restarted.report(
+            "storm: \(clients) clients x \(instancesPerClient) instances, server killed and restarted",
+            [
+                "clients": Double(clients),
+                "instances_expected": Double(expected),
+                "instances_restored": Double(restored),
+                "seconds_kill_to_all_restored": (doneAt - killedAt).seconds,
+                "seconds_server_up_to_all_restored": upToRestored,
+                "server_cpu_seconds_since_restart": cpu,
+                "server_cpu_us_per_client_restored": cpu / max(1, clientsRestored) * 1e6,
+                "server_rss_after_mb": rss,
+            ], errors: missingClients)
     }
 
     private func shutDown(_ clients: [RegistrarClient]) async {
@@ -108,7 +118,9 @@ struct StormBench: AsyncParsableCommand {
     }
 
     /// Starts the clients and registers their instances, `concurrency` at a time.
-    private func connectClients(host: String, port: Int, names: [String]) async throws -> (clients: [RegistrarClient], failures: Int) {
+    private func connectClients(host: String, port: Int, names: [String]) async throws -> (
+        clients: [RegistrarClient], failures: Int
+    ) {
         var configuration = RegistrarClient.Configuration(servers: [ServerAddress(host: host, port: port)])
         configuration.grpcPortOffset = 0
         configuration.requestTimeout = .seconds(30)
@@ -123,7 +135,9 @@ struct StormBench: AsyncParsableCommand {
             for _ in 0..<min(concurrency, clients.count) {
                 tasks.addTask {
                     while true {
-                        let index = next.withLock { value in defer { value += 1 }; return value }
+                        let index = next.withLock { value in
+                            defer { value += 1 }; return value
+                        }
                         if index >= clients.count { return }
                         let ip = "10.\(index / 65536 % 256).\(index / 256 % 256).\(index % 256)"
                         let instances = (0..<perClient).map { ServiceInstance(ip: ip, port: 8000 + $0) }
@@ -141,9 +155,13 @@ struct StormBench: AsyncParsableCommand {
     }
 
     /// When the restarted server first completes a TCP and HTTP/2 handshake.
-    private func firstAccept(host: String, port: Int, before deadline: ContinuousClock.Instant) async -> ContinuousClock.Instant? {
+    private func firstAccept(host: String, port: Int, before deadline: ContinuousClock.Instant) async -> ContinuousClock
+        .Instant?
+    {
         while ContinuousClock.now < deadline {
-            if let connection = try? await GRPCClientConnection.connect(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton, connectTimeout: .milliseconds(200)) {
+            if let connection = try? await GRPCClientConnection.connect(
+                host: host, port: port, group: MultiThreadedEventLoopGroup.singleton, connectTimeout: .milliseconds(200)
+            ) {
                 let upAt = ContinuousClock.now
                 await connection.close()
                 return upAt
@@ -158,7 +176,9 @@ struct StormBench: AsyncParsableCommand {
         var total = 0
         for name in names {
             let query = ServiceQueryRequest(namespace: "public", serviceName: name, groupName: "DEFAULT_GROUP")
-            let reply = try JSONDecoder().decode(ServiceInfoMessage.self, from: try await connection.request("ServiceQueryRequest", query, timeout: .seconds(5)).json)
+            let reply = try JSONDecoder().decode(
+                ServiceInfoMessage.self,
+                from: try await connection.request("ServiceQueryRequest", query, timeout: .seconds(5)).json)
             total += reply.serviceInfo?.hosts?.count ?? 0
         }
         return total

@@ -9,7 +9,9 @@ struct Registrar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "registrar",
         abstract: "A service registry that speaks the Nacos 2.x protocols.",
-        subcommands: [Serve.self, Services.self, Instances.self, Register.self, Deregister.self, Watch.self, Cluster.self]
+        subcommands: [
+            Serve.self, Services.self, Instances.self, Register.self, Deregister.self, Watch.self, Cluster.self,
+        ]
     )
 
     /// Runs the chosen verb. Any failure is one `Error: ...` line on stderr and a non-zero exit

@@ -1,8 +1,8 @@
-import RegistrarTransport
 import ArgumentParser
 import Foundation
 import Logging
 import RegistrarServer
+import RegistrarTransport
 import ServiceLifecycle
 
 /// `registrar serve`: runs a node until SIGTERM or SIGINT, then shuts down gracefully and exits 0.
@@ -10,11 +10,11 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a Registrar node.",
         discussion: """
-        With no options it serves SDK clients on gRPC port 9848 (HTTP port 8848 + 1000) and keeps \
-        data in ./data. Settings come from flags, then REGISTRAR_* environment variables, then a \
-        'key = value' config file (--config or REGISTRAR_CONFIG), then defaults. Keys: \
-        \(ServeSettings.keys.joined(separator: ", ")).
-        """
+            With no options it serves SDK clients on gRPC port 9848 (HTTP port 8848 + 1000) and keeps \
+            data in ./data. Settings come from flags, then REGISTRAR_* environment variables, then a \
+            'key = value' config file (--config or REGISTRAR_CONFIG), then defaults. Keys: \
+            \(ServeSettings.keys.joined(separator: ", ")).
+            """
     )
 
     @Option(help: "Address to bind (default 0.0.0.0).")
@@ -29,28 +29,40 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Data directory (default ./data).")
     var dataDir: String?
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
+    @Option(
+        name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
-    @Option(name: .customLong("health-check-interval"), help: "Seconds between active checks of each persistent instance (default 5).")
+    @Option(
+        name: .customLong("health-check-interval"),
+        help: "Seconds between active checks of each persistent instance (default 5).")
     var healthCheckInterval: String?
 
     @Option(help: "Cluster mode: every member as host:port (main ports), comma-separated, this node included.")
     var members: String?
 
-    @Option(name: .customLong("cluster-conf"), help: "Cluster mode: a file with one member host:port per line ('#' comments).")
+    @Option(
+        name: .customLong("cluster-conf"),
+        help: "Cluster mode: a file with one member host:port per line ('#' comments).")
     var clusterConf: String?
 
-    @Option(name: .customLong("cluster-secret"), help: "Cluster mode: the identity every member shares (required in cluster mode).")
+    @Option(
+        name: .customLong("cluster-secret"),
+        help: "Cluster mode: the identity every member shares (required in cluster mode).")
     var clusterSecret: String?
 
-    @Option(help: "Cluster mode: this node's host:port as the member list names it (default: found among local addresses).")
+    @Option(
+        help: "Cluster mode: this node's host:port as the member list names it (default: found among local addresses).")
     var advertise: String?
 
-    @Option(name: .customLong("replica-lease"), help: "Cluster mode: seconds a peer's clients outlive its silence (default 20).")
+    @Option(
+        name: .customLong("replica-lease"),
+        help: "Cluster mode: seconds a peer's clients outlive its silence (default 20).")
     var replicaLease: String?
 
-    @Option(name: .customLong("verify-interval"), help: "Cluster mode: seconds between digests sent to each peer (default 5).")
+    @Option(
+        name: .customLong("verify-interval"),
+        help: "Cluster mode: seconds between digests sent to each peer (default 5).")
     var verifyInterval: String?
 
     @Option(help: "A config file of 'key = value' lines.")
@@ -61,10 +73,12 @@ struct Serve: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         do {
             settings = try ServeSettings(
-                flags: ["host": host, "port": port, "grpc-port": grpcPort, "data-dir": dataDir, "log-level": logLevel,
-                        "health-check-interval": healthCheckInterval, "members": members, "cluster-conf": clusterConf,
-                        "cluster-secret": clusterSecret, "advertise": advertise, "replica-lease": replicaLease,
-                        "verify-interval": verifyInterval],
+                flags: [
+                    "host": host, "port": port, "grpc-port": grpcPort, "data-dir": dataDir, "log-level": logLevel,
+                    "health-check-interval": healthCheckInterval, "members": members, "cluster-conf": clusterConf,
+                    "cluster-secret": clusterSecret, "advertise": advertise, "replica-lease": replicaLease,
+                    "verify-interval": verifyInterval,
+                ],
                 environment: ProcessInfo.processInfo.environment,
                 configFile: config
             )
@@ -84,11 +98,13 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "registrar")
         let descriptors = FileDescriptorLimit.raiseToHardLimit()
         if descriptors < 10_000 {
-            logger.warning("only \(descriptors) file descriptors may be open (ulimit -n): each client connection takes one")
+            logger.warning(
+                "only \(descriptors) file descriptors may be open (ulimit -n): each client connection takes one")
         }
         let server = RegistrarServer(configuration: configuration, logger: logger)
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            configuration: .init(
+                services: [.init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         do {
             try await group.run()

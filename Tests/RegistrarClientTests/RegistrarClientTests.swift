@@ -1,7 +1,7 @@
-import RegistrarTesting
 import Foundation
 import RegistrarClient
 import RegistrarServer
+import RegistrarTesting
 import Testing
 
 /// The Swift SDK against real servers on loopback.
@@ -13,7 +13,8 @@ import Testing
         let updates = UpdateCollector(try await consumer.subscribe(service: "orders"))
         #expect(try await updates.waitFor([]), "a subscription first delivers the current (empty) state")
 
-        try await provider.registerInstance(ServiceInstance(ip: "10.1.0.1", port: 8080, metadata: ["zone": "a"]), service: "orders")
+        try await provider.registerInstance(
+            ServiceInstance(ip: "10.1.0.1", port: 8080, metadata: ["zone": "a"]), service: "orders")
         #expect(try await updates.waitFor(["10.1.0.1:8080"]))
         // A second instance of the same service from the same client adds to it (sent as a batch).
         try await provider.registerInstance(ServiceInstance(ip: "10.1.0.2", port: 8080, weight: 3), service: "orders")
@@ -47,10 +48,13 @@ import Testing
         #expect(try await eventually { try await server.metric("grpcConnectionCount") == 0 })
         let reader = try SDK.client([server.port])
         let found = try await reader.allInstances(service: "pg")
-        #expect(found.map(\.ip) == ["127.0.0.1"] && found.first?.ephemeral == false && found.first?.metadata == ["role": "primary"])
+        #expect(
+            found.map(\.ip) == ["127.0.0.1"] && found.first?.ephemeral == false
+                && found.first?.metadata == ["role": "primary"])
         // Refusals reach the caller: a host name cannot be probed, so it is not a persistent address.
         await #expect(throws: RegistrarClientError.self) {
-            try await reader.registerInstance(ServiceInstance(ip: "db.internal", port: 5432, ephemeral: false), service: "pg")
+            try await reader.registerInstance(
+                ServiceInstance(ip: "db.internal", port: 5432, ephemeral: false), service: "pg")
         }
         try await reader.deregisterInstance(database, service: "pg")
         #expect(try await reader.allInstances(service: "pg").isEmpty)
@@ -71,9 +75,10 @@ import Testing
         // The new server knows nothing until the client redoes its registration; the resumed
         // subscription then sees it again.
         let observer = try await second.connect()
-        #expect(try await eventually(.seconds(10)) {
-            (try await observer.query("billing").serviceInfo?.hosts ?? []).map(\.ip) == ["10.2.0.1"]
-        })
+        #expect(
+            try await eventually(.seconds(10)) {
+                (try await observer.query("billing").serviceInfo?.hosts ?? []).map(\.ip) == ["10.2.0.1"]
+            })
         let before = updates.all.count
         try await client.registerInstance(ServiceInstance(ip: "10.2.0.2", port: 9000), service: "billing")
         #expect(try await updates.waitFor(["10.2.0.1:9000", "10.2.0.2:9000"]))
@@ -95,9 +100,10 @@ import Testing
 
         await primary.stop()
         let onStandby = try await standby.connect()
-        #expect(try await eventually(.seconds(10)) {
-            (try await onStandby.query("search").serviceInfo?.hosts ?? []).map(\.ip) == ["10.3.0.1"]
-        })
+        #expect(
+            try await eventually(.seconds(10)) {
+                (try await onStandby.query("search").serviceInfo?.hosts ?? []).map(\.ip) == ["10.3.0.1"]
+            })
         // Calls work through the standby now.
         #expect(try await client.allInstances(service: "search").map(\.ip) == ["10.3.0.1"])
 
@@ -143,9 +149,11 @@ import Testing
             try await client.registerInstance(ServiceInstance(ip: "10.0.0.1", port: 70000), service: "a")
         }
         #expect(throws: RegistrarClientError.self) { try ServerAddress.parseList("host:notaport") }
-        #expect(try ServerAddress.parseList("a:1, b ,[::1]:9") == [
-            ServerAddress(host: "a", port: 1), ServerAddress(host: "b", port: 8848), ServerAddress(host: "::1", port: 9),
-        ])
+        #expect(
+            try ServerAddress.parseList("a:1, b ,[::1]:9") == [
+                ServerAddress(host: "a", port: 1), ServerAddress(host: "b", port: 8848),
+                ServerAddress(host: "::1", port: 9),
+            ])
         await client.shutdown()
         await #expect(throws: RegistrarClientError.shutDown) { try await client.listServices() }
     }
@@ -154,7 +162,9 @@ import Testing
         let server = try await TestServer.start()
         let client = try SDK.client([server.port])
         await #expect(throws: RegistrarClientError.self) {
-            try await client.registerInstance(ServiceInstance(ip: "10.0.0.1", port: 1, metadata: ["k": String(repeating: "x", count: 100_000)]), service: "big")
+            try await client.registerInstance(
+                ServiceInstance(ip: "10.0.0.1", port: 1, metadata: ["k": String(repeating: "x", count: 100_000)]),
+                service: "big")
         }
         // The refused instance is forgotten, so the next registration of that service is not
         // dragged down with it; and the connection is still good.

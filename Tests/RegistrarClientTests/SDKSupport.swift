@@ -1,13 +1,16 @@
-import RegistrarTesting
 import Foundation
 import Logging
 import RegistrarClient
+import RegistrarTesting
 import Synchronization
 
 /// Builds SDK clients for tests: short timeouts and backoff so that failures show quickly.
 enum SDK {
-    static func client(_ ports: [Int], cacheDirectory: String? = nil, requestTimeout: Duration = .seconds(3)) throws -> RegistrarClient {
-        var configuration = RegistrarClient.Configuration(servers: ports.map { ServerAddress(host: "127.0.0.1", port: $0) })
+    static func client(_ ports: [Int], cacheDirectory: String? = nil, requestTimeout: Duration = .seconds(3)) throws
+        -> RegistrarClient
+    {
+        var configuration = RegistrarClient.Configuration(
+            servers: ports.map { ServerAddress(host: "127.0.0.1", port: $0) })
         // Test servers listen on kernel-chosen gRPC ports, given directly.
         configuration.grpcPortOffset = 0
         configuration.requestTimeout = requestTimeout
@@ -15,7 +18,8 @@ enum SDK {
         configuration.maximumBackoff = .milliseconds(500)
         configuration.cacheDirectory = cacheDirectory
         var logger = Logger(label: "test-sdk")
-        logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         return try RegistrarClient(configuration: configuration, logger: logger)
     }
 }
@@ -41,7 +45,9 @@ final class UpdateCollector: Sendable {
 
     /// Waits until some update's endpoints are exactly `endpoints` (as "ip:port").
     func waitFor(_ endpoints: Set<String>, within timeout: Duration = .seconds(5)) async throws -> Bool {
-        try await eventually(timeout) { self.all.contains { Set($0.instances.map { "\($0.ip):\($0.port)" }) == endpoints } }
+        try await eventually(timeout) {
+            self.all.contains { Set($0.instances.map { "\($0.ip):\($0.port)" }) == endpoints }
+        }
     }
 
     /// Whether the latest update shows exactly `endpoints`.

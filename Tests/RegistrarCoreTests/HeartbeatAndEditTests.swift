@@ -7,10 +7,13 @@ private func registry() -> Registry {
     Registry(wallClock: { 1_000 })
 }
 
-private func publishBeating(_ registry: inout Registry, ip: String, at now: Int64, metadata: [String: String] = [:]) throws -> ClientID {
+private func publishBeating(_ registry: inout Registry, ip: String, at now: Int64, metadata: [String: String] = [:])
+    throws -> ClientID
+{
     let client = IPPortClientID.make(ip: ip, port: 80, ephemeral: true)
     registry.addClient(client, kind: .ipPort(ephemeral: true))
-    try registry.publish(client: client, service: web, instances: [Instance(ip: ip, port: 80, metadata: metadata)], beatAt: now)
+    try registry.publish(
+        client: client, service: web, instances: [Instance(ip: ip, port: 80, metadata: metadata)], beatAt: now)
     return client
 }
 
@@ -25,7 +28,9 @@ struct HeartbeatAndEditTests {
         #expect(registry.snapshot(of: web).hosts.first?.instance.healthy == false)
         #expect(registry.sweep(now: 16_000).changed.isEmpty, "already unhealthy: no new change")
 
-        #expect(registry.heartbeat(client: client, service: web, now: 20_000) == .refreshed(changed: [web], beatInterval: 5_000))
+        #expect(
+            registry.heartbeat(client: client, service: web, now: 20_000)
+                == .refreshed(changed: [web], beatInterval: 5_000))
         #expect(registry.snapshot(of: web).hosts.first?.instance.healthy == true)
 
         let expired = registry.sweep(now: 50_001)
@@ -37,7 +42,10 @@ struct HeartbeatAndEditTests {
 
     @Test func preservedMetadataAndEditsSetTheTimings() throws {
         var registry = registry()
-        let quick = ["preserved.heart.beat.interval": "100", "preserved.heart.beat.timeout": "300", "preserved.ip.delete.timeout": "600"]
+        let quick = [
+            "preserved.heart.beat.interval": "100", "preserved.heart.beat.timeout": "300",
+            "preserved.ip.delete.timeout": "600",
+        ]
         _ = try publishBeating(&registry, ip: "10.0.0.1", at: 0, metadata: quick)
         _ = try publishBeating(&registry, ip: "10.0.0.2", at: 0)
         #expect(registry.sweep(now: 301).turnedUnhealthy.count == 1)
@@ -45,9 +53,13 @@ struct HeartbeatAndEditTests {
         #expect(registry.snapshot(of: web).hosts.map(\.instance.ip) == ["10.0.0.2"])
 
         // An operator edit of the metadata shortens the other one's timeout too.
-        try registry.editInstance(web, at: InstanceAddress(ip: "10.0.0.2", port: 80, cluster: ""),
-                                  overlay: InstanceOverlay(metadata: ["preserved.heart.beat.timeout": "700"]))
-        #expect(registry.sweep(now: 701).turnedUnhealthy.map(\.client) == [IPPortClientID.make(ip: "10.0.0.2", port: 80, ephemeral: true)])
+        try registry.editInstance(
+            web, at: InstanceAddress(ip: "10.0.0.2", port: 80, cluster: ""),
+            overlay: InstanceOverlay(metadata: ["preserved.heart.beat.timeout": "700"]))
+        #expect(
+            registry.sweep(now: 701).turnedUnhealthy.map(\.client) == [
+                IPPortClientID.make(ip: "10.0.0.2", port: 80, ephemeral: true)
+            ])
     }
 
     @Test func connectionClientsAreNeverSwept() throws {
@@ -78,13 +90,15 @@ struct HeartbeatAndEditTests {
     @Test func editsOverlayPublishedDataAndAreForgottenAfterTheirInstance() throws {
         var registry = registry()
         registry.addClient("conn-1", kind: .connection)
-        try registry.publish(client: "conn-1", service: web, instances: [Instance(ip: "10.0.0.4", port: 80, metadata: ["a": "1"])])
+        try registry.publish(
+            client: "conn-1", service: web, instances: [Instance(ip: "10.0.0.4", port: 80, metadata: ["a": "1"])])
         let address = InstanceAddress(ip: "10.0.0.4", port: 80, cluster: "DEFAULT")
         try registry.patchInstance(web, at: address, weight: 3, enabled: nil, metadata: ["b": "2"])
         var host = try #require(registry.snapshot(of: web).hosts.first)
         #expect(host.instance.weight == 3 && host.instance.metadata == ["a": "1", "b": "2"])
         #expect(throws: RegistryError.notFound("no matched ip found!")) {
-            try registry.patchInstance(web, at: InstanceAddress(ip: "10.0.0.5", port: 80, cluster: ""), weight: 1, enabled: nil, metadata: nil)
+            try registry.patchInstance(
+                web, at: InstanceAddress(ip: "10.0.0.5", port: 80, cluster: ""), weight: 1, enabled: nil, metadata: nil)
         }
         try registry.patchInstance(web, at: address, weight: nil, enabled: false, metadata: nil)
         #expect(registry.snapshot(of: web).hosts.isEmpty, "disabled instances are not read")
@@ -114,11 +128,15 @@ struct HeartbeatAndEditTests {
             try registry.createService(web, metadata: ServiceMetadata())
         }
         #expect(registry.listServices(namespace: "", group: "", pageNo: 1, pageSize: 10).names == ["web"])
-        #expect(throws: RegistryError.invalidParameter("Param 'protectThreshold' is illegal, the value should be between 0 and 1.")) {
+        #expect(
+            throws: RegistryError.invalidParameter(
+                "Param 'protectThreshold' is illegal, the value should be between 0 and 1.")
+        ) {
             try registry.updateService(web, metadata: ServiceMetadata(protectThreshold: 1.5))
         }
         registry.addClient("conn-1", kind: .connection)
-        try registry.publish(client: "conn-1", service: web, instances: [Instance(ip: "10.0.0.6", port: 80, healthy: false)])
+        try registry.publish(
+            client: "conn-1", service: web, instances: [Instance(ip: "10.0.0.6", port: 80, healthy: false)])
         #expect(registry.snapshot(of: web).reachProtectionThreshold)
         #expect(throws: RegistryError.self) { try registry.deleteService(web) }
         registry.removeClient("conn-1")
@@ -128,7 +146,10 @@ struct HeartbeatAndEditTests {
         let durable = ServiceKey(namespace: nil, group: nil, name: "db")
         try registry.createService(durable, metadata: ServiceMetadata(ephemeral: false))
         registry.addClient("conn-2", kind: .connection)
-        #expect(throws: RegistryError.invalidParameter("Current service DEFAULT_GROUP@@db is persistent service, can't register ephemeral instance.")) {
+        #expect(
+            throws: RegistryError.invalidParameter(
+                "Current service DEFAULT_GROUP@@db is persistent service, can't register ephemeral instance.")
+        ) {
             try registry.publish(client: "conn-2", service: durable, instances: [Instance(ip: "10.0.0.7", port: 5432)])
         }
         let statistics = registry.statistics()
@@ -136,7 +157,10 @@ struct HeartbeatAndEditTests {
     }
 
     @Test func clientIdsRoundTrip() {
-        #expect(IPPortClientID.parse(IPPortClientID.make(ip: "10.0.0.1", port: 8080, ephemeral: true))! == ("10.0.0.1", 8080, true))
+        #expect(
+            IPPortClientID.parse(IPPortClientID.make(ip: "10.0.0.1", port: 8080, ephemeral: true))! == (
+                "10.0.0.1", 8080, true
+            ))
         #expect(IPPortClientID.parse("::1:53#false")! == ("::1", 53, false))
         #expect(IPPortClientID.parse("1732_127.0.0.1_5000") == nil)
     }

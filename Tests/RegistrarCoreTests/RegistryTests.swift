@@ -20,7 +20,8 @@ struct RegistryTests {
         var registry = makeRegistry()
         registry.addClient("c1", kind: .connection)
         try registry.publish(client: "c1", service: orders, instances: [Instance(ip: "10.0.0.1", port: 80)])
-        try registry.publish(client: "c1", service: orders, instances: [Instance(ip: "10.0.0.2", port: 81, clusterName: "")])
+        try registry.publish(
+            client: "c1", service: orders, instances: [Instance(ip: "10.0.0.2", port: 81, clusterName: "")])
         let hosts = registry.snapshot(of: orders).hosts
         #expect(hosts.map(\.instance.ip) == ["10.0.0.2"])
         #expect(hosts.first?.instanceId == "10.0.0.2#81#DEFAULT#DEFAULT_GROUP@@orders")
@@ -32,8 +33,13 @@ struct RegistryTests {
         registry.addClient("a", kind: .connection)
         registry.addClient("b", kind: .connection)
         try registry.publish(client: "b", service: orders, instances: [Instance(ip: "10.0.0.9", port: 1)])
-        try registry.publish(client: "a", service: orders, instances: [Instance(ip: "10.0.0.1", port: 2), Instance(ip: "10.0.0.1", port: 1)])
-        #expect(registry.snapshot(of: orders).hosts.map { "\($0.instance.ip):\($0.instance.port)" } == ["10.0.0.1:1", "10.0.0.1:2", "10.0.0.9:1"])
+        try registry.publish(
+            client: "a", service: orders,
+            instances: [Instance(ip: "10.0.0.1", port: 2), Instance(ip: "10.0.0.1", port: 1)])
+        #expect(
+            registry.snapshot(of: orders).hosts.map { "\($0.instance.ip):\($0.instance.port)" } == [
+                "10.0.0.1:1", "10.0.0.1:2", "10.0.0.9:1",
+            ])
     }
 
     @Test func emptyBatchAndWithdrawRemoveOnlyThatClientsInstances() throws {
@@ -78,8 +84,13 @@ struct RegistryTests {
         registry.addClient("c", kind: .connection)
         registry.addClient("1.1.1.1:80#false", kind: .ipPort(ephemeral: false))
         try registry.publish(client: "c", service: orders, instances: [Instance(ip: "1.1.1.1", port: 1)])
-        #expect(throws: RegistryError.invalidParameter("Current service DEFAULT_GROUP@@orders is ephemeral service, can't register persistent instance.")) {
-            try registry.publish(client: "1.1.1.1:80#false", service: orders, instances: [Instance(ip: "1.1.1.1", port: 80)], ephemeral: false)
+        #expect(
+            throws: RegistryError.invalidParameter(
+                "Current service DEFAULT_GROUP@@orders is ephemeral service, can't register persistent instance.")
+        ) {
+            try registry.publish(
+                client: "1.1.1.1:80#false", service: orders, instances: [Instance(ip: "1.1.1.1", port: 80)],
+                ephemeral: false)
         }
     }
 
@@ -106,7 +117,7 @@ struct RegistryTests {
             #expect(snapshot.lastRefTime > lastRefTime)
             (lastRevision, lastRefTime) = (snapshot.revision, snapshot.lastRefTime)
         }
-        clock.now.withLock { $0 = 10 } // the wall clock steps back
+        clock.now.withLock { $0 = 10 }  // the wall clock steps back
         try registry.publish(client: "c", service: orders, instances: [Instance(ip: "1.1.1.1", port: 99)])
         #expect(registry.snapshot(of: orders).lastRefTime > lastRefTime)
     }
@@ -122,14 +133,21 @@ struct RegistryTests {
     @Test func snapshotsFilterByClusterHealthAndEnabled() throws {
         var registry = makeRegistry()
         registry.addClient("c", kind: .connection)
-        try registry.publish(client: "c", service: orders, instances: [
-            Instance(ip: "1.0.0.1", port: 1, clusterName: "A"),
-            Instance(ip: "1.0.0.2", port: 1, healthy: false, clusterName: "B"),
-            Instance(ip: "1.0.0.3", port: 1, enabled: false, clusterName: "A"),
-        ])
+        try registry.publish(
+            client: "c", service: orders,
+            instances: [
+                Instance(ip: "1.0.0.1", port: 1, clusterName: "A"),
+                Instance(ip: "1.0.0.2", port: 1, healthy: false, clusterName: "B"),
+                Instance(ip: "1.0.0.3", port: 1, enabled: false, clusterName: "A"),
+            ])
         #expect(registry.snapshot(of: orders).hosts.map(\.instance.ip) == ["1.0.0.1", "1.0.0.2"])
-        #expect(registry.snapshot(of: orders, filter: SnapshotFilter(clusters: "B")).hosts.map(\.instance.ip) == ["1.0.0.2"])
-        #expect(registry.snapshot(of: orders, filter: SnapshotFilter(healthyOnly: true)).hosts.map(\.instance.ip) == ["1.0.0.1"])
+        #expect(
+            registry.snapshot(of: orders, filter: SnapshotFilter(clusters: "B")).hosts.map(\.instance.ip) == ["1.0.0.2"]
+        )
+        #expect(
+            registry.snapshot(of: orders, filter: SnapshotFilter(healthyOnly: true)).hosts.map(\.instance.ip) == [
+                "1.0.0.1"
+            ])
         #expect(registry.snapshot(of: ServiceKey(namespace: nil, group: nil, name: "none")).hosts.isEmpty)
     }
 
@@ -137,12 +155,15 @@ struct RegistryTests {
         var registry = makeRegistry()
         registry.addClient("c", kind: .connection)
         for name in ["c", "a", "b"] {
-            try registry.publish(client: "c", service: ServiceKey(namespace: "", group: nil, name: name), instances: [Instance(ip: "1.1.1.1", port: 1)])
+            try registry.publish(
+                client: "c", service: ServiceKey(namespace: "", group: nil, name: name),
+                instances: [Instance(ip: "1.1.1.1", port: 1)])
         }
         try registry.subscribe(client: "c", service: ServiceKey(namespace: nil, group: nil, name: "subscribed-only"))
         let page1 = registry.listServices(namespace: "", group: "", pageNo: 1, pageSize: 2)
         #expect(page1.count == 3 && page1.names == ["a", "b"])
-        #expect(registry.listServices(namespace: "public", group: "DEFAULT_GROUP", pageNo: 2, pageSize: 2).names == ["c"])
+        #expect(
+            registry.listServices(namespace: "public", group: "DEFAULT_GROUP", pageNo: 2, pageSize: 2).names == ["c"])
         #expect(registry.listServices(namespace: "public", group: "DEFAULT_GROUP", pageNo: 9, pageSize: 2).names == [])
         #expect(registry.listServices(namespace: "other", group: "DEFAULT_GROUP", pageNo: 1, pageSize: 2).count == 0)
     }
@@ -172,7 +193,9 @@ struct ValidationTests {
     }
 
     @Test func instances() {
-        #expect(throws: Never.self) { try validation.check(instance: Instance(ip: "10.0.0.1", port: 8080, weight: 10000)) }
+        #expect(throws: Never.self) {
+            try validation.check(instance: Instance(ip: "10.0.0.1", port: 8080, weight: 10000))
+        }
         for bad in [
             Instance(ip: "", port: 1), Instance(ip: "10.0.0.1", port: -1), Instance(ip: "10.0.0.1", port: 65536),
             Instance(ip: "10.0.0.1", port: 1, weight: -0.5), Instance(ip: "10.0.0.1", port: 1, weight: .nan),

@@ -10,7 +10,9 @@ private func member(_ name: String) -> Registry {
     return registry
 }
 
-private func datum(_ id: String, revision: UInt64, owner: String = "10.0.0.2:8848", _ publications: [ServiceKey: [Instance]]) -> ClientDatum {
+private func datum(
+    _ id: String, revision: UInt64, owner: String = "10.0.0.2:8848", _ publications: [ServiceKey: [Instance]]
+) -> ClientDatum {
     ClientDatum(clientId: id, revision: revision, owner: owner, publications: publications)
 }
 
@@ -53,7 +55,8 @@ struct ReplicationTests {
     @Test func replicasAreReplacedWholesaleAndOrderedByRevision() throws {
         var registry = member("a:1")
         let one = Instance(ip: "10.0.0.5", port: 80)
-        let created = try registry.applyReplica(datum("r1", revision: 10, [payments: [one], ledger: [one]]), leaseUntil: 5_000)
+        let created = try registry.applyReplica(
+            datum("r1", revision: 10, [payments: [one], ledger: [one]]), leaseUntil: 5_000)
         guard case .applied(let changed) = created else {
             Issue.record("expected the first datum to apply, got \(created)")
             return
@@ -76,13 +79,21 @@ struct ReplicationTests {
 
     @Test func aDeletionIsRememberedSoALateOlderDatumCannotResurrect() throws {
         var registry = member("a:1")
-        _ = try registry.applyReplica(datum("r1", revision: 10, [payments: [Instance(ip: "10.0.0.5", port: 80)]]), leaseUntil: 5_000)
-        #expect(registry.removeReplica(ClientDeletion(clientId: "r1", revision: 12), rememberUntil: 5_000) == [payments])
-        #expect(try registry.applyReplica(datum("r1", revision: 11, [payments: [Instance(ip: "10.0.0.5", port: 80)]]), leaseUntil: 5_000) == .stale)
+        _ = try registry.applyReplica(
+            datum("r1", revision: 10, [payments: [Instance(ip: "10.0.0.5", port: 80)]]), leaseUntil: 5_000)
+        #expect(
+            registry.removeReplica(ClientDeletion(clientId: "r1", revision: 12), rememberUntil: 5_000) == [payments])
+        #expect(
+            try registry.applyReplica(
+                datum("r1", revision: 11, [payments: [Instance(ip: "10.0.0.5", port: 80)]]), leaseUntil: 5_000)
+                == .stale)
         #expect(registry.snapshot(of: payments).hosts.isEmpty)
         // Once the tombstone is forgotten, a genuinely newer datum is taken.
         _ = registry.expireReplicas(now: 6_000)
-        #expect(try registry.applyReplica(datum("r1", revision: 13, [payments: [Instance(ip: "10.0.0.5", port: 80)]]), leaseUntil: 9_000) == .applied(changed: [payments]))
+        #expect(
+            try registry.applyReplica(
+                datum("r1", revision: 13, [payments: [Instance(ip: "10.0.0.5", port: 80)]]), leaseUntil: 9_000)
+                == .applied(changed: [payments]))
     }
 
     @Test func leasesExpireUnlessTheOwnersDigestRenewsThem() throws {
@@ -107,7 +118,11 @@ struct ReplicationTests {
         var registry = member("a:1")
         let bad = ServiceKey(namespace: "public", group: nil, name: "bad@@name")
         #expect(throws: RegistryError.self) {
-            try registry.applyReplica(datum("r1", revision: 1, [payments: [Instance(ip: "10.0.0.1", port: 80)], bad: [Instance(ip: "10.0.0.1", port: 80)]]), leaseUntil: 5_000)
+            try registry.applyReplica(
+                datum(
+                    "r1", revision: 1,
+                    [payments: [Instance(ip: "10.0.0.1", port: 80)], bad: [Instance(ip: "10.0.0.1", port: 80)]]),
+                leaseUntil: 5_000)
         }
         #expect(!registry.hasClient("r1"))
         #expect(registry.snapshot(of: payments).hosts.isEmpty)
@@ -125,14 +140,17 @@ struct ReplicationTests {
         #expect(adopted.first.map { $0.revision > 7 && $0.owner == "a:1" } == true)
         // A newer datum from another owner takes it back: this member stops owning it.
         let later = adopted[0].revision + 1
-        #expect(try here.applyReplica(datum(id, revision: later, owner: "c:1", [payments: [instance]]), leaseUntil: 5_000) == .applied(changed: []))
+        #expect(
+            try here.applyReplica(datum(id, revision: later, owner: "c:1", [payments: [instance]]), leaseUntil: 5_000)
+                == .applied(changed: []))
         #expect(here.ownedDigest().isEmpty)
         #expect(here.replicationSnapshot().first?.owner == "c:1")
         // An older one cannot: the member that owns it keeps it.
         var owner = member("b:1")
         _ = try owner.publishBeating(instance, into: payments, now: 0)
         let revision = owner.ownedDigest()[0].revision
-        #expect(try owner.applyReplica(datum(id, revision: revision - 1, [payments: []]), leaseUntil: 5_000) == .ownedHere)
+        #expect(
+            try owner.applyReplica(datum(id, revision: revision - 1, [payments: []]), leaseUntil: 5_000) == .ownedHere)
     }
 }
 
@@ -142,7 +160,9 @@ struct MemberTableTests {
         #expect(MemberAddress(parsing: " 10.0.0.1:8848 ") == MemberAddress(host: "10.0.0.1", port: 8848))
         #expect(MemberAddress(parsing: "node-2") == MemberAddress(host: "node-2", port: 8848))
         #expect(MemberAddress(parsing: "[::1]:9000")?.description == "[::1]:9000")
-        for bad in ["", ":8848", "host:0", "host:70000", "host:x", "a b:1"] { #expect(MemberAddress(parsing: bad) == nil, "\(bad)") }
+        for bad in ["", ":8848", "host:0", "host:70000", "host:x", "a b:1"] {
+            #expect(MemberAddress(parsing: bad) == nil, "\(bad)")
+        }
     }
 
     @Test func probesMoveMembersThroughSuspiciousToDownAndBack() {

@@ -1,7 +1,7 @@
-import RegistrarTesting
 import Foundation
 import NIOCore
 import RegistrarClient
+import RegistrarTesting
 import RegistrarTransport
 import RegistrarWire
 import Testing
@@ -11,7 +11,9 @@ import Testing
 @Suite("Bad input", .stopsWhatItStarts)
 struct BadInputTests {
     /// Sends `json` as `type` and returns the decoded common response fields and the response type.
-    private func send(_ client: NacosConnection, _ type: String, _ json: String) async throws -> (String, ResponseFields) {
+    private func send(_ client: NacosConnection, _ type: String, _ json: String) async throws -> (
+        String, ResponseFields
+    ) {
         let response = try await client.request(type: type, json: Array(json.utf8))
         return (response.type, try decode(ResponseFields.self, response))
     }
@@ -40,48 +42,69 @@ struct BadInputTests {
         try await assertStillServing(client, service: service)
 
         // Wrong types: port as an object.
-        let (_, wrongType) = try await send(client, "InstanceRequest",
+        let (_, wrongType) = try await send(
+            client, "InstanceRequest",
             #"{"type":"registerInstance","serviceName":"x","instance":{"ip":"1.1.1.1","port":{"a":1}}}"#)
         #expect(wrongType.errorCode == 502)
         #expect(wrongType.message?.contains("instance.port") == true)
         try await assertStillServing(client, service: service)
 
         // Missing fields: no instance, then no service name.
-        let (type4, noInstance) = try await send(client, "InstanceRequest", #"{"type":"registerInstance","serviceName":"x","groupName":"DEFAULT_GROUP"}"#)
+        let (type4, noInstance) = try await send(
+            client, "InstanceRequest", #"{"type":"registerInstance","serviceName":"x","groupName":"DEFAULT_GROUP"}"#)
         #expect(type4 == "InstanceResponse" && noInstance.resultCode == 500 && noInstance.errorCode == 400)
-        let (_, noName) = try await send(client, "InstanceRequest", #"{"type":"registerInstance","instance":{"ip":"1.1.1.1","port":1}}"#)
+        let (_, noName) = try await send(
+            client, "InstanceRequest", #"{"type":"registerInstance","instance":{"ip":"1.1.1.1","port":1}}"#)
         #expect(noName.errorCode == 400 && noName.message?.contains("serviceName") == true)
 
         // Illegal names.
-        for (name, group) in [("@bad", "DEFAULT_GROUP"), ("a@@b", "DEFAULT_GROUP"), ("with space", "DEFAULT_GROUP"),
-                              (String(repeating: "s", count: 513), "DEFAULT_GROUP"), ("ok", "bad group!")] {
-            let (_, illegal) = try await send(client, "InstanceRequest",
-                #"{"type":"registerInstance","serviceName":"\#(name)","groupName":"\#(group)","instance":{"ip":"1.1.1.1","port":1}}"#)
+        for (name, group) in [
+            ("@bad", "DEFAULT_GROUP"), ("a@@b", "DEFAULT_GROUP"), ("with space", "DEFAULT_GROUP"),
+            (String(repeating: "s", count: 513), "DEFAULT_GROUP"), ("ok", "bad group!"),
+        ] {
+            let (_, illegal) = try await send(
+                client, "InstanceRequest",
+                #"{"type":"registerInstance","serviceName":"\#(name)","groupName":"\#(group)","instance":{"ip":"1.1.1.1","port":1}}"#
+            )
             #expect(illegal.resultCode == 500 && illegal.errorCode == 400, "name \(name.prefix(20)) group \(group)")
         }
 
         // Oversized metadata (more than 1024 characters of keys and values).
         let bigValue = String(repeating: "v", count: 1100)
-        let (_, oversized) = try await send(client, "InstanceRequest",
-            #"{"type":"registerInstance","serviceName":"meta","instance":{"ip":"1.1.1.1","port":1,"metadata":{"k":"\#(bigValue)"}}}"#)
+        let (_, oversized) = try await send(
+            client, "InstanceRequest",
+            #"{"type":"registerInstance","serviceName":"meta","instance":{"ip":"1.1.1.1","port":1,"metadata":{"k":"\#(bigValue)"}}}"#
+        )
         #expect(oversized.errorCode == 400 && oversized.message?.contains("Metadata") == true)
 
         // Port and weight out of range, unsupported instance request type, bad batch type.
-        let (_, badPort) = try await send(client, "InstanceRequest", #"{"type":"registerInstance","serviceName":"p","instance":{"ip":"1.1.1.1","port":70000}}"#)
+        let (_, badPort) = try await send(
+            client, "InstanceRequest",
+            #"{"type":"registerInstance","serviceName":"p","instance":{"ip":"1.1.1.1","port":70000}}"#)
         #expect(badPort.errorCode == 400)
-        let (_, badWeight) = try await send(client, "InstanceRequest", #"{"type":"registerInstance","serviceName":"p","instance":{"ip":"1.1.1.1","port":1,"weight":-1}}"#)
+        let (_, badWeight) = try await send(
+            client, "InstanceRequest",
+            #"{"type":"registerInstance","serviceName":"p","instance":{"ip":"1.1.1.1","port":1,"weight":-1}}"#)
         #expect(badWeight.errorCode == 400)
-        let (_, badType) = try await send(client, "InstanceRequest", #"{"type":"registerinstance","serviceName":"p","instance":{"ip":"1.1.1.1","port":1}}"#)
+        let (_, badType) = try await send(
+            client, "InstanceRequest",
+            #"{"type":"registerinstance","serviceName":"p","instance":{"ip":"1.1.1.1","port":1}}"#)
         #expect(badType.errorCode == 400 && badType.message == "Unsupported request type registerinstance")
-        let (_, badBatch) = try await send(client, "BatchInstanceRequest", #"{"type":"batchDeregister","serviceName":"p","instances":[]}"#)
+        let (_, badBatch) = try await send(
+            client, "BatchInstanceRequest", #"{"type":"batchDeregister","serviceName":"p","instances":[]}"#)
         #expect(badBatch.errorCode == 400)
-        let (_, badCluster) = try await send(client, "InstanceRequest", #"{"type":"registerInstance","serviceName":"p","instance":{"ip":"1.1.1.1","port":1,"clusterName":"bad cluster"}}"#)
+        let (_, badCluster) = try await send(
+            client, "InstanceRequest",
+            #"{"type":"registerInstance","serviceName":"p","instance":{"ip":"1.1.1.1","port":1,"clusterName":"bad cluster"}}"#
+        )
         #expect(badCluster.errorCode == 400)
 
         // Nothing that was refused was stored; the good data is intact.
         try await assertStillServing(client, service: service)
         let list = ServiceListRequest(namespace: "public", groupName: "DEFAULT_GROUP", pageNo: 1, pageSize: 100)
-        #expect(try decode(ServiceListResponseBody.self, try await client.request("ServiceListRequest", list)).serviceNames == [service])
+        #expect(
+            try decode(ServiceListResponseBody.self, try await client.request("ServiceListRequest", list)).serviceNames
+                == [service])
         await client.close()
         await server.stop()
     }
@@ -89,7 +112,9 @@ struct BadInputTests {
     @Test func rustStyleNullsAndUnknownKeysAreAccepted() async throws {
         let server = try await TestServer.start()
         let client = try await server.connect()
-        let (_, ok) = try await send(client, "InstanceRequest", #"""
+        let (_, ok) = try await send(
+            client, "InstanceRequest",
+            #"""
             {"type":"registerInstance","instance":{"instanceId":null,"ip":"10.2.0.1","port":8080,"weight":2.0,"healthy":true,
              "enabled":true,"ephemeral":true,"clusterName":null,"serviceName":null,"metadata":{"version":"v1"},"someFutureField":[1]},
              "headers":{},"requestId":null,"namespace":"public","serviceName":"nulls","groupName":"DEFAULT_GROUP","module":""}
@@ -103,12 +128,15 @@ struct BadInputTests {
 
     @Test func requestsBeforeSetupAreRefusedWith301() async throws {
         let server = try await TestServer.start()
-        let transport = try await GRPCClientConnection.connect(host: "127.0.0.1", port: server.port, group: TestServer.group)
+        let transport = try await GRPCClientConnection.connect(
+            host: "127.0.0.1", port: server.port, group: TestServer.group)
         // ServerCheck works without a registered connection...
         let check = try await unary(transport, "ServerCheckRequest", "{}")
         #expect(check.type == "ServerCheckResponse")
         // ...but naming requests need ConnectionSetupRequest first.
-        let refused = try await unary(transport, "InstanceRequest", #"{"type":"registerInstance","serviceName":"x","instance":{"ip":"1.1.1.1","port":1}}"#)
+        let refused = try await unary(
+            transport, "InstanceRequest",
+            #"{"type":"registerInstance","serviceName":"x","instance":{"ip":"1.1.1.1","port":1}}"#)
         #expect(refused.type == "ErrorResponse")
         #expect(try decode(ResponseFields.self, refused).errorCode == 301)
         await transport.close()
@@ -134,7 +162,9 @@ struct BadInputTests {
         }
         // Larger than the limit: RESOURCE_EXHAUSTED.
         do {
-            _ = try await attacker.transport.unary(path: "/Request/request", request: ByteBuffer(repeating: 0, count: 100 * 1024)).get()
+            _ = try await attacker.transport.unary(
+                path: "/Request/request", request: ByteBuffer(repeating: 0, count: 100 * 1024)
+            ).get()
             Issue.record("an oversized message was accepted")
         } catch let status as GRPCStatus {
             #expect(status.code == .resourceExhausted)
@@ -180,7 +210,10 @@ struct BadInputTests {
     }
 
     private func unary(_ transport: GRPCClientConnection, _ type: String, _ json: String) async throws -> WireMessage {
-        let response = try await transport.unary(path: "/Request/request", request: ByteBuffer(bytes: PayloadCodec.encode(type: type, json: Array(json.utf8)))).get()
+        let response = try await transport.unary(
+            path: "/Request/request",
+            request: ByteBuffer(bytes: PayloadCodec.encode(type: type, json: Array(json.utf8)))
+        ).get()
         return try PayloadCodec.decode(Array(response.readableBytesView))
     }
 }

@@ -1,8 +1,8 @@
-import RegistrarTesting
 import Foundation
 import RegistrarClient
 import RegistrarServer
 import RegistrarStorage
+import RegistrarTesting
 import RegistrarWire
 import Testing
 
@@ -16,7 +16,9 @@ struct DurableDataTests {
     }
 
     /// A server on `directory` whose health checks stay out of the way (they have their own tests).
-    static func server(_ directory: String, _ tune: @escaping (inout ServerConfiguration) -> Void = { _ in }) async throws -> TestServer {
+    static func server(_ directory: String, _ tune: @escaping (inout ServerConfiguration) -> Void = { _ in })
+        async throws -> TestServer
+    {
         try await TestServer.start { configuration in
             configuration.dataDirectory = directory
             configuration.healthCheckInterval = .hours(1)
@@ -28,16 +30,32 @@ struct DurableDataTests {
         let directory = Self.dataDirectory()
         var server = try await Self.server(directory)
         let connection = try await server.connect()
-        let reply = try await connection.persistent("registerInstance", "db", ip: "127.0.0.1", port: 5432, metadata: ["role": "primary"])
+        let reply = try await connection.persistent(
+            "registerInstance", "db", ip: "127.0.0.1", port: 5432, metadata: ["role": "primary"])
         #expect(reply.resultCode == 200, "\(reply)")
-        #expect(try await server.http.register("db", ip: "127.0.0.2", port: 5432, [("ephemeral", "false")]).body == "ok")
-        #expect(try await server.http.call("POST", "/nacos/v1/ns/service", [
-            ("serviceName", "cache"), ("protectThreshold", "0.4"), ("metadata", #"{"team":"core"}"#), ("ephemeral", "false"),
-        ]).body == "ok")
-        #expect(try await server.http.call("POST", "/nacos/v1/console/namespaces", [("customNamespaceId", "dev"), ("namespaceName", "Development")]).body == "true")
-        #expect(try await server.http.call("PUT", "/nacos/v1/ns/cluster", [
-            ("serviceName", "db"), ("clusterName", "DEFAULT"), ("healthChecker", #"{"type":"HTTP","path":"/ready"}"#),
-        ]).body == "ok")
+        #expect(
+            try await server.http.register("db", ip: "127.0.0.2", port: 5432, [("ephemeral", "false")]).body == "ok")
+        #expect(
+            try await server.http.call(
+                "POST", "/nacos/v1/ns/service",
+                [
+                    ("serviceName", "cache"), ("protectThreshold", "0.4"), ("metadata", #"{"team":"core"}"#),
+                    ("ephemeral", "false"),
+                ]
+            ).body == "ok")
+        #expect(
+            try await server.http.call(
+                "POST", "/nacos/v1/console/namespaces",
+                [("customNamespaceId", "dev"), ("namespaceName", "Development")]
+            ).body == "true")
+        #expect(
+            try await server.http.call(
+                "PUT", "/nacos/v1/ns/cluster",
+                [
+                    ("serviceName", "db"), ("clusterName", "DEFAULT"),
+                    ("healthChecker", #"{"type":"HTTP","path":"/ready"}"#),
+                ]
+            ).body == "ok")
         // The owning connection goes: persistent instances stay.
         await connection.close()
         let running = server
@@ -49,13 +67,16 @@ struct DurableDataTests {
         let hosts = try await server.http.list("db").hosts
         #expect(hosts.compactMap { $0["ip"] as? String }.sorted() == ["127.0.0.1", "127.0.0.2"])
         #expect(hosts.allSatisfy { $0["ephemeral"] as? Bool == false })
-        #expect(hosts.first { $0["ip"] as? String == "127.0.0.1" }?["metadata"] as? [String: String] == ["role": "primary"])
+        #expect(
+            hosts.first { $0["ip"] as? String == "127.0.0.1" }?["metadata"] as? [String: String] == ["role": "primary"])
         let cache = try await server.http.call("GET", "/nacos/v1/ns/service", [("serviceName", "cache")]).object
-        #expect(cache["protectThreshold"] as? Double == 0.4 && cache["metadata"] as? [String: String] == ["team": "core"])
+        #expect(
+            cache["protectThreshold"] as? Double == 0.4 && cache["metadata"] as? [String: String] == ["team": "core"])
         let db = try await server.http.call("GET", "/nacos/v1/ns/service", [("serviceName", "db")]).object
         let checker = (db["clusters"] as? [[String: Any]])?.first?["healthChecker"] as? [String: Any]
         #expect(checker?["type"] as? String == "HTTP" && checker?["path"] as? String == "/ready")
-        let namespaces = try await server.http.call("GET", "/nacos/v1/console/namespaces").object["data"] as? [[String: Any]]
+        let namespaces =
+            try await server.http.call("GET", "/nacos/v1/console/namespaces").object["data"] as? [[String: Any]]
         #expect(namespaces?.compactMap { $0["namespace"] as? String } == ["", "dev"])
 
         // Deregistering through gRPC is durable too.
@@ -72,10 +93,16 @@ struct DurableDataTests {
         let http = server.http
         try await http.register("web", ip: "10.1.0.1", port: 80)
         let intoEphemeral = try await http.register("web", ip: "127.0.0.1", port: 80, [("ephemeral", "false")])
-        #expect(intoEphemeral.status == 400 && intoEphemeral.body.contains("Current service DEFAULT_GROUP@@web is ephemeral service, can't register persistent instance."))
+        #expect(
+            intoEphemeral.status == 400
+                && intoEphemeral.body.contains(
+                    "Current service DEFAULT_GROUP@@web is ephemeral service, can't register persistent instance.")
+        )
         #expect(try await http.register("db", ip: "127.0.0.1", port: 5432, [("ephemeral", "false")]).body == "ok")
         let intoPersistent = try await http.register("db", ip: "10.1.0.2", port: 5432)
-        #expect(intoPersistent.status == 400 && intoPersistent.body.contains("is persistent service, can't register ephemeral instance."))
+        #expect(
+            intoPersistent.status == 400
+                && intoPersistent.body.contains("is persistent service, can't register ephemeral instance."))
         let hostName = try await http.register("db", ip: "db.example.com", port: 5432, [("ephemeral", "false")])
         #expect(hostName.status == 400 && hostName.body.contains("needs an IPv4 or IPv6 address"))
         let portZero = try await http.register("db", ip: "127.0.0.3", port: 0, [("ephemeral", "false")])
@@ -130,18 +157,25 @@ struct DurableDataTests {
         var refusal: V1Client.Reply?
         for index in 1...200 where refusal == nil {
             let ip = "127.0.1.\(index)"
-            let reply = try await server.http.register("big", ip: ip, port: 9000, [("ephemeral", "false"), ("metadata", metadata)])
+            let reply = try await server.http.register(
+                "big", ip: ip, port: 9000, [("ephemeral", "false"), ("metadata", metadata)])
             if reply.status == 200 { acknowledged.append(ip) } else { refusal = reply }
         }
-        #expect(refusal?.status == 500 && refusal?.body.contains("database or disk is full") == true, "\(String(describing: refusal))")
+        #expect(
+            refusal?.status == 500 && refusal?.body.contains("database or disk is full") == true,
+            "\(String(describing: refusal))")
         #expect(!acknowledged.isEmpty)
         // What the server shows is exactly what was acknowledged, before and after a restart.
-        #expect(try await server.http.list("big").hosts.compactMap { $0["ip"] as? String }.sorted() == acknowledged.sorted())
+        #expect(
+            try await server.http.list("big").hosts.compactMap { $0["ip"] as? String }.sorted() == acknowledged.sorted()
+        )
         // Reads and ephemeral writes still work.
         #expect(try await server.http.register("scratch", ip: "10.2.0.1", port: 1).body == "ok")
         await server.stop()
         server = try await Self.server(directory)
-        #expect(try await server.http.list("big").hosts.compactMap { $0["ip"] as? String }.sorted() == acknowledged.sorted())
+        #expect(
+            try await server.http.list("big").hosts.compactMap { $0["ip"] as? String }.sorted() == acknowledged.sorted()
+        )
     }
 
     /// Whether this machine lets the test make files immutable (`chattr +i`: ext4 and the like,
@@ -149,9 +183,11 @@ struct DurableDataTests {
     /// root gets a data file the server cannot write.
     static func canMakeImmutable() -> Bool {
         let directory = dataDirectory()
-        guard (try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)) != nil else { return false }
+        guard (try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)) != nil
+        else { return false }
         defer { _ = chattr("-i", [directory]); try? FileManager.default.removeItem(atPath: directory) }
-        return chattr("+i", [directory]) && !FileManager.default.createFile(atPath: directory + "/probe", contents: Data())
+        return chattr("+i", [directory])
+            && !FileManager.default.createFile(atPath: directory + "/probe", contents: Data())
     }
 
     @discardableResult
@@ -169,8 +205,11 @@ struct DurableDataTests {
     func anUnwritableDataFileFailsTheWriteAndTheServerRecoversWhenItIsWritableAgain() async throws {
         let directory = Self.dataDirectory()
         var server = try await Self.server(directory)
-        #expect(try await server.http.register("db", ip: "127.0.0.1", port: 5432, [("ephemeral", "false")]).body == "ok")
-        let files = [directory] + ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).map { directory + "/" + $0 }
+        #expect(
+            try await server.http.register("db", ip: "127.0.0.1", port: 5432, [("ephemeral", "false")]).body == "ok")
+        let files =
+            [directory]
+            + ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).map { directory + "/" + $0 }
         #expect(Self.chattr("+i", files))
         let refused = try await server.http.register("db", ip: "127.0.0.2", port: 5432, [("ephemeral", "false")])
         let grpc = try await server.connect().persistent("registerInstance", "db", ip: "127.0.0.3", port: 5432)
@@ -179,10 +218,14 @@ struct DurableDataTests {
         #expect(grpc.errorCode == 500 && grpc.message?.contains("the write was not stored") == true, "\(grpc)")
         #expect(try await server.http.list("db").hosts.compactMap { $0["ip"] as? String } == ["127.0.0.1"])
         // Writable again: writes work without a restart, and the restart shows exactly the acknowledged ones.
-        #expect(try await server.http.register("db", ip: "127.0.0.4", port: 5432, [("ephemeral", "false")]).body == "ok")
+        #expect(
+            try await server.http.register("db", ip: "127.0.0.4", port: 5432, [("ephemeral", "false")]).body == "ok")
         await server.stop()
         server = try await Self.server(directory)
-        #expect(try await server.http.list("db").hosts.compactMap { $0["ip"] as? String }.sorted() == ["127.0.0.1", "127.0.0.4"])
+        #expect(
+            try await server.http.list("db").hosts.compactMap { $0["ip"] as? String }.sorted() == [
+                "127.0.0.1", "127.0.0.4",
+            ])
     }
 
     @Test func namespaceAPI() async throws {
@@ -194,7 +237,10 @@ struct DurableDataTests {
         #expect(list["code"] as? Int == 200)
         #expect((list["data"] as? [[String: Any]])?.first?["namespaceShowName"] as? String == "public")
 
-        #expect(try await http.call("POST", path, [("customNamespaceId", "dev"), ("namespaceName", "Dev"), ("namespaceDesc", "developers")]).body == "true")
+        #expect(
+            try await http.call(
+                "POST", path, [("customNamespaceId", "dev"), ("namespaceName", "Dev"), ("namespaceDesc", "developers")]
+            ).body == "true")
         let duplicate = try await http.call("POST", path, [("customNamespaceId", "dev"), ("namespaceName", "Dev")])
         #expect(duplicate.status == 400 && duplicate.body.contains("already exists"))
         let badID = try await http.call("POST", path, [("customNamespaceId", "no/slash"), ("namespaceName", "x")])
@@ -202,10 +248,17 @@ struct DurableDataTests {
         let badName = try await http.call("POST", path, [("customNamespaceId", "qa"), ("namespaceName", "q&a")])
         #expect(badName.status == 400 && badName.body.contains("@#$%^&*"))
         #expect(try await http.call("POST", path, [("namespaceName", "Generated")]).body == "true")
-        #expect(try await http.call("GET", path, [("checkNamespaceIdExist", "true"), ("customNamespaceId", "dev")]).body == "true")
-        #expect(try await http.call("GET", path, [("checkNamespaceIdExist", "true"), ("customNamespaceId", "nope")]).body == "false")
+        #expect(
+            try await http.call("GET", path, [("checkNamespaceIdExist", "true"), ("customNamespaceId", "dev")]).body
+                == "true")
+        #expect(
+            try await http.call("GET", path, [("checkNamespaceIdExist", "true"), ("customNamespaceId", "nope")]).body
+                == "false")
 
-        #expect(try await http.call("PUT", path, [("namespace", "dev"), ("namespaceShowName", "Development"), ("namespaceDesc", "devs")]).body == "true")
+        #expect(
+            try await http.call(
+                "PUT", path, [("namespace", "dev"), ("namespaceShowName", "Development"), ("namespaceDesc", "devs")]
+            ).body == "true")
         let one = try await http.call("GET", path, [("show", "all"), ("namespaceId", "dev")]).object
         #expect(one["namespaceShowName"] as? String == "Development" && one["namespaceDesc"] as? String == "devs")
         #expect(try await http.call("GET", path, [("show", "all"), ("namespaceId", "nope")]).status == 404)
@@ -214,7 +267,9 @@ struct DurableDataTests {
         let notEmpty = try await http.call("DELETE", path, [("namespaceId", "dev")])
         #expect(notEmpty.status == 400 && notEmpty.body.contains("still holds 1 service"))
         #expect(try await http.call("DELETE", path, [("namespaceId", "public")]).status == 400)
-        try await http.call("DELETE", "/nacos/v1/ns/instance", [("serviceName", "api"), ("ip", "10.3.0.1"), ("port", "80"), ("namespaceId", "dev")])
+        try await http.call(
+            "DELETE", "/nacos/v1/ns/instance",
+            [("serviceName", "api"), ("ip", "10.3.0.1"), ("port", "80"), ("namespaceId", "dev")])
         #expect(try await http.call("DELETE", path, [("namespaceId", "dev")]).body == "true")
         await server.stop()
 
@@ -227,10 +282,14 @@ struct DurableDataTests {
 
 extension NacosConnection {
     /// Sends a `PersistentInstanceRequest` and decodes the response.
-    func persistent(_ type: String, _ service: String, ip: String, port: Int, metadata: [String: String]? = nil) async throws -> ResponseFields {
+    func persistent(_ type: String, _ service: String, ip: String, port: Int, metadata: [String: String]? = nil)
+        async throws -> ResponseFields
+    {
         let request = InstanceRequest(
             namespace: "public", serviceName: service, groupName: "DEFAULT_GROUP", type: type,
-            instance: InstanceBody(ip: ip, port: port, weight: 1.0, healthy: true, enabled: true, ephemeral: false, clusterName: "DEFAULT", metadata: metadata)
+            instance: InstanceBody(
+                ip: ip, port: port, weight: 1.0, healthy: true, enabled: true, ephemeral: false, clusterName: "DEFAULT",
+                metadata: metadata)
         )
         return try decode(ResponseFields.self, try await self.request("PersistentInstanceRequest", request))
     }

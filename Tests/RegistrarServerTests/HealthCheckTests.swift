@@ -1,9 +1,9 @@
-import RegistrarTesting
 import Foundation
 import NIOCore
 import NIOPosix
 import RegistrarClient
 import RegistrarServer
+import RegistrarTesting
 import Synchronization
 import Testing
 
@@ -24,11 +24,18 @@ struct HealthCheckTests {
         let port = primary.port
         let replica = try await Listener.open(port: 0)
         tearDownAfterTest { await replica.close() }
-        #expect(try await server.http.call("POST", "/nacos/v1/ns/service", [("serviceName", "guarded"), ("protectThreshold", "0.6"), ("ephemeral", "false")]).body == "ok")
+        #expect(
+            try await server.http.call(
+                "POST", "/nacos/v1/ns/service",
+                [("serviceName", "guarded"), ("protectThreshold", "0.6"), ("ephemeral", "false")]
+            ).body == "ok")
         let writer = try await server.connect()
         #expect(try await writer.persistent("registerInstance", "pg", ip: "127.0.0.1", port: port).resultCode == 200)
-        #expect(try await writer.persistent("registerInstance", "guarded", ip: "127.0.0.1", port: port).resultCode == 200)
-        #expect(try await writer.persistent("registerInstance", "guarded", ip: "127.0.0.1", port: replica.port).resultCode == 200)
+        #expect(
+            try await writer.persistent("registerInstance", "guarded", ip: "127.0.0.1", port: port).resultCode == 200)
+        #expect(
+            try await writer.persistent("registerInstance", "guarded", ip: "127.0.0.1", port: replica.port).resultCode
+                == 200)
         let subscriber = try await server.connect()
         #expect(try await subscriber.subscribe("pg").serviceInfo?.hosts?.first?.healthy == true)
 
@@ -51,14 +58,23 @@ struct HealthCheckTests {
         let server = try await Self.server()
         let responder = try await Listener.open(port: 0, httpStatus: 503)
         tearDownAfterTest { await responder.close() }
-        #expect(try await server.http.call("PUT", "/nacos/v1/ns/cluster", [
-            ("serviceName", "api"), ("clusterName", "DEFAULT"), ("healthChecker", #"{"type":"HTTP","path":"/health"}"#),
-        ]).body == "ok")
-        let bad = try await server.http.call("PUT", "/nacos/v1/ns/cluster", [("serviceName", "api"), ("clusterName", "DEFAULT"), ("healthChecker", #"{"type":"SMTP"}"#)])
+        #expect(
+            try await server.http.call(
+                "PUT", "/nacos/v1/ns/cluster",
+                [
+                    ("serviceName", "api"), ("clusterName", "DEFAULT"),
+                    ("healthChecker", #"{"type":"HTTP","path":"/health"}"#),
+                ]
+            ).body == "ok")
+        let bad = try await server.http.call(
+            "PUT", "/nacos/v1/ns/cluster",
+            [("serviceName", "api"), ("clusterName", "DEFAULT"), ("healthChecker", #"{"type":"SMTP"}"#)])
         #expect(bad.status == 400 && bad.body.contains("healthChecker"))
         let subscriber = try await server.connect()
         _ = try await subscriber.subscribe("api")
-        #expect(try await server.http.register("api", ip: "127.0.0.1", port: responder.port, [("ephemeral", "false")]).body == "ok")
+        #expect(
+            try await server.http.register("api", ip: "127.0.0.1", port: responder.port, [("ephemeral", "false")]).body
+                == "ok")
 
         let down = try await subscriber.nextPush(of: "api") { $0.first?.healthy == false }
         #expect(down != nil, "a 503 did not mark the instance unhealthy")
@@ -94,7 +110,9 @@ final class Listener: Sendable {
         let channel = try await ServerBootstrap(group: TestServer.group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { child in
-                child.eventLoop.makeCompletedFuture { try child.pipeline.syncOperations.addHandler(Responder(state: state)) }
+                child.eventLoop.makeCompletedFuture {
+                    try child.pipeline.syncOperations.addHandler(Responder(state: state))
+                }
             }
             .bind(host: "127.0.0.1", port: port).get()
         return Listener(channel: channel, state: state)

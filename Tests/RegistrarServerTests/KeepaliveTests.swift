@@ -1,6 +1,6 @@
-import RegistrarTesting
 import Foundation
 import RegistrarClient
+import RegistrarTesting
 import Testing
 
 @Suite("Half-open connections", .stopsWhatItStarts)

@@ -1,7 +1,7 @@
-import RegistrarTesting
 import Foundation
 import NIOCore
 import RegistrarClient
+import RegistrarTesting
 import RegistrarWire
 import Synchronization
 import Testing
@@ -54,7 +54,8 @@ struct LivenessAndPushTests {
         let copies = try await withTimeout(.seconds(5)) {
             var copies = 0
             for await request in neverAcks.serverRequests where request.message.type == "NotifySubscriberRequest" {
-                let hosts = try JSONDecoder().decode(ServiceInfoMessage.self, from: request.message.json).serviceInfo?.hosts
+                let hosts = try JSONDecoder().decode(ServiceInfoMessage.self, from: request.message.json).serviceInfo?
+                    .hosts
                 if hosts?.first?.ip == "10.4.0.2" { break }
                 if hosts?.count == 1 { copies += 1 }
             }

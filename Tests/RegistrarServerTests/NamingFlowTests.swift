@@ -1,8 +1,8 @@
-import RegistrarTesting
 import Foundation
 import NIOCore
 import NIOHTTP2
 import RegistrarClient
+import RegistrarTesting
 import RegistrarWire
 import Synchronization
 import Testing
@@ -75,14 +75,18 @@ struct NamingFlowTests {
         let client = try await server.connect()
         let reader = try await server.connect()
         let service = "batch-\(UUID().uuidString.prefix(8))"
-        let batch = BatchInstanceRequest(namespace: "public", serviceName: service, groupName: "DEFAULT_GROUP", type: "batchRegisterInstance",
-                                         instances: [InstanceBody(ip: "10.1.0.1", port: 80, clusterName: ""), InstanceBody(ip: "10.1.0.2", port: 80)])
+        let batch = BatchInstanceRequest(
+            namespace: "public", serviceName: service, groupName: "DEFAULT_GROUP", type: "batchRegisterInstance",
+            instances: [
+                InstanceBody(ip: "10.1.0.1", port: 80, clusterName: ""), InstanceBody(ip: "10.1.0.2", port: 80),
+            ])
         let response = try decode(ResponseFields.self, try await client.request("BatchInstanceRequest", batch))
         #expect(response.resultCode == 200)
         #expect(try await reader.query(service).serviceInfo?.hosts?.map(\.ip) == ["10.1.0.1", "10.1.0.2"])
 
-        let deregister = InstanceRequest(namespace: "public", serviceName: service, groupName: "DEFAULT_GROUP", type: "deregisterInstance",
-                                         instance: InstanceBody(ip: "10.1.0.1", port: 80))
+        let deregister = InstanceRequest(
+            namespace: "public", serviceName: service, groupName: "DEFAULT_GROUP", type: "deregisterInstance",
+            instance: InstanceBody(ip: "10.1.0.1", port: 80))
         let deregistered = try await client.request("InstanceRequest", deregister)
         #expect(deregistered.type == "InstanceResponse")
         #expect(try await reader.query(service).serviceInfo?.hosts?.isEmpty == true)

@@ -2,9 +2,10 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import RegistrarCore
-@testable import RegistrarServer
 import Synchronization
 import Testing
+
+@testable import RegistrarServer
 
 /// A push sink that records what the scheduler offered it.
 private final class RecordingSink: PushSink, PushSinkDirectory {
@@ -57,7 +58,8 @@ struct PushLogicTests {
 
     private func publish(_ store: RegistryStore, port: Int) throws {
         _ = try store.withRegistry { (registry) throws(RegistryError) in
-            try registry.publish(client: "publisher", service: service, instances: [Instance(ip: "10.0.0.1", port: port)])
+            try registry.publish(
+                client: "publisher", service: service, instances: [Instance(ip: "10.0.0.1", port: port)])
         }
     }
 
@@ -65,7 +67,8 @@ struct PushLogicTests {
         let loop = EmbeddedEventLoop()
         let sink = RecordingSink(client: "subscriber")
         let store = try registry(subscriber: "subscriber")
-        let scheduler = PushScheduler(store: store, sinks: sink, udp: nil, timerLoop: loop, mergeWindow: .milliseconds(20))
+        let scheduler = PushScheduler(
+            store: store, sinks: sink, udp: nil, timerLoop: loop, mergeWindow: .milliseconds(20))
         for port in 1...10 {
             try publish(store, port: port)
             scheduler.servicesChanged([service])
@@ -87,10 +90,12 @@ struct PushLogicTests {
         #expect(sink.offers.withLock { $0.count } == 3)
     }
 
-    private func session(_ stream: RecordingStream, _ loop: EmbeddedEventLoop, _ counters: PushCounters) -> PushSession {
+    private func session(_ stream: RecordingStream, _ loop: EmbeddedEventLoop, _ counters: PushCounters) -> PushSession
+    {
         let settings = PushSettings(
             ackTimeout: .seconds(5), maximumAttempts: 3, retryDelay: .seconds(1), retryMaximumDelay: .seconds(10))
-        return PushSession(stream: stream, eventLoop: loop, settings: settings, requestIds: RequestIdGenerator(), counters: counters)
+        return PushSession(
+            stream: stream, eventLoop: loop, settings: settings, requestIds: RequestIdGenerator(), counters: counters)
     }
 
     @Test func anUnackedPushIsRetriedWithBackoffThenAbandoned() throws {
@@ -124,12 +129,14 @@ struct PushLogicTests {
         session.offer(service, .init(revision: 2, json: Array("{\"r\":2}".utf8)))
         session.offer(service, .init(revision: 3, json: Array("{\"r\":3}".utf8)))
         #expect(stream.sent.count == 1)
-        session.acknowledged(requestId: try #require(stream.requestId(0)), success: true, type: "NotifySubscriberResponse")
+        session.acknowledged(
+            requestId: try #require(stream.requestId(0)), success: true, type: "NotifySubscriberResponse")
         #expect(stream.sent.count == 2)
         #expect(String(decoding: stream.sent[1].json, as: UTF8.self).contains(#"{"r":3}"#))
         // A stale or unknown ack changes nothing.
         session.acknowledged(requestId: "nope", success: true, type: "NotifySubscriberResponse")
-        session.acknowledged(requestId: try #require(stream.requestId(1)), success: true, type: "NotifySubscriberResponse")
+        session.acknowledged(
+            requestId: try #require(stream.requestId(1)), success: true, type: "NotifySubscriberResponse")
         loop.advanceTime(by: .seconds(60))
         #expect(stream.sent.count == 2 && counters.acked.value == 2 && counters.retries.value == 0)
     }

@@ -1,13 +1,14 @@
-import RegistrarTesting
 import Foundation
 import RegistrarCore
 import RegistrarServer
+import RegistrarTesting
 import Testing
 
 @Suite("serve settings: flags over environment over file over defaults")
 struct ServeSettingsTests {
     private func file(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("registrar-\(UUID().uuidString).conf").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("registrar-\(UUID().uuidString).conf")
+            .path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -22,8 +23,11 @@ struct ServeSettingsTests {
     @Test func precedenceIsFlagThenEnvironmentThenFile() throws {
         let path = try file("# comment\nport = 7000\ndata-dir = /from/file\nhost=10.0.0.1\n")
         var configuration = ServerConfiguration()
-        try ServeSettings(flags: ["port": "6000"], environment: ["REGISTRAR_DATA_DIR": "/from/env", "REGISTRAR_PORT": "6500"], configFile: path)
-            .apply(to: &configuration)
+        try ServeSettings(
+            flags: ["port": "6000"], environment: ["REGISTRAR_DATA_DIR": "/from/env", "REGISTRAR_PORT": "6500"],
+            configFile: path
+        )
+        .apply(to: &configuration)
         #expect(configuration.port == 6000 && configuration.grpcPort == 7000)
         #expect(configuration.dataDirectory == "/from/env")
         #expect(configuration.host == "10.0.0.1")
@@ -39,17 +43,25 @@ struct ServeSettingsTests {
         }
         let unknownKey = try file("colour = blue\n")
         #expect(throws: SettingsError.self) { try ServeSettings(flags: [:], environment: [:], configFile: unknownKey) }
-        #expect(throws: SettingsError.self) { try ServeSettings(flags: [:], environment: [:], configFile: "/no/such/file") }
+        #expect(throws: SettingsError.self) {
+            try ServeSettings(flags: [:], environment: [:], configFile: "/no/such/file")
+        }
     }
 
     @Test func clusterMembersComeFromTheListAndClusterConf() throws {
         let conf = try file("# the cluster\n10.0.0.1:8848\n10.0.0.2:8848  # rack b\n\n10.0.0.3\n")
         var configuration = ServerConfiguration()
         try ServeSettings(
-            flags: ["cluster-conf": conf, "members": "10.0.0.1:8848,10.0.0.4:8848", "cluster-secret": "s", "replica-lease": "7"],
+            flags: [
+                "cluster-conf": conf, "members": "10.0.0.1:8848,10.0.0.4:8848", "cluster-secret": "s",
+                "replica-lease": "7",
+            ],
             environment: [:], configFile: nil
         ).apply(to: &configuration)
-        #expect(configuration.cluster.members.map(\.description) == ["10.0.0.1:8848", "10.0.0.2:8848", "10.0.0.3:8848", "10.0.0.4:8848"])
+        #expect(
+            configuration.cluster.members.map(\.description) == [
+                "10.0.0.1:8848", "10.0.0.2:8848", "10.0.0.3:8848", "10.0.0.4:8848",
+            ])
         #expect(configuration.cluster.secret == "s" && configuration.cluster.replicaLease == .seconds(7))
         #expect(configuration.cluster.isEnabled)
     }

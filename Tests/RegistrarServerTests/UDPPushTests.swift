@@ -1,9 +1,9 @@
-import RegistrarTesting
 import CompressNIO
 import Foundation
 import NIOCore
 import NIOPosix
 import RegistrarServer
+import RegistrarTesting
 import Synchronization
 import Testing
 
@@ -12,7 +12,9 @@ final class UDPPushListener: Sendable {
     struct Packet: Sendable {
         var type: String
         var lastRefTime: Int64
-        var serviceInfo: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(dataJSON.utf8))) as? [String: Any] ?? [:] }
+        var serviceInfo: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(dataJSON.utf8))) as? [String: Any] ?? [:]
+        }
         var dataJSON: String
         var gzipped: Bool
         var from: SocketAddress
@@ -65,11 +67,15 @@ final class UDPPushListener: Sendable {
             var buffer = envelope.data
             let gzipped = buffer.getBytes(at: buffer.readerIndex, length: 2) == [0x1f, 0x8b]
             if gzipped, let inflated = try? buffer.decompress(with: .gzip()) { buffer = inflated }
-            guard let object = (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any] else { return }
-            continuation.yield(Packet(
-                type: object["type"] as? String ?? "", lastRefTime: (object["lastRefTime"] as? NSNumber)?.int64Value ?? -1,
-                dataJSON: object["data"] as? String ?? "", gzipped: gzipped, from: envelope.remoteAddress
-            ))
+            guard
+                let object = (try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView))) as? [String: Any]
+            else { return }
+            continuation.yield(
+                Packet(
+                    type: object["type"] as? String ?? "",
+                    lastRefTime: (object["lastRefTime"] as? NSNumber)?.int64Value ?? -1,
+                    dataJSON: object["data"] as? String ?? "", gzipped: gzipped, from: envelope.remoteAddress
+                ))
         }
     }
 }
@@ -96,9 +102,11 @@ struct UDPPushTests {
         try await listener.ack(first)
         // The ack is a datagram: let it land before the next change, or that change's push
         // supersedes the first packet and the late ack rightly matches nothing.
-        #expect(try await eventually {
-            try await server.http.call("GET", "/nacos/v1/ns/operator/metrics", [("onlyStatus", "false")]).object["udpPushAcks"] as? Int == 1
-        })
+        #expect(
+            try await eventually {
+                try await server.http.call("GET", "/nacos/v1/ns/operator/metrics", [("onlyStatus", "false")]).object[
+                    "udpPushAcks"] as? Int == 1
+            })
 
         try await server.http.register("udp-orders", ip: "10.5.0.1", port: 80)
         let change = try #require(await listener.next())
@@ -109,7 +117,8 @@ struct UDPPushTests {
 
         // Acked packets are not sent again.
         #expect(await listener.next(within: .milliseconds(900)) == nil)
-        let metrics = try await server.http.call("GET", "/nacos/v1/ns/operator/metrics", [("onlyStatus", "false")]).object
+        let metrics = try await server.http.call("GET", "/nacos/v1/ns/operator/metrics", [("onlyStatus", "false")])
+            .object
         #expect(metrics["udpPushAcks"] as? Int == 2)
         #expect(metrics["udpPushResends"] as? Int == 0)
     }
@@ -118,7 +127,8 @@ struct UDPPushTests {
         let server = try await TestServer.start(Self.quickResend)
         let listener = try await UDPPushListener()
         tearDownAfterTest { await listener.close() }
-        _ = try await server.http.list("udp-lossy", [("udpPort", String(listener.port)), ("clientIP", "127.0.0.1")], headers: Self.javaClient)
+        _ = try await server.http.list(
+            "udp-lossy", [("udpPort", String(listener.port)), ("clientIP", "127.0.0.1")], headers: Self.javaClient)
         let first = try #require(await listener.next())
         let resent = try #require(await listener.next(within: .seconds(3)))
         #expect(resent.lastRefTime == first.lastRefTime)
@@ -130,9 +140,12 @@ struct UDPPushTests {
         let listener = try await UDPPushListener()
         tearDownAfterTest { await listener.close() }
         for index in 1...8 {
-            try await server.http.register("udp-big", ip: "10.5.1.\(index)", port: 8080, [("metadata", #"{"description":"a fairly long metadata value"}"#)])
+            try await server.http.register(
+                "udp-big", ip: "10.5.1.\(index)", port: 8080,
+                [("metadata", #"{"description":"a fairly long metadata value"}"#)])
         }
-        _ = try await server.http.list("udp-big", [("udpPort", String(listener.port)), ("clientIP", "127.0.0.1")], headers: Self.javaClient)
+        _ = try await server.http.list(
+            "udp-big", [("udpPort", String(listener.port)), ("clientIP", "127.0.0.1")], headers: Self.javaClient)
         let packet = try #require(await listener.next())
         #expect(packet.gzipped)
         #expect((packet.serviceInfo["hosts"] as? [[String: Any]])?.count == 8)
@@ -142,8 +155,9 @@ struct UDPPushTests {
         let server = try await TestServer.start()
         let listener = try await UDPPushListener()
         tearDownAfterTest { await listener.close() }
-        _ = try await server.http.list("udp-python", [("udpPort", String(listener.port)), ("clientIP", "127.0.0.1")],
-                                       headers: ["User-Agent": "Nacos-Python-Client:v0.1.16"])
+        _ = try await server.http.list(
+            "udp-python", [("udpPort", String(listener.port)), ("clientIP", "127.0.0.1")],
+            headers: ["User-Agent": "Nacos-Python-Client:v0.1.16"])
         try await server.http.register("udp-python", ip: "10.5.2.1", port: 80)
         #expect(await listener.next(within: .milliseconds(800)) == nil)
     }

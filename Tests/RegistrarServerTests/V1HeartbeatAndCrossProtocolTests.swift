@@ -1,6 +1,6 @@
-import RegistrarTesting
 import Foundation
 import RegistrarServer
+import RegistrarTesting
 import RegistrarWire
 import Testing
 
@@ -8,7 +8,8 @@ import Testing
 /// two fronts sharing one registry.
 @Suite("v1 heartbeats and cross-protocol", .stopsWhatItStarts)
 struct V1HeartbeatAndCrossProtocolTests {
-    static let shortTimings = #"{"preserved.heart.beat.interval":"200","preserved.heart.beat.timeout":"600","preserved.ip.delete.timeout":"1200"}"#
+    static let shortTimings =
+        #"{"preserved.heart.beat.interval":"200","preserved.heart.beat.timeout":"600","preserved.ip.delete.timeout":"1200"}"#
 
     static func fastSweeps(_ configuration: inout ServerConfiguration) {
         configuration.heartbeatScanInterval = .milliseconds(100)
@@ -47,7 +48,9 @@ struct V1HeartbeatAndCrossProtocolTests {
         #expect(try await http.list("steady").hosts.first?["healthy"] as? Bool == true)
 
         // Stop beating until it is unhealthy, then one beat heals it.
-        let turned = try await eventually(.seconds(5)) { try await http.list("steady").hosts.first?["healthy"] as? Bool == false }
+        let turned = try await eventually(.seconds(5)) {
+            try await http.list("steady").hosts.first?["healthy"] as? Bool == false
+        }
         #expect(turned)
         #expect(try await http.beat("steady", ip: "10.6.1.1", port: 80).object["code"] as? Int == 10200)
         #expect(try await http.list("steady").hosts.first?["healthy"] as? Bool == true)
@@ -58,9 +61,12 @@ struct V1HeartbeatAndCrossProtocolTests {
         let subscriber = try await server.connect()
         _ = try await subscriber.subscribe("bridge")
         try await server.http.register("bridge", ip: "10.6.2.1", port: 8080, [("metadata", "lang=java")])
-        let push = try await subscriber.nextPush(of: "bridge") { hosts in hosts.contains { $0.ip == "10.6.2.1" && $0.port == 8080 } }
+        let push = try await subscriber.nextPush(of: "bridge") { hosts in
+            hosts.contains { $0.ip == "10.6.2.1" && $0.port == 8080 }
+        }
         #expect(push?.hosts?.first?.metadata == ["lang": "java"])
-        try await server.http.call("DELETE", "/nacos/v1/ns/instance", [("serviceName", "bridge"), ("ip", "10.6.2.1"), ("port", "8080")])
+        try await server.http.call(
+            "DELETE", "/nacos/v1/ns/instance", [("serviceName", "bridge"), ("ip", "10.6.2.1"), ("port", "8080")])
         #expect(try await subscriber.nextPush(of: "bridge") { $0.isEmpty } != nil)
     }
 

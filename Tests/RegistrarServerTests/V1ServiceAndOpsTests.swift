@@ -1,5 +1,5 @@
-import RegistrarTesting
 import Foundation
+import RegistrarTesting
 import Testing
 
 /// The v1 service endpoints, and the probes, metrics, cluster view and login.
@@ -9,13 +9,16 @@ struct V1ServiceAndOpsTests {
         let server = try await TestServer.start()
         let http = server.http
         let path = "/nacos/v1/ns/service"
-        let created = try await http.call("POST", path, [
-            ("serviceName", "inventory"), ("protectThreshold", "0.3"), ("metadata", #"{"team":"stock"}"#),
-            ("selector", #"{"type":"label","expression":"CONSUMER.label.a = PROVIDER.label.a"}"#),
-        ])
+        let created = try await http.call(
+            "POST", path,
+            [
+                ("serviceName", "inventory"), ("protectThreshold", "0.3"), ("metadata", #"{"team":"stock"}"#),
+                ("selector", #"{"type":"label","expression":"CONSUMER.label.a = PROVIDER.label.a"}"#),
+            ])
         #expect(created.body == "ok")
         let again = try await http.call("POST", path, [("serviceName", "inventory")])
-        #expect(again.status == 400 && again.body.contains("specified service DEFAULT_GROUP@@inventory already exists!"))
+        #expect(
+            again.status == 400 && again.body.contains("specified service DEFAULT_GROUP@@inventory already exists!"))
 
         var detail = try await http.call("GET", path, [("serviceName", "inventory")]).object
         #expect(detail["name"] as? String == "inventory" && detail["groupName"] as? String == "DEFAULT_GROUP")
@@ -32,24 +35,32 @@ struct V1ServiceAndOpsTests {
         #expect((detail["clusters"] as? [[String: Any]])?.compactMap { $0["name"] as? String } == ["c1"])
 
         let missingThreshold = try await http.call("PUT", path, [("serviceName", "inventory")])
-        #expect(missingThreshold.status == 400 && missingThreshold.body.contains("Param 'protectThreshold' is required."))
-        #expect(try await http.call("PUT", path, [("serviceName", "inventory"), ("protectThreshold", "0.5")]).body == "ok")
+        #expect(
+            missingThreshold.status == 400 && missingThreshold.body.contains("Param 'protectThreshold' is required."))
+        #expect(
+            try await http.call("PUT", path, [("serviceName", "inventory"), ("protectThreshold", "0.5")]).body == "ok")
         detail = try await http.call("GET", path, [("serviceName", "inventory")]).object
         #expect(detail["protectThreshold"] as? Double == 0.5 && detail["metadata"] as? [String: String] == [:])
 
         let notEmpty = try await http.call("DELETE", path, [("serviceName", "inventory")])
         #expect(notEmpty.status == 400 && notEmpty.body.contains("is not empty, can't be delete"))
-        try await http.call("DELETE", "/nacos/v1/ns/instance", [("serviceName", "inventory"), ("ip", "10.8.0.1"), ("port", "80")])
+        try await http.call(
+            "DELETE", "/nacos/v1/ns/instance", [("serviceName", "inventory"), ("ip", "10.8.0.1"), ("port", "80")])
         #expect(try await http.call("DELETE", path, [("serviceName", "inventory")]).body == "ok")
         let gone = try await http.call("GET", path, [("serviceName", "inventory")])
-        #expect(gone.status == 400 && gone.body.contains("service not found, namespace: public, serviceName: DEFAULT_GROUP@@inventory"))
+        #expect(
+            gone.status == 400
+                && gone.body.contains("service not found, namespace: public, serviceName: DEFAULT_GROUP@@inventory"))
         let unknownUpdate = try await http.call("PUT", path, [("serviceName", "inventory"), ("protectThreshold", "0")])
-        #expect(unknownUpdate.status == 400 && unknownUpdate.body.contains("service DEFAULT_GROUP@@inventory not found!"))
+        #expect(
+            unknownUpdate.status == 400 && unknownUpdate.body.contains("service DEFAULT_GROUP@@inventory not found!"))
 
         // A persistent service refuses ephemeral instances, with Nacos's message.
         #expect(try await http.call("POST", path, [("serviceName", "hosts"), ("ephemeral", "false")]).body == "ok")
         let wrongKind = try await http.register("hosts", ip: "10.8.0.2", port: 22)
-        #expect(wrongKind.status == 400 && wrongKind.body.contains("is persistent service, can't register ephemeral instance."))
+        #expect(
+            wrongKind.status == 400
+                && wrongKind.body.contains("is persistent service, can't register ephemeral instance."))
     }
 
     @Test func probesMetricsClusterAndLogin() async throws {
@@ -72,7 +83,9 @@ struct V1ServiceAndOpsTests {
         for path in ["/nacos/v1/auth/login", "/nacos/v1/auth/users/login"] {
             let login = try await http.call("POST", path, form: [("username", "nacos"), ("password", "nacos")])
             let token = try #require(login.object["accessToken"] as? String)
-            #expect(!token.isEmpty && login.object["tokenTtl"] as? Int == 18000 && login.object["username"] as? String == "nacos")
+            #expect(
+                !token.isEmpty && login.object["tokenTtl"] as? Int == 18000
+                    && login.object["username"] as? String == "nacos")
             #expect(login.headers["authorization"] == "Bearer \(token)")
         }
         // Calls that carry a token work as without one (auth is not enforced yet).

@@ -8,7 +8,8 @@ import Testing
 @Suite("Durable store (SQLite file)")
 struct DurableStoreTests {
     private func directory() -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("registrar-store-\(UUID().uuidString)").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("registrar-store-\(UUID().uuidString)")
+            .path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
@@ -26,7 +27,9 @@ struct DurableStoreTests {
                 .putHealthCheck(service, cluster: "DEFAULT", .tcp),
             ])
             // The same row written twice is one row; a delete removes exactly its row.
-            try await store.commit([.putInstance(service, instance), .deleteInstance(service, ip: "10.0.0.8", port: 5432)])
+            try await store.commit([
+                .putInstance(service, instance), .deleteInstance(service, ip: "10.0.0.8", port: 5432),
+            ])
             store.close()
         }
         let reopened = try DurableStore(directory: dir)

@@ -23,14 +23,17 @@ public struct TestServer: Sendable {
         configuration.host = "127.0.0.1"
         configuration.port = 0
         configuration.grpcPortOverride = 0
-        configuration.dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("registrar-test-\(UUID().uuidString)").path
+        configuration.dataDirectory =
+            FileManager.default.temporaryDirectory.appendingPathComponent("registrar-test-\(UUID().uuidString)").path
         tune(&configuration)
         var logger = Logger(label: "test-server")
-        logger.logLevel = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         let server = RegistrarServer(configuration: configuration, logger: logger, group: group)
         try await server.start()
         tearDownAfterTest { await server.stop() }
-        return TestServer(server: server, port: server.grpcAddress!.port!, http: V1Client(port: server.httpAddress!.port!))
+        return TestServer(
+            server: server, port: server.grpcAddress!.port!, http: V1Client(port: server.httpAddress!.port!))
     }
 
     /// A raw SDK-style connection, closed when the test ends.
@@ -56,14 +59,20 @@ public struct TestServer: Sendable {
 extension NacosConnection {
     /// Registers one instance and returns the decoded response.
     @discardableResult
-    public func register(_ service: String, ip: String, port: Int, group: String? = nil, metadata: [String: String]? = nil) async throws -> ResponseFields {
-        let request = InstanceRequest(namespace: "public", serviceName: service, groupName: group ?? "DEFAULT_GROUP", type: "registerInstance",
-                                      instance: InstanceBody(ip: ip, port: port, weight: 1.0, healthy: true, enabled: true, clusterName: "DEFAULT", metadata: metadata))
+    public func register(
+        _ service: String, ip: String, port: Int, group: String? = nil, metadata: [String: String]? = nil
+    ) async throws -> ResponseFields {
+        let request = InstanceRequest(
+            namespace: "public", serviceName: service, groupName: group ?? "DEFAULT_GROUP", type: "registerInstance",
+            instance: InstanceBody(
+                ip: ip, port: port, weight: 1.0, healthy: true, enabled: true, clusterName: "DEFAULT",
+                metadata: metadata))
         return try decode(ResponseFields.self, try await self.request("InstanceRequest", request))
     }
 
     public func subscribe(_ service: String) async throws -> ServiceInfoMessage {
-        let request = SubscribeServiceRequest(namespace: "public", serviceName: service, groupName: "DEFAULT_GROUP", subscribe: true)
+        let request = SubscribeServiceRequest(
+            namespace: "public", serviceName: service, groupName: "DEFAULT_GROUP", subscribe: true)
         return try decode(ServiceInfoMessage.self, try await self.request("SubscribeServiceRequest", request))
     }
 
@@ -73,7 +82,10 @@ extension NacosConnection {
     }
 
     /// Waits (bounded) for the next push of `service` whose hosts satisfy `predicate`.
-    public func nextPush(of service: String, within timeout: Duration = .seconds(5), where predicate: @escaping @Sendable ([InstanceBody]) -> Bool) async throws -> ServiceInfoBody? {
+    public func nextPush(
+        of service: String, within timeout: Duration = .seconds(5),
+        where predicate: @escaping @Sendable ([InstanceBody]) -> Bool
+    ) async throws -> ServiceInfoBody? {
         try await withTimeout(timeout) {
             for await request in self.serverRequests where request.message.type == "NotifySubscriberRequest" {
                 let push = try JSONDecoder().decode(ServiceInfoMessage.self, from: request.message.json)
@@ -126,7 +138,9 @@ extension Result where Failure == Error {
 }
 
 /// Polls `condition` until it holds or `timeout` passes.
-public func eventually(_ timeout: Duration = .seconds(5), _ condition: @escaping @Sendable () async throws -> Bool) async throws -> Bool {
+public func eventually(_ timeout: Duration = .seconds(5), _ condition: @escaping @Sendable () async throws -> Bool)
+    async throws -> Bool
+{
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// A v1 HTTP caller for tests: real requests over loopback, parameters in the query string
@@ -63,11 +64,16 @@ public struct V1Client: Sendable {
 
     /// Registers an ephemeral instance (query parameters) and expects `ok`.
     @discardableResult
-    public func register(_ service: String, ip: String, port: Int, _ extra: [(String, String)] = []) async throws -> Reply {
-        try await call("POST", "/nacos/v1/ns/instance", [("serviceName", service), ("ip", ip), ("port", String(port))] + extra)
+    public func register(_ service: String, ip: String, port: Int, _ extra: [(String, String)] = []) async throws
+        -> Reply
+    {
+        try await call(
+            "POST", "/nacos/v1/ns/instance", [("serviceName", service), ("ip", ip), ("port", String(port))] + extra)
     }
 
-    public func list(_ service: String, _ extra: [(String, String)] = [], headers: [String: String] = [:]) async throws -> Reply {
+    public func list(_ service: String, _ extra: [(String, String)] = [], headers: [String: String] = [:]) async throws
+        -> Reply
+    {
         try await call("GET", "/nacos/v1/ns/instance/list", [("serviceName", service)] + extra, headers: headers)
     }
 

@@ -49,7 +49,9 @@ struct TransportTests {
     static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
 
     /// Starts a server on a free port with `router`; returns it and a connected client.
-    private func start(_ router: EchoRouter, maximumConcurrentStreams: Int = 1000) async throws -> (GRPCServer, GRPCClientConnection) {
+    private func start(_ router: EchoRouter, maximumConcurrentStreams: Int = 1000) async throws -> (
+        GRPCServer, GRPCClientConnection
+    ) {
         var configuration = GRPCServer.Configuration(host: "127.0.0.1", port: 0)
         configuration.maximumConcurrentStreams = maximumConcurrentStreams
         let server = GRPCServer(configuration: configuration, group: Self.group) { _ in router }
@@ -78,9 +80,12 @@ struct TransportTests {
         let (server, client) = try await start(EchoRouter())
         let received = Mutex<[ByteBuffer]>([])
         let closed = client.eventLoop.makePromise(of: GRPCStatus.self)
-        let call = try await client.openCall(path: "/test/echo", timeout: .seconds(10), onMessage: { message in
-            received.withLock { $0.append(message) }
-        }, onClose: { closed.succeed($0) }).get()
+        let call = try await client.openCall(
+            path: "/test/echo", timeout: .seconds(10),
+            onMessage: { message in
+                received.withLock { $0.append(message) }
+            }, onClose: { closed.succeed($0) }
+        ).get()
         let sent = (0..<400).map { bytes(1024, seed: UInt8(truncatingIfNeeded: $0)) }
         for message in sent { call.send(message) }
         call.finish()
@@ -100,14 +105,18 @@ struct TransportTests {
         let (server, client) = try await start(router)
         for _ in 0..<2 {
             do {
-                _ = try await client.unary(path: "/test/silent", request: bytes(10, seed: 1), timeout: .milliseconds(200)).get()
+                _ = try await client.unary(
+                    path: "/test/silent", request: bytes(10, seed: 1), timeout: .milliseconds(200)
+                ).get()
                 Issue.record("a silent method answered")
             } catch let status as GRPCStatus {
                 #expect(status.code == .deadlineExceeded)
             }
         }
         // The server heard both resets (or its own deadline) and closed both calls.
-        for _ in 0..<100 where router.closedCalls.load(ordering: .relaxed) < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        for _ in 0..<100 where router.closedCalls.load(ordering: .relaxed) < 2 {
+            try await Task.sleep(for: .milliseconds(10))
+        }
         #expect(router.closedCalls.load(ordering: .relaxed) == 2)
         let echoed = try await client.unary(path: "/test/echo", request: bytes(10, seed: 2)).get()
         #expect(echoed == bytes(10, seed: 2))
@@ -124,7 +133,8 @@ struct TransportTests {
             for n in 0..<500 {
                 group.addTask {
                     let request = bytes(100, seed: UInt8(truncatingIfNeeded: n))
-                    return try await client.unary(path: "/test/echo", request: request, timeout: .seconds(10)).get() == request
+                    return try await client.unary(path: "/test/echo", request: request, timeout: .seconds(10)).get()
+                        == request
                 }
             }
             return try await group.reduce(into: [Bool]()) { $0.append($1) }

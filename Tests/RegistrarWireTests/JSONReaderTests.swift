@@ -30,10 +30,13 @@ struct JSONReaderTests {
         #"{"a":NaN}"#, #"{"a":"\u12"}"#, #"{"a":"unterminated}"#, #"{"a":[1 2]}"#,
 
         #"{"instance":{"port":"80"}}"#, #"{"instance":{"port":80.5}}"#, #"{"instance":{"port":1e400}}"#,
-        #"{"instance":{"port":99999999999999999999}}"#, #"{"instance":{"weight":"1"}}"#, #"{"instance":{"weight":1e999}}"#,
+        #"{"instance":{"port":99999999999999999999}}"#, #"{"instance":{"weight":"1"}}"#,
+        #"{"instance":{"weight":1e999}}"#,
         #"{"instance":{"healthy":"true"}}"#, #"{"instance":{"healthy":1}}"#, #"{"instance":5}"#, #"{"instance":[]}"#,
-        #"{"instance":{"metadata":{"n":1}}}"#, #"{"instance":{"metadata":{"n":null}}}"#, #"{"instance":{"metadata":["a"]}}"#,
-        #"{"serviceName":5}"#, #"{"serviceName":{"a":1}}"#, #"{"instances":{}}"#, #"{"instances":[5]}"#, #"{"instances":[null]}"#,
+        #"{"instance":{"metadata":{"n":1}}}"#, #"{"instance":{"metadata":{"n":null}}}"#,
+        #"{"instance":{"metadata":["a"]}}"#,
+        #"{"serviceName":5}"#, #"{"serviceName":{"a":1}}"#, #"{"instances":{}}"#, #"{"instances":[5]}"#,
+        #"{"instances":[null]}"#,
         #"{"instances":[{"port":"x"}]}"#, #"{"healthyOnly":"yes"}"#, #"{"udpPort":true}"#, #"{"subscribe":0}"#,
         String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
         #"{"a":"#,
@@ -41,11 +44,12 @@ struct JSONReaderTests {
 
     /// Malformed values under keys `InstanceRequest` reads: both refuse them for that type
     /// (`JSONDecoder` checks a value only when it decodes it; see below).
-    private static let malformedInstanceFields = [
-        #"{"instance":{"port":01}}"#, #"{"instance":{"clusterName":"\x"}}"#, #"{"instance":{"ip":"\ud83d"}}"#,
-        #"{"instance":{"weight":1.}}"#, #"{"instance":{"port":-}}"#, "{\"serviceName\":\"tab\there\"}",
-        "{\"serviceName\":\"\u{1}\"}",
-    ].map { Data($0.utf8) } + [Data(#"{"serviceName":""#.utf8) + [0xFF] + Data(#""}"#.utf8)]
+    private static let malformedInstanceFields =
+        [
+            #"{"instance":{"port":01}}"#, #"{"instance":{"clusterName":"\x"}}"#, #"{"instance":{"ip":"\ud83d"}}"#,
+            #"{"instance":{"weight":1.}}"#, #"{"instance":{"port":-}}"#, "{\"serviceName\":\"tab\there\"}",
+            "{\"serviceName\":\"\u{1}\"}",
+        ].map { Data($0.utf8) } + [Data(#"{"serviceName":""#.utf8) + [0xFF] + Data(#""}"#.utf8)]
 
     /// Malformed only under keys no type reads, or with a trailing comma: `JSONDecoder` lets
     /// these through, `JSONReader` does not (documented there).
@@ -67,7 +71,10 @@ struct JSONReaderTests {
             }
         }
         let message = WireMessage(type: "\(T.self)", json: body)
-        return (outcome { try BodyDecoder.decode(T.self, from: message) }, outcome { try JSONDecoder().decode(T.self, from: body) })
+        return (
+            outcome { try BodyDecoder.decode(T.self, from: message) },
+            outcome { try JSONDecoder().decode(T.self, from: body) }
+        )
     }
 
     /// Decodes `body` as every hot request type both ways; returns the fast outcomes.
@@ -75,7 +82,8 @@ struct JSONReaderTests {
     private func checkAll(_ body: Data) -> [String] {
         let text = String(decoding: body, as: UTF8.self)
         let outcomes = [
-            agree(InstanceRequest.self, body), agree(BatchInstanceRequest.self, body), agree(ServiceQueryRequest.self, body),
+            agree(InstanceRequest.self, body), agree(BatchInstanceRequest.self, body),
+            agree(ServiceQueryRequest.self, body),
             agree(SubscribeServiceRequest.self, body), agree(ServerRequestFields.self, body),
         ]
         for (fast, slow) in outcomes {
@@ -107,16 +115,22 @@ struct JSONReaderTests {
     }
 
     @Test func refusesMalformedBodiesThatJSONDecoderTolerates() {
-        for body in Self.toleratedOnlyByJSONDecoder.map({ Data($0.utf8) }) + [Data([0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D])] {
+        for body in Self.toleratedOnlyByJSONDecoder.map({ Data($0.utf8) }) + [
+            Data([0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D])
+        ] {
             let text = String(decoding: body, as: UTF8.self)
-            for (fast, slow) in [agree(InstanceRequest.self, body), agree(ServiceQueryRequest.self, body), agree(ServerRequestFields.self, body)] {
+            for (fast, slow) in [
+                agree(InstanceRequest.self, body), agree(ServiceQueryRequest.self, body),
+                agree(ServerRequestFields.self, body),
+            ] {
                 #expect(fast == "refused" && slow != "refused", "body \(text)")
             }
         }
     }
 
     @Test func aRepeatedKeyKeepsItsLastValue() throws {
-        let body = WireMessage(type: "ServiceQueryRequest", json: Data(#"{"serviceName":"first","serviceName":"second"}"#.utf8))
+        let body = WireMessage(
+            type: "ServiceQueryRequest", json: Data(#"{"serviceName":"first","serviceName":"second"}"#.utf8))
         #expect(try BodyDecoder.decode(ServiceQueryRequest.self, from: body).serviceName == "second")
         #expect(try JSONDecoder().decode(ServiceQueryRequest.self, from: body.json).serviceName == "first")
     }
@@ -131,9 +145,12 @@ struct JSONReaderTests {
                 return detail
             }
         }
-        #expect(detail(#"{"instance":{"port":"80"}}"#, as: InstanceRequest.self) == "field 'instance.port' should be Int")
+        #expect(
+            detail(#"{"instance":{"port":"80"}}"#, as: InstanceRequest.self) == "field 'instance.port' should be Int")
         #expect(detail(#"{"instance":7}"#, as: InstanceRequest.self) == "field 'instance' should be an object")
-        #expect(detail(#"{"instances":[{},{"metadata":{"k":1}}]}"#, as: BatchInstanceRequest.self) == "field 'instances.[1].metadata.k' should be String")
+        #expect(
+            detail(#"{"instances":[{},{"metadata":{"k":1}}]}"#, as: BatchInstanceRequest.self)
+                == "field 'instances.[1].metadata.k' should be String")
         #expect(detail(#"{"healthyOnly":"yes"}"#, as: ServiceQueryRequest.self) == "field 'healthyOnly' should be Bool")
         #expect(detail(#"{"serviceName":"s",}"#, as: ServiceQueryRequest.self) == "body is not valid JSON")
         // A wrong type inside a document that is not JSON at all reports the document.

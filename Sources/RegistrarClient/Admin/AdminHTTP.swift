@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 /// The few operator calls that only the HTTP Open API offers (cluster members, removing an
 /// instance registered over HTTP), for the CLI and the bench. They go to a server's main port.
@@ -29,13 +30,15 @@ public struct AdminHTTP: Sendable {
         components.host = server.host
         components.port = server.port
         components.path = path
-        components.queryItems = query.isEmpty ? nil : query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+        components.queryItems =
+            query.isEmpty ? nil : query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
         guard let url = components.url else { throw Failure(description: "cannot build a URL for \(server)\(path)") }
         var request = URLRequest(url: url, timeoutInterval: timeout)
         request.httpMethod = method
         do {
             let (data, response) = try await URLSession.shared.data(for: request)
-            return Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: String(decoding: data, as: UTF8.self))
+            return Reply(
+                status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: String(decoding: data, as: UTF8.self))
         } catch {
             throw Failure(description: "HTTP \(method) \(url.absoluteString) failed: \(error.localizedDescription)")
         }

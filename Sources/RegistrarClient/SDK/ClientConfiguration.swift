@@ -20,7 +20,10 @@ public struct ServerAddress: Sendable, Hashable, CustomStringConvertible {
                 // [::1]:8848 for IPv6 literals.
                 if entry.hasPrefix("["), let close = entry.firstIndex(of: "]") {
                     let rest = entry[entry.index(after: close)...]
-                    return (entry[entry.index(after: entry.startIndex)..<close], rest.hasPrefix(":") ? rest.dropFirst() : nil)
+                    return (
+                        entry[entry.index(after: entry.startIndex)..<close],
+                        rest.hasPrefix(":") ? rest.dropFirst() : nil
+                    )
                 }
                 let parts = entry.split(separator: ":", omittingEmptySubsequences: false)
                 return parts.count == 2 ? (parts[0], parts[1]) : (Substring(entry), nil)

@@ -1,4 +1,5 @@
 import RegistrarWire
+
 /// Everything a `RegistrarClient` remembers between calls: what it registered and subscribed
 /// (replayed after every reconnect, Nacos's "redo"), the current connection, and who waits for one.
 ///
@@ -61,6 +62,8 @@ struct ClientState {
     }
 
     func registered(_ service: ServiceName) -> [ServiceInstance] {
-        (registrations[service] ?? [:]).values.sorted { ($0.ip, $0.port, $0.clusterName) < ($1.ip, $1.port, $1.clusterName) }
+        (registrations[service] ?? [:]).values.sorted {
+            ($0.ip, $0.port, $0.clusterName) < ($1.ip, $1.port, $1.clusterName)
+        }
     }
 }

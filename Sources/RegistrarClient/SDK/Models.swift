@@ -17,7 +17,8 @@ public struct ServiceInstance: Sendable, Hashable, Codable {
 
     public init(
         ip: String, port: Int, weight: Double = 1, healthy: Bool = true, enabled: Bool = true,
-        ephemeral: Bool = true, clusterName: String = "DEFAULT", metadata: [String: String] = [:], instanceId: String = ""
+        ephemeral: Bool = true, clusterName: String = "DEFAULT", metadata: [String: String] = [:],
+        instanceId: String = ""
     ) {
         self.ip = ip
         self.port = port
@@ -34,7 +35,8 @@ public struct ServiceInstance: Sendable, Hashable, Codable {
     init(_ body: InstanceBody) {
         self.init(
             ip: body.ip ?? "", port: body.port ?? 0, weight: body.weight ?? 1, healthy: body.healthy ?? true,
-            enabled: body.enabled ?? true, ephemeral: body.ephemeral ?? true, clusterName: body.clusterName ?? "DEFAULT",
+            enabled: body.enabled ?? true, ephemeral: body.ephemeral ?? true,
+            clusterName: body.clusterName ?? "DEFAULT",
             metadata: body.metadata ?? [:], instanceId: body.instanceId ?? ""
         )
     }
@@ -70,7 +72,10 @@ public struct ServiceInfo: Sendable, Equatable, Codable {
     /// True when the server's protection threshold kicked in and unhealthy instances are included.
     public var reachProtectionThreshold: Bool
 
-    public init(name: String, groupName: String, instances: [ServiceInstance], lastRefTime: Int64, reachProtectionThreshold: Bool = false) {
+    public init(
+        name: String, groupName: String, instances: [ServiceInstance], lastRefTime: Int64,
+        reachProtectionThreshold: Bool = false
+    ) {
         self.name = name
         self.groupName = groupName
         self.instances = instances

@@ -12,10 +12,11 @@ extension RegistrarClient {
         var serverIndex = 0
         var failures = 0
         while !Task.isCancelled, !state.withLock({ $0.isShutDown }) {
-            let target = state.withLock { state in
-                defer { state.resetTarget = nil }
-                return state.resetTarget
-            } ?? configuration.servers[serverIndex % configuration.servers.count]
+            let target =
+                state.withLock { state in
+                    defer { state.resetTarget = nil }
+                    return state.resetTarget
+                } ?? configuration.servers[serverIndex % configuration.servers.count]
             let connection: NacosConnection
             do {
                 connection = try await NacosConnection.connect(
@@ -31,13 +32,18 @@ extension RegistrarClient {
                 state.withLock { $0.lastConnectError = "gRPC \(grpcAddress): \(Self.describe(connectError: error))" }
                 // First failure loud, then about once a minute: a dead server must not flood the log.
                 let level: Logger.Level = failures == 1 || failures % 30 == 0 ? .warning : .debug
-                logger.log(level: level, "cannot connect; retrying", metadata: [
-                    "server": "\(target)", "error": "\(Self.describe(connectError: error))", "attempt": "\(failures)", "retryInMs": "\(delay.milliseconds)",
-                ])
+                logger.log(
+                    level: level, "cannot connect; retrying",
+                    metadata: [
+                        "server": "\(target)", "error": "\(Self.describe(connectError: error))",
+                        "attempt": "\(failures)", "retryInMs": "\(delay.milliseconds)",
+                    ])
                 try? await Task.sleep(for: delay)
                 continue
             }
-            if failures > 0 { logger.info("reconnected", metadata: ["server": "\(target)", "afterAttempts": "\(failures)"]) }
+            if failures > 0 {
+                logger.info("reconnected", metadata: ["server": "\(target)", "afterAttempts": "\(failures)"])
+            }
             failures = 0
             if await !serve(connection, server: target) {
                 // Redo went unanswered: back off before trying again, as after a failed connect.
@@ -75,7 +81,9 @@ extension RegistrarClient {
         }
         await connection.close()
         if !state.withLock({ $0.isShutDown }) {
-            logger.warning("connection lost; reconnecting", metadata: ["server": "\(server)", "connectionId": "\(connection.connectionId)"])
+            logger.warning(
+                "connection lost; reconnecting",
+                metadata: ["server": "\(server)", "connectionId": "\(connection.connectionId)"])
         }
         return redone
     }
@@ -110,7 +118,9 @@ extension RegistrarClient {
             logger.warning("redo incomplete; reconnecting", metadata: ["unanswered": "\(steps.count)"])
             return false
         }
-        logger.info("redo done", metadata: ["registrations": "\(registrations.count)", "subscriptions": "\(subscriptions.count)"])
+        logger.info(
+            "redo done",
+            metadata: ["registrations": "\(registrations.count)", "subscriptions": "\(subscriptions.count)"])
         return true
     }
 
@@ -137,7 +147,9 @@ extension RegistrarClient {
             try await send(.register(current), for: reference, on: connection)
         case .subscribe(let reference):
             guard state.withLock({ $0.subscriptions[reference] != nil }) else { return }
-            let response = try await request(on: connection, "SubscribeServiceRequest", subscribeRequest(reference, true), expecting: "SubscribeServiceResponse")
+            let response = try await request(
+                on: connection, "SubscribeServiceRequest", subscribeRequest(reference, true),
+                expecting: "SubscribeServiceResponse")
             try apply(response, for: reference)
         }
     }
@@ -150,7 +162,8 @@ extension RegistrarClient {
             switch request.message.type {
             case "NotifySubscriberRequest":
                 guard let message = try? JSONDecoder().decode(ServiceInfoMessage.self, from: request.message.json),
-                      let body = message.serviceInfo, let name = body.name else {
+                    let body = message.serviceInfo, let name = body.name
+                else {
                     logger.warning("unreadable push ignored")
                     continue
                 }
@@ -161,9 +174,12 @@ extension RegistrarClient {
             case "ConnectResetRequest":
                 let target = try? JSONDecoder().decode(ConnectResetFields.self, from: request.message.json)
                 let address = target.flatMap { fields in
-                    fields.serverIp.flatMap { ip in fields.serverPort.flatMap(Int.init).map { ServerAddress(host: ip, port: $0) } }
+                    fields.serverIp.flatMap { ip in
+                        fields.serverPort.flatMap(Int.init).map { ServerAddress(host: ip, port: $0) }
+                    }
                 }
-                logger.notice("server asked to reconnect", metadata: ["to": "\(address.map(\.description) ?? "next server")"])
+                logger.notice(
+                    "server asked to reconnect", metadata: ["to": "\(address.map(\.description) ?? "next server")"])
                 state.withLock { $0.resetTarget = address }
                 await connection.close()
             default:
@@ -180,9 +196,12 @@ extension RegistrarClient {
             do { try await Task.sleep(for: interval) } catch { return }
             guard ContinuousClock.now - state.withLock({ $0.lastActivity }) >= interval else { continue }
             do {
-                _ = try await request(on: connection, "HealthCheckRequest", HealthCheckBody(), expecting: "HealthCheckResponse")
+                _ = try await request(
+                    on: connection, "HealthCheckRequest", HealthCheckBody(), expecting: "HealthCheckResponse")
             } catch {
-                logger.warning("health check failed; reconnecting", metadata: ["connectionId": "\(connection.connectionId)", "error": "\(error)"])
+                logger.warning(
+                    "health check failed; reconnecting",
+                    metadata: ["connectionId": "\(connection.connectionId)", "error": "\(error)"])
                 await connection.close()
                 return
             }
@@ -193,7 +212,9 @@ extension RegistrarClient {
 
     /// Sends a request on the current connection, waiting for one if needed, and retrying on a
     /// fresh connection if the current one breaks, all within `requestTimeout`.
-    func call<Body: Encodable>(_ type: String, _ body: Body, expecting expected: String) async throws(RegistrarClientError) -> WireMessage {
+    func call<Body: Encodable>(_ type: String, _ body: Body, expecting expected: String)
+        async throws(RegistrarClientError) -> WireMessage
+    {
         let deadline = ContinuousClock.now + configuration.requestTimeout
         while true {
             let connection = try await currentConnection(before: deadline)
@@ -242,7 +263,9 @@ extension RegistrarClient {
     }
 
     /// The current connection, or the next one to come up before `deadline`.
-    private func currentConnection(before deadline: ContinuousClock.Instant) async throws(RegistrarClientError) -> NacosConnection {
+    private func currentConnection(before deadline: ContinuousClock.Instant) async throws(RegistrarClientError)
+        -> NacosConnection
+    {
         let id = state.withLock { $0.makeID() }
         do {
             return try await withCheckedThrowingContinuation { continuation in
@@ -256,10 +279,14 @@ extension RegistrarClient {
                 Task { [weak self] in
                     try? await Task.sleep(until: deadline)
                     guard let self else { return }
-                    let (waiter, reason) = self.state.withLock { ($0.waiters.removeValue(forKey: id), $0.lastConnectError) }
+                    let (waiter, reason) = self.state.withLock {
+                        ($0.waiters.removeValue(forKey: id), $0.lastConnectError)
+                    }
                     let servers = self.configuration.servers.map(\.description).joined(separator: ",")
-                    waiter?.resume(throwing: RegistrarClientError.unavailable(
-                        "no connection to \(servers) within \(self.configuration.requestTimeout)" + (reason.map { " (last error: \($0))" } ?? "")))
+                    waiter?.resume(
+                        throwing: RegistrarClientError.unavailable(
+                            "no connection to \(servers) within \(self.configuration.requestTimeout)"
+                                + (reason.map { " (last error: \($0))" } ?? "")))
                 }
             }
         } catch let error as RegistrarClientError {
@@ -271,24 +298,45 @@ extension RegistrarClient {
 
     // MARK: Registration and ServiceInfo plumbing
 
-    func send(_ update: ClientState.RegistrationUpdate, for reference: ServiceName, on connection: NacosConnection? = nil) async throws(RegistrarClientError) {
+    func send(
+        _ update: ClientState.RegistrationUpdate, for reference: ServiceName, on connection: NacosConnection? = nil
+    ) async throws(RegistrarClientError) {
         let namespace = configuration.namespaceID
         switch update {
         case .register(let instances) where instances.count == 1:
-            try await dispatch(on: connection, "InstanceRequest", InstanceRequest(namespace: namespace, serviceName: reference.name, groupName: reference.group, type: "registerInstance", instance: instances[0].wireBody), expecting: "InstanceResponse")
+            try await dispatch(
+                on: connection, "InstanceRequest",
+                InstanceRequest(
+                    namespace: namespace, serviceName: reference.name, groupName: reference.group,
+                    type: "registerInstance", instance: instances[0].wireBody), expecting: "InstanceResponse")
         case .register(let instances):
-            try await dispatch(on: connection, "BatchInstanceRequest", BatchInstanceRequest(namespace: namespace, serviceName: reference.name, groupName: reference.group, type: "batchRegisterInstance", instances: instances.map(\.wireBody)), expecting: "BatchInstanceResponse")
+            try await dispatch(
+                on: connection, "BatchInstanceRequest",
+                BatchInstanceRequest(
+                    namespace: namespace, serviceName: reference.name, groupName: reference.group,
+                    type: "batchRegisterInstance", instances: instances.map(\.wireBody)),
+                expecting: "BatchInstanceResponse")
         case .deregister(let instance):
-            try await dispatch(on: connection, "InstanceRequest", InstanceRequest(namespace: namespace, serviceName: reference.name, groupName: reference.group, type: "deregisterInstance", instance: instance.wireBody), expecting: "InstanceResponse")
+            try await dispatch(
+                on: connection, "InstanceRequest",
+                InstanceRequest(
+                    namespace: namespace, serviceName: reference.name, groupName: reference.group,
+                    type: "deregisterInstance", instance: instance.wireBody), expecting: "InstanceResponse")
         }
     }
 
-    func sendPersistent(_ instance: ServiceInstance, _ reference: ServiceName, type: String) async throws(RegistrarClientError) {
-        let request = InstanceRequest(namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group, type: type, instance: instance.wireBody)
+    func sendPersistent(_ instance: ServiceInstance, _ reference: ServiceName, type: String)
+        async throws(RegistrarClientError)
+    {
+        let request = InstanceRequest(
+            namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group, type: type,
+            instance: instance.wireBody)
         try await dispatch(on: nil, "PersistentInstanceRequest", request, expecting: "InstanceResponse")
     }
 
-    private func dispatch<Body: Encodable>(on connection: NacosConnection?, _ type: String, _ body: Body, expecting: String) async throws(RegistrarClientError) {
+    private func dispatch<Body: Encodable>(
+        on connection: NacosConnection?, _ type: String, _ body: Body, expecting: String
+    ) async throws(RegistrarClientError) {
         if let connection {
             _ = try await request(on: connection, type, body, expecting: expecting)
         } else {
@@ -298,8 +346,12 @@ extension RegistrarClient {
 
     /// Reads the ServiceInfo of a query or subscribe response and caches it.
     @discardableResult
-    func apply(_ response: WireMessage, for reference: ServiceName) throws(RegistrarClientError) -> (info: ServiceInfo, notified: Bool) {
-        guard let message = try? JSONDecoder().decode(ServiceInfoMessage.self, from: response.json), let body = message.serviceInfo else {
+    func apply(_ response: WireMessage, for reference: ServiceName) throws(RegistrarClientError) -> (
+        info: ServiceInfo, notified: Bool
+    ) {
+        guard let message = try? JSONDecoder().decode(ServiceInfoMessage.self, from: response.json),
+            let body = message.serviceInfo
+        else {
             throw .badResponse("\(response.type) carries no readable serviceInfo")
         }
         let info = ServiceInfo(body, service: reference)
@@ -313,8 +365,10 @@ extension RegistrarClient {
     /// server's clock may be behind, and its answer is still the truth now.
     func apply(_ info: ServiceInfo, for reference: ServiceName, replacingNewer: Bool = false) -> Bool {
         let (previous, stored) = cache.put(info, for: reference, replacingNewer: replacingNewer)
-        guard stored, previous == nil || previous?.instanceSet != info.instanceSet
-            || previous?.reachProtectionThreshold != info.reachProtectionThreshold else { return false }
+        guard stored,
+            previous == nil || previous?.instanceSet != info.instanceSet
+                || previous?.reachProtectionThreshold != info.reachProtectionThreshold
+        else { return false }
         let listeners = state.withLock { Array(($0.subscriptions[reference] ?? [:]).values) }
         for listener in listeners { listener.continuation.yield(info.filtered(clusters: listener.clusters)) }
         return true
@@ -323,7 +377,9 @@ extension RegistrarClient {
     /// NIO's connect errors list every address tried; the first cause is what a person needs.
     static func describe(connectError error: any Error) -> String {
         var cause: any Error = error
-        if let connection = error as? NIOConnectionError, let first = connection.connectionErrors.first { cause = first.error }
+        if let connection = error as? NIOConnectionError, let first = connection.connectionErrors.first {
+            cause = first.error
+        }
         if let io = cause as? IOError { return String(cString: strerror(io.errnoCode)) }
         return "\(cause)"
     }

@@ -46,22 +46,30 @@ public final class RegistrarClient: Sendable {
     ///
     /// If the call throws `unavailable`, the registration is still remembered and sent once a
     /// server is reachable; `deregisterInstance` forgets it.
-    public func registerInstance(_ instance: ServiceInstance, service: String, group: String = defaultGroup) async throws(RegistrarClientError) {
+    public func registerInstance(_ instance: ServiceInstance, service: String, group: String = defaultGroup)
+        async throws(RegistrarClientError)
+    {
         try await registerInstances([instance], service: service, group: group)
     }
 
     /// Registers several instances of `service` at once (a `BatchInstanceRequest`).
-    public func registerInstances(_ instances: [ServiceInstance], service: String, group: String = defaultGroup) async throws(RegistrarClientError) {
+    public func registerInstances(_ instances: [ServiceInstance], service: String, group: String = defaultGroup)
+        async throws(RegistrarClientError)
+    {
         let reference = try check(service, group)
         guard !instances.isEmpty else { throw .invalidArgument("no instances to register") }
         for instance in instances { try Self.check(instance) }
         if instances.contains(where: { !$0.ephemeral }) {
             // Persistent instances belong to the server, not to this connection: no redo.
-            guard instances.allSatisfy({ !$0.ephemeral }) else { throw .invalidArgument("a batch must not mix ephemeral and persistent instances") }
+            guard instances.allSatisfy({ !$0.ephemeral }) else {
+                throw .invalidArgument("a batch must not mix ephemeral and persistent instances")
+            }
             for instance in instances { try await sendPersistent(instance, reference, type: "registerInstance") }
             return
         }
-        let (previous, update) = state.withLock { ($0.registrations[reference], $0.addRegistration(instances, to: reference)) }
+        let (previous, update) = state.withLock {
+            ($0.registrations[reference], $0.addRegistration(instances, to: reference))
+        }
         do {
             try await send(update, for: reference)
         } catch .server(let code, let message) {
@@ -73,7 +81,9 @@ public final class RegistrarClient: Sendable {
     }
 
     /// Withdraws `instance` (matched by ip, port and cluster) from `service`.
-    public func deregisterInstance(_ instance: ServiceInstance, service: String, group: String = defaultGroup) async throws(RegistrarClientError) {
+    public func deregisterInstance(_ instance: ServiceInstance, service: String, group: String = defaultGroup)
+        async throws(RegistrarClientError)
+    {
         let reference = try check(service, group)
         if !instance.ephemeral { return try await sendPersistent(instance, reference, type: "deregisterInstance") }
         let update = state.withLock { $0.removeRegistration(instance, from: reference) }
@@ -99,22 +109,30 @@ public final class RegistrarClient: Sendable {
     }
 
     /// The current ServiceInfo of `service`, with the same sources as `allInstances`.
-    public func serviceInfo(service: String, group: String = defaultGroup) async throws(RegistrarClientError) -> ServiceInfo {
+    public func serviceInfo(service: String, group: String = defaultGroup) async throws(RegistrarClientError)
+        -> ServiceInfo
+    {
         let reference = try check(service, group)
         if state.withLock({ $0.subscriptions[reference] != nil }), let cached = cache.get(reference) { return cached }
         do {
-            let request = ServiceQueryRequest(namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group, cluster: "", healthyOnly: false)
+            let request = ServiceQueryRequest(
+                namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group,
+                cluster: "", healthyOnly: false)
             let response = try await call("ServiceQueryRequest", request, expecting: "QueryServiceResponse")
             return try apply(response, for: reference).info
         } catch .unavailable(let reason) {
             guard let cached = cache.get(reference) else { throw .unavailable(reason) }
-            logger.notice("serving cached instances: no server reachable", metadata: ["service": "\(reference)", "reason": "\(reason)"])
+            logger.notice(
+                "serving cached instances: no server reachable",
+                metadata: ["service": "\(reference)", "reason": "\(reason)"])
             return cached
         }
     }
 
     /// One healthy, enabled instance of `service`, chosen at random in proportion to weight.
-    public func selectHealthy(service: String, group: String = defaultGroup, clusters: [String] = []) async throws(RegistrarClientError) -> ServiceInstance {
+    public func selectHealthy(service: String, group: String = defaultGroup, clusters: [String] = [])
+        async throws(RegistrarClientError) -> ServiceInstance
+    {
         var generator = SystemRandomNumberGenerator()
         let candidates = try await allInstances(service: service, group: group, clusters: clusters, healthyOnly: true)
         guard let chosen = WeightedChoice.pick(from: candidates, using: &generator) else {
@@ -124,9 +142,14 @@ public final class RegistrarClient: Sendable {
     }
 
     /// A page of the service names in `group` of the client's namespace.
-    public func listServices(group: String = defaultGroup, pageNo: Int = 1, pageSize: Int = 100) async throws(RegistrarClientError) -> ServiceList {
-        guard pageNo >= 1, (1...1000).contains(pageSize) else { throw .invalidArgument("pageNo must be ≥ 1 and pageSize 1-1000") }
-        let request = ServiceListRequest(namespace: configuration.namespaceID, groupName: group, pageNo: pageNo, pageSize: pageSize)
+    public func listServices(group: String = defaultGroup, pageNo: Int = 1, pageSize: Int = 100)
+        async throws(RegistrarClientError) -> ServiceList
+    {
+        guard pageNo >= 1, (1...1000).contains(pageSize) else {
+            throw .invalidArgument("pageNo must be ≥ 1 and pageSize 1-1000")
+        }
+        let request = ServiceListRequest(
+            namespace: configuration.namespaceID, groupName: group, pageNo: pageNo, pageSize: pageSize)
         let response = try await call("ServiceListRequest", request, expecting: "ServiceListResponse")
         guard let body = try? JSONDecoder().decode(ServiceListResponseBody.self, from: response.json) else {
             throw .badResponse("unreadable ServiceListResponse")
@@ -142,21 +165,26 @@ public final class RegistrarClient: Sendable {
     /// own, and a change missed meanwhile arrives then. The stream finishes at `shutdown()`.
     /// If the server refuses the subscription this throws; streams of the same service that
     /// were opened while that request was on its way end then too.
-    public func subscribe(service: String, group: String = defaultGroup, clusters: [String] = []) async throws(RegistrarClientError) -> AsyncStream<ServiceInfo> {
+    public func subscribe(service: String, group: String = defaultGroup, clusters: [String] = [])
+        async throws(RegistrarClientError) -> AsyncStream<ServiceInfo>
+    {
         let reference = try check(service, group)
         let (stream, continuation) = AsyncStream.makeStream(of: ServiceInfo.self, bufferingPolicy: .bufferingNewest(64))
         let filter = Set(clusters)
         let (id, isFirst, isShutDown) = state.withLock { state in
             let id = state.makeID()
             let isFirst = state.subscriptions[reference] == nil
-            if !state.isShutDown { state.subscriptions[reference, default: [:]][id] = .init(clusters: filter, continuation: continuation) }
+            if !state.isShutDown {
+                state.subscriptions[reference, default: [:]][id] = .init(clusters: filter, continuation: continuation)
+            }
             return (id, isFirst, state.isShutDown)
         }
         guard !isShutDown else { throw .shutDown }
         continuation.onTermination = { [weak self] _ in self?.removeListener(id, of: reference) }
         if isFirst {
             do {
-                let response = try await call("SubscribeServiceRequest", subscribeRequest(reference, true), expecting: "SubscribeServiceResponse")
+                let response = try await call(
+                    "SubscribeServiceRequest", subscribeRequest(reference, true), expecting: "SubscribeServiceResponse")
                 let (info, notified) = try apply(response, for: reference)
                 // Unchanged from the cache: the listeners were not told, but a new one needs a first value.
                 if !notified { continuation.yield((cache.get(reference) ?? info).filtered(clusters: filter)) }
@@ -200,19 +228,29 @@ public final class RegistrarClient: Sendable {
     }
 
     func check(_ service: String, _ group: String) throws(RegistrarClientError) -> ServiceName {
-        guard !service.trimmingCharacters(in: .whitespaces).isEmpty else { throw .invalidArgument("the service name is empty") }
-        guard !service.contains("@@"), !group.contains("@@") else { throw .invalidArgument("service and group names must not contain '@@'") }
+        guard !service.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw .invalidArgument("the service name is empty")
+        }
+        guard !service.contains("@@"), !group.contains("@@") else {
+            throw .invalidArgument("service and group names must not contain '@@'")
+        }
         return key(service, group)
     }
 
     static func check(_ instance: ServiceInstance) throws(RegistrarClientError) {
         guard !instance.ip.isEmpty else { throw .invalidArgument("the instance has no ip") }
-        guard (0...65535).contains(instance.port) else { throw .invalidArgument("port \(instance.port) is not in 0-65535") }
-        guard instance.weight >= 0, instance.weight.isFinite else { throw .invalidArgument("weight must be a finite number ≥ 0") }
+        guard (0...65535).contains(instance.port) else {
+            throw .invalidArgument("port \(instance.port) is not in 0-65535")
+        }
+        guard instance.weight >= 0, instance.weight.isFinite else {
+            throw .invalidArgument("weight must be a finite number ≥ 0")
+        }
     }
 
     func subscribeRequest(_ reference: ServiceName, _ subscribe: Bool) -> SubscribeServiceRequest {
-        SubscribeServiceRequest(namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group, subscribe: subscribe)
+        SubscribeServiceRequest(
+            namespace: configuration.namespaceID, serviceName: reference.name, groupName: reference.group,
+            subscribe: subscribe)
     }
 
     private func removeListener(_ id: UInt64, of reference: ServiceName) {
@@ -225,7 +263,9 @@ public final class RegistrarClient: Sendable {
         guard unsubscribe else { return }
         Task { [self] in
             do {
-                _ = try await call("SubscribeServiceRequest", subscribeRequest(reference, false), expecting: "SubscribeServiceResponse")
+                _ = try await call(
+                    "SubscribeServiceRequest", subscribeRequest(reference, false), expecting: "SubscribeServiceResponse"
+                )
             } catch {
                 // The server drops the subscription with the connection anyway.
                 logger.debug("unsubscribe failed", metadata: ["service": "\(reference)", "error": "\(error)"])
@@ -236,7 +276,9 @@ public final class RegistrarClient: Sendable {
 
 /// Weighted random choice, as Nacos's `selectOneHealthyInstance` does it.
 enum WeightedChoice {
-    static func pick<G: RandomNumberGenerator>(from instances: [ServiceInstance], using generator: inout G) -> ServiceInstance? {
+    static func pick<G: RandomNumberGenerator>(from instances: [ServiceInstance], using generator: inout G)
+        -> ServiceInstance?
+    {
         let candidates = instances.filter(\.isSelectable)
         let total = candidates.reduce(0) { $0 + $1.weight }
         guard total > 0 else { return nil }

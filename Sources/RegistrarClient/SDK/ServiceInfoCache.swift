@@ -1,5 +1,5 @@
-import RegistrarWire
 import Foundation
+import RegistrarWire
 import Synchronization
 
 /// The last known ServiceInfo of each service: in memory, and on disk when a directory is given,
@@ -20,7 +20,8 @@ final class ServiceInfoCache: Sendable {
     func get(_ service: ServiceName) -> ServiceInfo? {
         if let hit = entries.withLock({ $0[service] }) { return hit }
         guard let file = file(for: service), let data = try? Data(contentsOf: file),
-              let info = try? JSONDecoder().decode(ServiceInfo.self, from: data) else { return nil }
+            let info = try? JSONDecoder().decode(ServiceInfo.self, from: data)
+        else { return nil }
         entries.withLock { $0[service] = $0[service] ?? info }
         return info
     }
@@ -28,7 +29,9 @@ final class ServiceInfoCache: Sendable {
     /// Stores `info` unless the cache already holds newer data (or always, with
     /// `replacingNewer`). Returns the previous entry and whether `info` was taken.
     @discardableResult
-    func put(_ info: ServiceInfo, for service: ServiceName, replacingNewer: Bool = false) -> (previous: ServiceInfo?, stored: Bool) {
+    func put(_ info: ServiceInfo, for service: ServiceName, replacingNewer: Bool = false) -> (
+        previous: ServiceInfo?, stored: Bool
+    ) {
         let (previous, stored) = entries.withLock { entries -> (ServiceInfo?, Bool) in
             let previous = entries[service]
             if !replacingNewer, let previous, previous.lastRefTime > info.lastRefTime { return (previous, false) }
@@ -41,14 +44,17 @@ final class ServiceInfoCache: Sendable {
 
     private func writeToDisk(_ info: ServiceInfo, for service: ServiceName) {
         guard let file = file(for: service), let data = try? JSONEncoder().encode(info) else { return }
-        try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? FileManager.default.createDirectory(
+            at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         // Atomic: a crash mid-write never leaves a torn file for the next start to read.
         try? data.write(to: file, options: .atomic)
     }
 
     private func file(for service: ServiceName) -> URL? {
         // Names are validated by the server ([0-9a-zA-Z@.:_-]); percent-encoding keeps odd ones safe.
-        let safe = service.groupedName.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "@._-"))) ?? "_"
+        let safe =
+            service.groupedName.addingPercentEncoding(
+                withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "@._-"))) ?? "_"
         return directory?.appendingPathComponent(safe + ".json")
     }
 }

@@ -32,7 +32,9 @@ public struct MemberAddress: Sendable, Hashable, Comparable, CustomStringConvert
             self.port = port
         } else if let colon = text.lastIndex(of: ":") {
             host = String(text[..<colon])
-            guard !host.isEmpty, !host.contains(":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+            guard !host.isEmpty, !host.contains(":"), let port = Int(text[text.index(after: colon)...]),
+                (1...65535).contains(port)
+            else { return nil }
             self.port = port
         } else {
             host = text
@@ -70,7 +72,8 @@ public struct MemberTable: Sendable {
         self.downAfter = downAfter
         var table: [MemberAddress: Member] = [:]
         for address in members + [me] {
-            table[address] = Member(address: address, state: address == me ? .up : .suspicious, failures: 0, lastSeen: 0)
+            table[address] = Member(
+                address: address, state: address == me ? .up : .suspicious, failures: 0, lastSeen: 0)
         }
         self.members = table
     }

@@ -22,7 +22,8 @@ extension ClusterNode {
     }
 
     private static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let a = Array(a.utf8), b = Array(b.utf8)
+        let a = Array(a.utf8)
+        let b = Array(b.utf8)
         var difference = UInt8(a.count == b.count ? 0 : 1)
         for index in 0..<max(a.count, b.count) {
             difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
@@ -31,7 +32,9 @@ extension ClusterNode {
     }
 
     /// Answers one unary peer call: (response type, body, headers).
-    func answer(_ message: WireMessage, from sender: MemberAddress) throws(ClusterError) -> (type: String, body: [UInt8], headers: [String: String]) {
+    func answer(_ message: WireMessage, from sender: MemberAddress) throws(ClusterError) -> (
+        type: String, body: [UInt8], headers: [String: String]
+    ) {
         switch message.type {
         case ClusterWire.MessageType.ping:
             return (ClusterWire.MessageType.pong, [], [ClusterWire.Header.ready: readiness.isReady ? "true" : "false"])
@@ -46,7 +49,10 @@ extension ClusterNode {
             let resend = naming.store.withRegistry {
                 $0.renewReplicas(owner: sender.description, digest: digest.entries, leaseUntil: leaseDeadline())
             }
-            return (ClusterWire.MessageType.resend, counters.deflate(DistroJSON.encode(DistroJSON.Resend(clientIds: resend))), [:])
+            return (
+                ClusterWire.MessageType.resend,
+                counters.deflate(DistroJSON.encode(DistroJSON.Resend(clientIds: resend))), [:]
+            )
         default:
             throw .unknownType(message.type)
         }
@@ -85,7 +91,9 @@ extension ClusterNode {
                     continue
                 }
                 do throws(RegistryError) {
-                    if case .applied(let services) = try registry.applyReplica(datum, leaseUntil: lease) { changed.formUnion(services) }
+                    if case .applied(let services) = try registry.applyReplica(datum, leaseUntil: lease) {
+                        changed.formUnion(services)
+                    }
                 } catch {
                     refused.append("\(datum.clientId): \(error.message)")
                 }
@@ -96,7 +104,9 @@ extension ClusterNode {
         }
         counters.datumsApplied.add(batch.data.count + batch.deleted.count - refused.count - mine.count)
         if !refused.isEmpty {
-            logger.warning("refused \(refused.count) datum(s) from \(sender?.description ?? "a snapshot"): \(refused.prefix(3).joined(separator: "; "))")
+            logger.warning(
+                "refused \(refused.count) datum(s) from \(sender?.description ?? "a snapshot"): \(refused.prefix(3).joined(separator: "; "))"
+            )
         }
         naming.changes.servicesChanged(Array(changed))
         return mine
@@ -113,7 +123,10 @@ extension ClusterNode {
             let body = counters.deflate(DistroJSON.encode(DistroJSON.Batch(data: Array(slice))))
             return ClusterWire.envelope(
                 type: ClusterWire.MessageType.chunk, body: body, from: me, secret: configuration.secret ?? "",
-                headers: [ClusterWire.Header.sequence: String(index), ClusterWire.Header.last: index == count - 1 ? "true" : "false"]
+                headers: [
+                    ClusterWire.Header.sequence: String(index),
+                    ClusterWire.Header.last: index == count - 1 ? "true" : "false",
+                ]
             )
         }
     }

@@ -25,7 +25,8 @@ extension ClusterNode {
     /// once) there is nothing to load.
     func loadSnapshot() async {
         let outcomes = await probeAll()
-        let ready = outcomes.compactMap { address, outcome in if case .ready = outcome { address } else { nil } }.sorted()
+        let ready = outcomes.compactMap { address, outcome in if case .ready = outcome { address } else { nil } }
+            .sorted()
         guard !ready.isEmpty else {
             let seen = outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "; ")
             logger.notice("no peer is ready to give a snapshot (\(seen)): starting with this node's own state only")
@@ -43,7 +44,9 @@ extension ClusterNode {
                 logger.warning("snapshot from \(address) failed: \(error); trying the next ready peer")
             }
         }
-        logger.warning("no peer delivered a whole snapshot: starting with what arrived; verify fills in the rest within \(configuration.verifyInterval)")
+        logger.warning(
+            "no peer delivered a whole snapshot: starting with what arrived; verify fills in the rest within \(configuration.verifyInterval)"
+        )
     }
 
     /// Streams one peer's snapshot, applying each chunk as it arrives. Chunks must arrive
@@ -68,7 +71,9 @@ extension ClusterNode {
             report.compressedBytes += message.json.count
             finished = message.headers[ClusterWire.Header.last] == "true"
         }
-        guard finished else { throw ClusterError.peerFailed("the snapshot stream ended before its last chunk (\(report.chunks) received)") }
+        guard finished else {
+            throw ClusterError.peerFailed("the snapshot stream ended before its last chunk (\(report.chunks) received)")
+        }
         forgetPreviousLife(mine)
         report.took = ContinuousClock.now - started
         return report
@@ -78,8 +83,11 @@ extension ClusterNode {
     /// them now rather than wait for their leases to run out.
     private func forgetPreviousLife(_ datums: [ClientDatum]) {
         guard !datums.isEmpty else { return }
-        let owed = Dictionary(datums.map { ($0.clientId, PeerLink.Owed.deleted(revision: $0.revision + 1)) }, uniquingKeysWith: { a, _ in a })
+        let owed = Dictionary(
+            datums.map { ($0.clientId, PeerLink.Owed.deleted(revision: $0.revision + 1)) },
+            uniquingKeysWith: { a, _ in a })
         for peer in peers.values { peer.owe(owed) }
-        logger.notice("\(datums.count) client(s) this node owned before it restarted are gone; deleting them on the peers")
+        logger.notice(
+            "\(datums.count) client(s) this node owned before it restarted are gone; deleting them on the peers")
     }
 }

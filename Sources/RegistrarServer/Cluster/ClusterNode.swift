@@ -37,9 +37,10 @@ final class ClusterNode: Sendable {
         self.logger = logger
         let table = MemberTable(me: me, members: configuration.members, downAfter: configuration.downAfter)
         self.members = Mutex(table)
-        self.peers = Dictionary(uniqueKeysWithValues: table.peers.map {
-            ($0, PeerLink(address: $0, me: me, configuration: configuration, group: group))
-        })
+        self.peers = Dictionary(
+            uniqueKeysWithValues: table.peers.map {
+                ($0, PeerLink(address: $0, me: me, configuration: configuration, group: group))
+            })
         naming.store.withRegistry { $0.enableReplication(member: me.description) }
     }
 
@@ -68,7 +69,9 @@ final class ClusterNode: Sendable {
         for peer in peers.values { await peer.close() }
     }
 
-    private func every(_ interval: TimeAmount, _ body: @escaping @Sendable (ClusterNode) async -> Void) -> Task<Void, Never> {
+    private func every(_ interval: TimeAmount, _ body: @escaping @Sendable (ClusterNode) async -> Void) -> Task<
+        Void, Never
+    > {
         Task { [weak self] in
             while !Task.isCancelled {
                 guard let self else { return }
@@ -112,18 +115,27 @@ final class ClusterNode: Sendable {
     private func probe(_ peer: PeerLink) async -> ProbeOutcome {
         var outcome: ProbeOutcome
         do {
-            let pong = try await peer.call(type: ClusterWire.MessageType.ping, body: [], timeout: configuration.probeTimeout)
+            let pong = try await peer.call(
+                type: ClusterWire.MessageType.ping, body: [], timeout: configuration.probeTimeout)
             outcome = pong.headers[ClusterWire.Header.ready] == "true" ? .ready : .starting
         } catch {
             outcome = .unreachable("\(error)")
         }
         let failure: String? = if case .unreachable(let error) = outcome { error } else { nil }
         let (change, member) = members.withLock { table in
-            (table.recordProbe(of: peer.address, succeeded: failure == nil, now: wallClockMillis()), table.members[peer.address])
+            (
+                table.recordProbe(of: peer.address, succeeded: failure == nil, now: wallClockMillis()),
+                table.members[peer.address]
+            )
         }
         if let change {
-            if change == .down { logger.warning("member \(peer.address) is DOWN: \(member?.failures ?? 0) probes in a row failed; last: \(failure ?? "")") }
-            else { logger.notice("member \(peer.address) is \(change.rawValue)\(failure.map { ": \($0)" } ?? "")") }
+            if change == .down {
+                logger.warning(
+                    "member \(peer.address) is DOWN: \(member?.failures ?? 0) probes in a row failed; last: \(failure ?? "")"
+                )
+            } else {
+                logger.notice("member \(peer.address) is \(change.rawValue)\(failure.map { ": \($0)" } ?? "")")
+            }
         } else if let failure, let member, member.failures == 1 {
             // Not a change of state (SUSPICIOUS stays SUSPICIOUS), but worth a line.
             logger.notice("probe of member \(peer.address) failed: \(failure)")
@@ -148,7 +160,11 @@ final class ClusterNode: Sendable {
             // Retries to a peer are bounded: once it is DOWN, nothing more is queued for it.
             guard table.state(of: peer.address) != .down else {
                 let dropped = peer.forgetOwed()
-                if dropped > 0 { logger.info("\(peer.address) is DOWN: dropped \(dropped) queued client(s); verify catches it up when it is back") }
+                if dropped > 0 {
+                    logger.info(
+                        "\(peer.address) is DOWN: dropped \(dropped) queued client(s); verify catches it up when it is back"
+                    )
+                }
                 continue
             }
             peer.owe(owed)
@@ -181,7 +197,9 @@ final class ClusterNode: Sendable {
         guard !batch.data.isEmpty || !batch.deleted.isEmpty else { return true }
         let body = counters.deflate(DistroJSON.encode(batch))
         do {
-            _ = try await peer.call(type: ClusterWire.MessageType.sync, body: body, headers: [ClusterWire.Header.resourceType: DistroJSON.clientDataType])
+            _ = try await peer.call(
+                type: ClusterWire.MessageType.sync, body: body,
+                headers: [ClusterWire.Header.resourceType: DistroJSON.clientDataType])
             counters.syncRequestsSent.add(1)
             counters.datumsSent.add(batch.data.count + batch.deleted.count)
             return true
@@ -208,9 +226,11 @@ final class ClusterNode: Sendable {
                 group.addTask {
                     for body in bodies {
                         do {
-                            let response = try await peer.call(type: ClusterWire.MessageType.verify, body: self.counters.deflate(body, verify: true))
+                            let response = try await peer.call(
+                                type: ClusterWire.MessageType.verify, body: self.counters.deflate(body, verify: true))
                             let resend = try self.inflate(response.json, DistroJSON.decodeResend)
-                            peer.owe(Dictionary(resend.clientIds.map { ($0, .current) }, uniquingKeysWith: { a, _ in a }))
+                            peer.owe(
+                                Dictionary(resend.clientIds.map { ($0, .current) }, uniquingKeysWith: { a, _ in a }))
                         } catch {
                             self.logger.debug("verify with \(peer.address) failed: \(error)")
                             return
@@ -227,7 +247,9 @@ final class ClusterNode: Sendable {
         let (expired, changed) = naming.store.withRegistry { $0.expireReplicas(now: monotonicMillis()) }
         guard !expired.isEmpty else { return }
         counters.replicasExpired.add(expired.count)
-        logger.notice("\(expired.count) replica client(s) expired: their owner did not renew them within \(configuration.replicaLease)")
+        logger.notice(
+            "\(expired.count) replica client(s) expired: their owner did not renew them within \(configuration.replicaLease)"
+        )
         naming.changes.servicesChanged(changed)
     }
 }

@@ -55,7 +55,9 @@ private final class PeerCallHandler: GRPCServerCallHandler {
     }
 
     func received(message: ByteBuffer, on call: GRPCServerCall) {
-        guard !received else { return call.finish(GRPCStatus(.invalidArgument, "a peer call carries exactly one request")) }
+        guard !received else {
+            return call.finish(GRPCStatus(.invalidArgument, "a peer call carries exactly one request"))
+        }
         received = true
         let node = self.node
         let streamsSnapshot = self.streamsSnapshot
@@ -76,7 +78,11 @@ private final class PeerCallHandler: GRPCServerCallHandler {
                     return .success(chunks)
                 }
                 let answer = try node.answer(request, from: sender)
-                return .success([ClusterWire.envelope(type: answer.type, body: answer.body, from: node.me, secret: node.configuration.secret ?? "", headers: answer.headers)])
+                return .success([
+                    ClusterWire.envelope(
+                        type: answer.type, body: answer.body, from: node.me, secret: node.configuration.secret ?? "",
+                        headers: answer.headers)
+                ])
             } catch {
                 return .failure(error)
             }
@@ -94,7 +100,9 @@ private final class PeerCallHandler: GRPCServerCallHandler {
     }
 
     func inboundFinished(on call: GRPCServerCall) {
-        if !received { call.finish(GRPCStatus(.invalidArgument, "a peer call carries exactly one request; none arrived")) }
+        if !received {
+            call.finish(GRPCStatus(.invalidArgument, "a peer call carries exactly one request; none arrived"))
+        }
     }
 
     private static func status(for error: ClusterError) -> GRPCStatus {

@@ -36,7 +36,9 @@ enum ClusterWire {
     }
 
     /// A Payload from this member: identity headers plus `headers`, and `body` as is.
-    static func envelope(type: String, body: [UInt8], from member: MemberAddress, secret: String, headers: [String: String] = [:]) -> ByteBuffer {
+    static func envelope(
+        type: String, body: [UInt8], from member: MemberAddress, secret: String, headers: [String: String] = [:]
+    ) -> ByteBuffer {
         var all = headers
         all[Header.member] = member.description
         all[Header.identity] = secret
@@ -111,7 +113,8 @@ final class ClusterCounters: Sendable {
             ("distroDatumsApplied", datumsApplied.value), ("distroSyncFailures", syncFailures.value),
             ("distroRawBytesSent", rawBytesSent.value), ("distroCompressedBytesSent", compressedBytesSent.value),
             ("distroVerifyBytesSent", verifyBytesSent.value),
-            ("distroRawBytesReceived", rawBytesReceived.value), ("distroCompressedBytesReceived", compressedBytesReceived.value),
+            ("distroRawBytesReceived", rawBytesReceived.value),
+            ("distroCompressedBytesReceived", compressedBytesReceived.value),
             ("distroRejectedRequests", rejectedRequests.value), ("distroReplicasExpired", replicasExpired.value),
             ("distroSnapshotsLoaded", snapshotsLoaded.value), ("distroSnapshotFailures", snapshotFailures.value),
             ("v1Forwarded", v1Forwarded.value), ("v1ForwardFailures", v1ForwardFailures.value),

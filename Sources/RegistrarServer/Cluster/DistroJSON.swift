@@ -80,9 +80,12 @@ public enum DistroJSON {
                     )
                 }
             }
-            data.append(ClientDatum(clientId: datum.clientId, revision: datum.revision, owner: datum.owner, publications: publications))
+            data.append(
+                ClientDatum(
+                    clientId: datum.clientId, revision: datum.revision, owner: datum.owner, publications: publications))
         }
-        return Batch(data: data, deleted: body.deleted.map { ClientDeletion(clientId: $0.clientId, revision: $0.revision) })
+        return Batch(
+            data: data, deleted: body.deleted.map { ClientDeletion(clientId: $0.clientId, revision: $0.revision) })
     }
 
     /// A verify digest: the (clientId, revision) of clients the sender owns, as parallel arrays.
@@ -119,7 +122,9 @@ public enum DistroJSON {
     public static func decodeDigest(_ bytes: Data) throws(WireError) -> Digest {
         let digest = try decode(Digest.self, bytes, type: "Distro digest")
         guard digest.clientIds.count == digest.revisions.count else {
-            throw .malformedBody(type: "Distro digest", detail: "\(digest.clientIds.count) client ids but \(digest.revisions.count) revisions")
+            throw .malformedBody(
+                type: "Distro digest",
+                detail: "\(digest.clientIds.count) client ids but \(digest.revisions.count) revisions")
         }
         return digest
     }

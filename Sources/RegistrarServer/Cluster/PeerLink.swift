@@ -58,10 +58,15 @@ final class PeerLink: Sendable {
     }
 
     /// One unary call to the peer. Throws on transport errors and non-OK statuses.
-    func call(type: String, body: [UInt8], headers: [String: String] = [:], timeout: TimeAmount? = nil) async throws -> WireMessage {
-        let request = ClusterWire.envelope(type: type, body: body, from: me, secret: configuration.secret ?? "", headers: headers)
+    func call(type: String, body: [UInt8], headers: [String: String] = [:], timeout: TimeAmount? = nil) async throws
+        -> WireMessage
+    {
+        let request = ClusterWire.envelope(
+            type: type, body: body, from: me, secret: configuration.secret ?? "", headers: headers)
         let connection = try await connected()
-        let response = try await connection.unary(path: ClusterWire.callPath, request: request, timeout: timeout ?? configuration.requestTimeout).get()
+        let response = try await connection.unary(
+            path: ClusterWire.callPath, request: request, timeout: timeout ?? configuration.requestTimeout
+        ).get()
         return try PayloadCodec.decode(Array(response.readableBytesView))
     }
 
@@ -79,7 +84,10 @@ final class PeerLink: Sendable {
         continuation.onTermination = { termination in
             if case .cancelled = termination { call.cancel() }
         }
-        call.send(ClusterWire.envelope(type: ClusterWire.MessageType.snapshot, body: [], from: me, secret: configuration.secret ?? ""), endStream: true)
+        call.send(
+            ClusterWire.envelope(
+                type: ClusterWire.MessageType.snapshot, body: [], from: me, secret: configuration.secret ?? ""),
+            endStream: true)
         return stream
     }
 

@@ -60,7 +60,9 @@ struct Node: Sendable {
             let node = ClusterNode(
                 configuration: configuration.cluster, me: me, naming: naming, readiness: readiness, group: group,
                 logger: logger)
-            return (node, ClusterServer(node: node, host: configuration.host, port: configuration.clusterPort, group: group))
+            return (
+                node, ClusterServer(node: node, host: configuration.host, port: configuration.clusterPort, group: group)
+            )
         }
         let rpcCounters = RPCCounters()
         let counters = NodeCounters(
@@ -138,9 +140,11 @@ struct Node: Sendable {
             throw StartupError(error.description)
         }
         let report = registry.withRegistry { DurableRestore.load(state, into: &$0, logger: logger) }
-        logger.info("loaded durable state", metadata: [
-            "file": "\(store.path)", "loaded": "\(report)", "took": "\(ContinuousClock.now - started)",
-        ])
+        logger.info(
+            "loaded durable state",
+            metadata: [
+                "file": "\(store.path)", "loaded": "\(report)", "took": "\(ContinuousClock.now - started)",
+            ])
         return store
     }
 
@@ -154,7 +158,8 @@ struct Node: Sendable {
                 resendDelay: configuration.udpPushResendDelay, counters: counters, logger: logger)
         } catch {
             logger.warning(
-                "v1 UDP push is off: cannot bind a UDP socket on \(configuration.host):\(configuration.udpPushPort): \(error)")
+                "v1 UDP push is off: cannot bind a UDP socket on \(configuration.host):\(configuration.udpPushPort): \(error)"
+            )
             return nil
         }
     }

@@ -60,13 +60,16 @@ public final class RegistrarServer: Service, Sendable {
         running.withLock { $0 = Running(node: node, healthChecks: Task { await checker.run() }) }
         if let cluster = node.cluster { await cluster.node.loadSnapshot() }
         node.readiness.set(true)
-        logger.info("Registrar ready", metadata: [
-            "http": "\(Self.describe(httpAddress, fallbackPort: configuration.port))",
-            "grpc": "\(Self.describe(grpcAddress, fallbackPort: configuration.grpcPort))",
-            "udpPush": "\(Self.describe(udpPushAddress, fallbackPort: configuration.udpPushPort))",
-            "cluster": "\(node.cluster.map { "\($0.node.me) of \(configuration.cluster.members.count) members" } ?? "standalone")",
-            "dataDirectory": "\(configuration.dataDirectory)",
-        ])
+        logger.info(
+            "Registrar ready",
+            metadata: [
+                "http": "\(Self.describe(httpAddress, fallbackPort: configuration.port))",
+                "grpc": "\(Self.describe(grpcAddress, fallbackPort: configuration.grpcPort))",
+                "udpPush": "\(Self.describe(udpPushAddress, fallbackPort: configuration.udpPushPort))",
+                "cluster":
+                    "\(node.cluster.map { "\($0.node.me) of \(configuration.cluster.members.count) members" } ?? "standalone")",
+                "dataDirectory": "\(configuration.dataDirectory)",
+            ])
     }
 
     /// Binds the HTTP, SDK and (in cluster mode) peer ports, in that order, and starts the
@@ -75,13 +78,15 @@ public final class RegistrarServer: Service, Sendable {
         do {
             try await node.httpFront.start(group: group)
         } catch {
-            throw StartupError("cannot listen for HTTP clients on \(configuration.host):\(configuration.port): \(error)")
+            throw StartupError(
+                "cannot listen for HTTP clients on \(configuration.host):\(configuration.port): \(error)")
         }
         do {
             try await node.grpcServer.start()
         } catch {
             await node.httpFront.stop()
-            throw StartupError("cannot listen for SDK clients on \(configuration.host):\(configuration.grpcPort): \(error)")
+            throw StartupError(
+                "cannot listen for SDK clients on \(configuration.host):\(configuration.grpcPort): \(error)")
         }
         guard let cluster = node.cluster else { return }
         do {
@@ -124,7 +129,8 @@ public final class RegistrarServer: Service, Sendable {
             await cluster.server.stop()
         }
         await Self.release(node)
-        logger.info("stopped", metadata: Logger.Metadata(uniqueKeysWithValues: node.counters.all.map { ($0.0, "\($0.1)") }))
+        logger.info(
+            "stopped", metadata: Logger.Metadata(uniqueKeysWithValues: node.counters.all.map { ($0.0, "\($0.1)") }))
         if ownsGroup { try? await group.shutdownGracefully() }
     }
 

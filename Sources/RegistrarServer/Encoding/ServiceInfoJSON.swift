@@ -49,7 +49,8 @@ public enum ServiceInfoJSON {
         json.key("instanceHeartBeatInterval"); json.int(timing.interval)
         json.key("instanceHeartBeatTimeOut"); json.int(timing.timeout)
         json.key("ipDeleteTimeout"); json.int(timing.deleteTimeout)
-        json.key("instanceIdGenerator"); json.string(instance.metadata[PreservedMetadata.instanceIdGenerator] ?? "simple")
+        json.key("instanceIdGenerator");
+        json.string(instance.metadata[PreservedMetadata.instanceIdGenerator] ?? "simple")
         json.endObject()
     }
 }

@@ -17,7 +17,9 @@ struct ClusterRoutes: V1RouteGroup {
 
     func add(to router: Router<V1RequestContext>) {
         let routes = self
-        router.put(RouterPath("/nacos/v1/ns/cluster")) { request, context in try await routes.update(try await routes.reader.read(request)) }
+        router.put(RouterPath("/nacos/v1/ns/cluster")) { request, context in
+            try await routes.update(try await routes.reader.read(request))
+        }
     }
 
     private struct CheckerJSON: Decodable {
@@ -32,8 +34,12 @@ struct ClusterRoutes: V1RouteGroup {
         var check = HealthCheckSpec.tcp
         if let text = parameters.optional("healthChecker") {
             guard let decoded = try? JSONDecoder().decode(CheckerJSON.self, from: Data(text.utf8)),
-                  let kind = HealthCheckSpec.Kind(rawValue: (decoded.type ?? "").uppercased()) else {
-                throw V1Error(.badRequest, "Param 'healthChecker' is illegal: expected {\"type\":\"TCP\"}, {\"type\":\"HTTP\",\"path\":\"/…\"} or {\"type\":\"NONE\"}, got \(text)")
+                let kind = HealthCheckSpec.Kind(rawValue: (decoded.type ?? "").uppercased())
+            else {
+                throw V1Error(
+                    .badRequest,
+                    "Param 'healthChecker' is illegal: expected {\"type\":\"TCP\"}, {\"type\":\"HTTP\",\"path\":\"/…\"} or {\"type\":\"NONE\"}, got \(text)"
+                )
             }
             check = HealthCheckSpec(kind: kind, path: decoded.path ?? "/", expectedStatus: decoded.expectedResponseCode)
         }

@@ -21,24 +21,33 @@ struct InstanceRoutes: V1RouteGroup {
         let path = "/nacos/v1/ns/instance"
         router.post(RouterPath(path)) { request, context in
             let parameters = try await routes.reader.read(request)
-            if let forwarded = await routes.forwarder?.forwardToResponsibleMember(request, parameters) { return forwarded }
+            if let forwarded = await routes.forwarder?.forwardToResponsibleMember(request, parameters) {
+                return forwarded
+            }
             return try await routes.register(parameters)
         }
         router.delete(RouterPath(path)) { request, context in
             let parameters = try await routes.reader.read(request)
-            if let forwarded = await routes.forwarder?.forwardToResponsibleMember(request, parameters) { return forwarded }
+            if let forwarded = await routes.forwarder?.forwardToResponsibleMember(request, parameters) {
+                return forwarded
+            }
             return try await routes.deregister(parameters)
         }
         router.put(RouterPath(path)) { request, context in try routes.update(try await routes.reader.read(request)) }
         router.patch(RouterPath(path)) { request, context in try routes.patch(try await routes.reader.read(request)) }
         router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.reader.read(request)) }
         router.get(RouterPath(path + "/list")) { request, context in
-            try routes.list(try await routes.reader.read(request), userAgent: request.headers[.userAgent], context: context)
+            try routes.list(
+                try await routes.reader.read(request), userAgent: request.headers[.userAgent], context: context)
         }
         router.put(RouterPath(path + "/beat")) { request, context in
             let parameters = try await routes.reader.read(request)
             let target = try routes.beatTarget(parameters)
-            if let forwarded = await routes.forwarder?.forwardToResponsibleMember(request, parameters, ip: target.ip, port: target.port) { return forwarded }
+            if let forwarded = await routes.forwarder?.forwardToResponsibleMember(
+                request, parameters, ip: target.ip, port: target.port)
+            {
+                return forwarded
+            }
             return try routes.beat(target)
         }
     }
@@ -50,8 +59,10 @@ struct InstanceRoutes: V1RouteGroup {
         let ip = try parameters.required("ip")
         let port = try parameters.port()
         let instance = Instance(
-            ip: ip, port: port, weight: try parameters.weight() ?? 1.0, healthy: parameters.bool("healthy", default: true),
-            enabled: enabled(parameters) ?? true, clusterName: parameters.optional("clusterName") ?? parameters.optional("cluster"),
+            ip: ip, port: port, weight: try parameters.weight() ?? 1.0,
+            healthy: parameters.bool("healthy", default: true),
+            enabled: enabled(parameters) ?? true,
+            clusterName: parameters.optional("clusterName") ?? parameters.optional("cluster"),
             metadata: try parameters.metadata() ?? [:]
         )
         if parameters.bool("ephemeral", default: true) {
@@ -65,7 +76,8 @@ struct InstanceRoutes: V1RouteGroup {
     /// `enabled`, or the legacy `enable` that the Java and Python clients send.
     private func enabled(_ parameters: V1Parameters) -> Bool? {
         guard parameters.optional("enabled") != nil || parameters.optional("enable") != nil else { return nil }
-        return parameters.optional("enabled") != nil ? parameters.bool("enabled", default: true) : parameters.bool("enable", default: true)
+        return parameters.optional("enabled") != nil
+            ? parameters.bool("enabled", default: true) : parameters.bool("enable", default: true)
     }
 
     private func publish(_ instance: Instance, into service: ServiceKey) throws {
@@ -85,13 +97,18 @@ struct InstanceRoutes: V1RouteGroup {
         let port = try parameters.port()
         _ = try parameters.weight()
         let heartbeatClient = IPPortClientID.make(ip: ip, port: port, ephemeral: true)
-        let persistent = parameters.optional("ephemeral") == nil
-            ? naming.store.read { $0.persistentInstance(ip: ip, port: port, in: service) != nil && !$0.publishes(heartbeatClient, into: service) }
+        let persistent =
+            parameters.optional("ephemeral") == nil
+            ? naming.store.read {
+                $0.persistentInstance(ip: ip, port: port, in: service) != nil
+                    && !$0.publishes(heartbeatClient, into: service)
+            }
             : !parameters.bool("ephemeral", default: true)
         if persistent {
             try await naming.write(.deregisterPersistent(ip: ip, port: port, from: service))
         } else {
-            naming.changes.servicesChanged(naming.store.withRegistry { $0.withdrawIPPortClient(heartbeatClient, from: service) })
+            naming.changes.servicesChanged(
+                naming.store.withRegistry { $0.withdrawIPPortClient(heartbeatClient, from: service) })
         }
         return V1Response.ok
     }
@@ -99,7 +116,9 @@ struct InstanceRoutes: V1RouteGroup {
     private func address(_ parameters: V1Parameters, legacyCluster: Bool) throws -> InstanceAddress {
         let ip = try parameters.required("ip")
         let port = try parameters.port()
-        let cluster = parameters.optional("clusterName") ?? (legacyCluster ? parameters.optional("cluster") : nil) ?? Instance.defaultCluster
+        let cluster =
+            parameters.optional("clusterName") ?? (legacyCluster ? parameters.optional("cluster") : nil)
+            ?? Instance.defaultCluster
         try naming.validation.checkCluster(cluster)
         return InstanceAddress(ip: ip, port: port, cluster: cluster)
     }
@@ -108,7 +127,9 @@ struct InstanceRoutes: V1RouteGroup {
     private func update(_ parameters: V1Parameters) throws -> Response {
         let service = try parameters.service(validation: naming.validation)
         let address = try address(parameters, legacyCluster: true)
-        let overlay = InstanceOverlay(weight: try parameters.weight() ?? 1.0, enabled: enabled(parameters) ?? true, metadata: try parameters.metadata() ?? [:])
+        let overlay = InstanceOverlay(
+            weight: try parameters.weight() ?? 1.0, enabled: enabled(parameters) ?? true,
+            metadata: try parameters.metadata() ?? [:])
         let changed = try naming.store.withRegistry { (registry) throws(RegistryError) in
             try registry.editInstance(service, at: address, overlay: overlay)
         }
@@ -123,7 +144,8 @@ struct InstanceRoutes: V1RouteGroup {
         let weight = try parameters.weight()
         let metadata = try parameters.metadata()
         let changed = try naming.store.withRegistry { (registry) throws(RegistryError) in
-            try registry.patchInstance(service, at: address, weight: weight, enabled: enabled(parameters), metadata: metadata)
+            try registry.patchInstance(
+                service, at: address, weight: weight, enabled: enabled(parameters), metadata: metadata)
         }
         naming.changes.servicesChanged(changed)
         return V1Response.ok
@@ -150,11 +172,13 @@ struct InstanceRoutes: V1RouteGroup {
             throw V1Error(.badRequest, "Param 'udpPort' is illegal, the value should be between 0 and 65535.")
         }
         if udpPort > 0, UDPPushEligibility.canPush(userAgent: userAgent),
-           let clientIP = parameters.optional("clientIP") ?? context.remoteIP {
+            let clientIP = parameters.optional("clientIP") ?? context.remoteIP
+        {
             let subscriber = IPPortClientID.make(ip: clientIP, port: udpPort, ephemeral: true)
             subscribeForUDPPush(subscriber, service: service, clusters: clusters)
         }
-        let encoded = naming.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters, healthyOnly: healthyOnly), style: .v1)
+        let encoded = naming.store.encodedServiceInfo(
+            service, filter: SnapshotFilter(clusters: clusters, healthyOnly: healthyOnly), style: .v1)
         return V1Response.json(encoded.json)
     }
 
@@ -197,20 +221,28 @@ struct InstanceRoutes: V1RouteGroup {
             if let beatCluster = beat?.cluster, !beatCluster.isEmpty { cluster = beatCluster }
         }
         guard let ip else { throw V1Error(.badRequest, "Param 'ip' is required.") }
-        guard (0...65535).contains(port) else { throw V1Error(.badRequest, "Param 'port' is illegal, the value should be between 0 and 65535.") }
+        guard (0...65535).contains(port) else {
+            throw V1Error(.badRequest, "Param 'port' is illegal, the value should be between 0 and 65535.")
+        }
         return BeatTarget(service: service, ip: ip, port: port, cluster: cluster, beat: beat)
     }
 
     private func beat(_ target: BeatTarget) throws -> Response {
         let (service, ip, port, cluster, beat) = (target.service, target.ip, target.port, target.cluster, target.beat)
         let client = IPPortClientID.make(ip: ip, port: port, ephemeral: true)
-        var outcome = naming.store.withRegistry { $0.heartbeat(client: client, service: service, now: monotonicMillis()) }
+        var outcome = naming.store.withRegistry {
+            $0.heartbeat(client: client, service: service, now: monotonicMillis())
+        }
         if outcome == .unknownInstance, let beat {
             // A full beat re-registers a lost instance, as Nacos does. Unlike Nacos, a beat
             // without a weight registers weight 1.0, not 0.0 (which would take no traffic).
-            let instance = Instance(ip: ip, port: port, weight: beat.weight ?? 1.0, clusterName: cluster, metadata: beat.metadata?.compactMapValues(\.value) ?? [:])
+            let instance = Instance(
+                ip: ip, port: port, weight: beat.weight ?? 1.0, clusterName: cluster,
+                metadata: beat.metadata?.compactMapValues(\.value) ?? [:])
             try publish(instance, into: service)
-            outcome = naming.store.withRegistry { $0.heartbeat(client: client, service: service, now: monotonicMillis()) }
+            outcome = naming.store.withRegistry {
+                $0.heartbeat(client: client, service: service, now: monotonicMillis())
+            }
         }
         switch outcome {
         case .unknownInstance:

@@ -34,18 +34,24 @@ struct NamespaceRoutes: V1RouteGroup {
             return Self.answer(exists)
         }
         if let id = parameters.optional("namespaceId") {
-            let found = naming.store.read { registry in registry.namespace(id).map { ($0, registry.serviceCount(inNamespace: $0.id)) } }
+            let found = naming.store.read { registry in
+                registry.namespace(id).map { ($0, registry.serviceCount(inNamespace: $0.id)) }
+            }
             guard let (info, count) = found else { throw V1Error(.notFound, "namespaceId [ \(id) ] not exist") }
             return V1Response.json(V1JSON.namespace(info, serviceCount: count))
         }
-        let list = naming.store.read { registry in registry.namespaceList().map { ($0, registry.serviceCount(inNamespace: $0.id)) } }
+        let list = naming.store.read { registry in
+            registry.namespaceList().map { ($0, registry.serviceCount(inNamespace: $0.id)) }
+        }
         return V1Response.json(V1JSON.namespaceList(list))
     }
 
     /// A blank `customNamespaceId` gets a random UUID, as in Nacos.
     private func create(_ parameters: V1Parameters) async throws -> Response {
         let id = parameters.optional("customNamespaceId") ?? UUID().uuidString.lowercased()
-        let info = NamespaceInfo(id: id, name: try parameters.required("namespaceName"), description: parameters.optional("namespaceDesc") ?? "")
+        let info = NamespaceInfo(
+            id: id, name: try parameters.required("namespaceName"),
+            description: parameters.optional("namespaceDesc") ?? "")
         try await naming.write(.createNamespace(info))
         logger.info("namespace created", metadata: ["namespace": "\(id)", "name": "\(info.name)"])
         return Self.answer(true)

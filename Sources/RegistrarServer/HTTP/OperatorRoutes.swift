@@ -23,13 +23,18 @@ struct OperatorRoutes: V1RouteGroup {
         let routes = self
         router.get("/nacos/v1/console/health/liveness") { _, _ in V1Response.text("OK") }
         router.get("/nacos/v1/console/health/readiness") { _, _ in
-            routes.readiness.isReady ? V1Response.text("OK") : V1Response.text("server is starting", status: .serviceUnavailable)
+            routes.readiness.isReady
+                ? V1Response.text("OK") : V1Response.text("server is starting", status: .serviceUnavailable)
         }
-        router.get("/nacos/v1/ns/operator/metrics") { request, _ in try routes.metrics(try await routes.reader.read(request)) }
+        router.get("/nacos/v1/ns/operator/metrics") { request, _ in
+            try routes.metrics(try await routes.reader.read(request))
+        }
         router.get("/nacos/v1/core/cluster/nodes") { _, _ in routes.clusterNodes() }
         router.get("/nacos/v1/console/server/state") { _, _ in routes.serverState() }
         router.post("/nacos/v1/auth/login") { request, _ in try routes.login(try await routes.reader.read(request)) }
-        router.post("/nacos/v1/auth/users/login") { request, _ in try routes.login(try await routes.reader.read(request)) }
+        router.post("/nacos/v1/auth/users/login") { request, _ in
+            try routes.login(try await routes.reader.read(request))
+        }
     }
 
     private var status: String { readiness.isReady ? "UP" : "STARTING" }
@@ -49,16 +54,21 @@ struct OperatorRoutes: V1RouteGroup {
     private func clusterNodes() -> Response {
         let now = wallClockMillis()
         guard let node = cluster else {
-            return V1Response.json(V1JSON.clusterNodes([V1JSON.Member(
-                ip: advertisedIP, port: port, state: status, version: RegistrarVersion.nacosAPI, lastRefreshTime: now
-            )]))
+            return V1Response.json(
+                V1JSON.clusterNodes([
+                    V1JSON.Member(
+                        ip: advertisedIP, port: port, state: status, version: RegistrarVersion.nacosAPI,
+                        lastRefreshTime: now
+                    )
+                ]))
         }
         let table = node.memberTable
         let members = table.members.values.sorted { $0.address < $1.address }.map { member in
             let isMe = member.address == table.me
             return V1JSON.Member(
                 ip: member.address.host, port: member.address.port, state: isMe ? status : member.state.rawValue,
-                version: RegistrarVersion.nacosAPI, lastRefreshTime: isMe ? now : member.lastSeen, failAccessCount: member.failures
+                version: RegistrarVersion.nacosAPI, lastRefreshTime: isMe ? now : member.lastSeen,
+                failAccessCount: member.failures
             )
         }
         return V1Response.json(V1JSON.clusterNodes(members))

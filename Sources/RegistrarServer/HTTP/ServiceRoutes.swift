@@ -18,17 +18,26 @@ struct ServiceRoutes: V1RouteGroup {
     func add(to router: Router<V1RequestContext>) {
         let routes = self
         let path = "/nacos/v1/ns/service"
-        router.post(RouterPath(path)) { request, context in try await routes.create(try await routes.reader.read(request)) }
-        router.put(RouterPath(path)) { request, context in try await routes.update(try await routes.reader.read(request)) }
-        router.delete(RouterPath(path)) { request, context in try await routes.delete(try await routes.reader.read(request)) }
+        router.post(RouterPath(path)) { request, context in
+            try await routes.create(try await routes.reader.read(request))
+        }
+        router.put(RouterPath(path)) { request, context in
+            try await routes.update(try await routes.reader.read(request))
+        }
+        router.delete(RouterPath(path)) { request, context in
+            try await routes.delete(try await routes.reader.read(request))
+        }
         router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.reader.read(request)) }
-        router.get(RouterPath(path + "/list")) { request, context in try routes.list(try await routes.reader.read(request)) }
+        router.get(RouterPath(path + "/list")) { request, context in
+            try routes.list(try await routes.reader.read(request))
+        }
     }
 
     private func metadata(_ parameters: V1Parameters, threshold: Double) throws -> ServiceMetadata {
         ServiceMetadata(
             protectThreshold: threshold, metadata: try parameters.metadata() ?? [:],
-            selector: try selector(parameters.optional("selector")), ephemeral: parameters.bool("ephemeral", default: true)
+            selector: try selector(parameters.optional("selector")),
+            ephemeral: parameters.bool("ephemeral", default: true)
         )
     }
 
@@ -38,9 +47,14 @@ struct ServiceRoutes: V1RouteGroup {
             var type: String?
             var expression: String?
         }
-        guard let decoded = try? JSONDecoder().decode(SelectorJSON.self, from: Data(text.utf8)), let type = decoded.type?.lowercased(),
-              type == "none" || type == "label" else {
-            throw V1Error(.badRequest, "not match any type of selector! (expected {\"type\":\"none\"} or {\"type\":\"label\",\"expression\":…})")
+        guard let decoded = try? JSONDecoder().decode(SelectorJSON.self, from: Data(text.utf8)),
+            let type = decoded.type?.lowercased(),
+            type == "none" || type == "label"
+        else {
+            throw V1Error(
+                .badRequest,
+                "not match any type of selector! (expected {\"type\":\"none\"} or {\"type\":\"label\",\"expression\":…})"
+            )
         }
         return ServiceSelector(type: type, expression: type == "label" ? decoded.expression : nil)
     }
@@ -55,7 +69,9 @@ struct ServiceRoutes: V1RouteGroup {
 
     private func update(_ parameters: V1Parameters) async throws -> Response {
         let service = try parameters.service(validation: naming.validation)
-        guard let threshold = try parameters.double("protectThreshold") else { throw V1Error(.badRequest, "Param 'protectThreshold' is required.") }
+        guard let threshold = try parameters.double("protectThreshold") else {
+            throw V1Error(.badRequest, "Param 'protectThreshold' is required.")
+        }
         let metadata = try metadata(parameters, threshold: threshold)
         try await naming.write(.updateService(service, metadata: metadata))
         return V1Response.ok
@@ -75,13 +91,18 @@ struct ServiceRoutes: V1RouteGroup {
 
     private func list(_ parameters: V1Parameters) throws -> Response {
         let pageNo = try parameters.int("pageNo") ?? { throw V1Error(.badRequest, "Param 'pageNo' is required.") }()
-        let pageSize = try parameters.int("pageSize") ?? { throw V1Error(.badRequest, "Param 'pageSize' is required.") }()
-        guard (1...10_000).contains(pageSize) else { throw V1Error(.badRequest, "Param 'pageSize' is illegal, the value should be between 1 and 10000.") }
+        let pageSize =
+            try parameters.int("pageSize") ?? { throw V1Error(.badRequest, "Param 'pageSize' is required.") }()
+        guard (1...10_000).contains(pageSize) else {
+            throw V1Error(.badRequest, "Param 'pageSize' is illegal, the value should be between 1 and 10000.")
+        }
         let namespace = ServiceKey.normalizedNamespace(parameters.optional("namespaceId"))
         let group = parameters.optional("groupName") ?? ServiceKey.defaultGroup
         try naming.validation.checkNamespace(namespace)
         try naming.validation.checkGroup(group)
-        let (count, names) = naming.store.read { $0.listServices(namespace: namespace, group: group, pageNo: max(1, pageNo), pageSize: pageSize) }
+        let (count, names) = naming.store.read {
+            $0.listServices(namespace: namespace, group: group, pageNo: max(1, pageNo), pageSize: pageSize)
+        }
         return V1Response.json(V1JSON.serviceList(count: count, names: names))
     }
 }

@@ -34,11 +34,14 @@ enum V1Response {
     static func text(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
         var body = text
         if status != .ok { body += "\n" }
-        return Response(status: status, headers: [.contentType: "text/plain;charset=UTF-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
+        return Response(
+            status: status, headers: [.contentType: "text/plain;charset=UTF-8"],
+            body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 
     static func json(_ bytes: [UInt8]) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        Response(
+            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static let ok = text("ok")
@@ -48,7 +51,9 @@ enum V1Response {
 /// parameters, an unknown path (`no such api:METHOD:URI`, as Nacos says), an oversized body.
 /// Anything unexpected is logged and answered 500 without taking the server down.
 struct V1ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as V1Error {
@@ -56,7 +61,9 @@ struct V1ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as RegistryError {
             return V1Error(error).response
         } catch let error as NIOTooManyBytesError {
-            return V1Response.text("request body too large: the limit is \(error.maxBytes.map(String.init) ?? "?") bytes", status: .contentTooLarge)
+            return V1Response.text(
+                "request body too large: the limit is \(error.maxBytes.map(String.init) ?? "?") bytes",
+                status: .contentTooLarge)
         } catch let error as HTTPError {
             switch error.status {
             case .notFound where error.body == nil, .methodNotAllowed:
@@ -67,7 +74,9 @@ struct V1ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 return V1Response.text(error.body ?? error.status.reasonPhrase, status: error.status)
             }
         } catch {
-            context.logger.error("v1 request failed unexpectedly", metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
+            context.logger.error(
+                "v1 request failed unexpectedly",
+                metadata: ["method": "\(request.method)", "path": "\(request.uri.path)", "error": "\(error)"])
             return V1Response.text("internal error: \(error)", status: .internalServerError)
         }
     }

@@ -1,10 +1,11 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Hummingbird
 import NIOCore
 import RegistrarCore
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// v1 clients (`ip:port#true`) in cluster mode: each belongs to the member that Nacos's hash of
 /// `ip:port` over the sorted healthy members names. Registrations, deregistrations and beats
@@ -28,9 +29,9 @@ struct V1Forwarder: Sendable {
         ip: String? = nil, port: Int? = nil
     ) async -> Response? {
         guard request.headers[.userAgent]?.contains("Nacos-Server") != true,
-              parameters.bool("ephemeral", default: true),
-              let ip = ip ?? parameters.optional("ip"),
-              let port = port ?? parameters.optional("port").flatMap({ Int($0) })
+            parameters.bool("ephemeral", default: true),
+            let ip = ip ?? parameters.optional("ip"),
+            let port = port ?? parameters.optional("port").flatMap({ Int($0) })
         else { return nil }
         let responsible = node.memberTable.responsible(for: "\(ip):\(port)")
         guard responsible != node.me else { return nil }
@@ -40,7 +41,9 @@ struct V1Forwarder: Sendable {
             return response
         } catch {
             node.counters.v1ForwardFailures.add(1)
-            node.logger.notice("could not forward \(request.method) \(request.uri.path) for \(ip):\(port) to \(responsible); handling it here: \(error)")
+            node.logger.notice(
+                "could not forward \(request.method) \(request.uri.path) for \(ip):\(port) to \(responsible); handling it here: \(error)"
+            )
             return nil
         }
     }
@@ -52,7 +55,9 @@ struct V1Forwarder: Sendable {
         return URLSession(configuration: configuration)
     }()
 
-    private static func forward(_ request: Request, _ parameters: V1Parameters, to member: MemberAddress) async throws -> Response {
+    private static func forward(_ request: Request, _ parameters: V1Parameters, to member: MemberAddress) async throws
+        -> Response
+    {
         var text = "http://\(member)\(request.uri.path)"
         if let query = parameters.query, !query.isEmpty { text += "?" + query }
         guard let url = URL(string: text) else { throw URLError(.badURL) }

@@ -136,8 +136,12 @@ final class V1Front: Sendable {
 struct ReadinessMiddleware<Context: RequestContext>: RouterMiddleware {
     let readiness: Readiness
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if !readiness.isReady, request.uri.path.hasPrefix("/nacos/v1/ns/"), !request.uri.path.hasSuffix("/operator/metrics") {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        if !readiness.isReady, request.uri.path.hasPrefix("/nacos/v1/ns/"),
+            !request.uri.path.hasSuffix("/operator/metrics")
+        {
             return V1Response.text("server is STARTINGnow, please try again later!", status: .serviceUnavailable)
         }
         return try await next(request, context)

@@ -45,7 +45,9 @@ public enum V1JSON {
             json.key("type"); json.string(cluster.healthCheck.kind.rawValue)
             if cluster.healthCheck.kind == .http {
                 json.key("path"); json.string(cluster.healthCheck.path)
-                if let status = cluster.healthCheck.expectedStatus { json.key("expectedResponseCode"); json.int(status) }
+                if let status = cluster.healthCheck.expectedStatus {
+                    json.key("expectedResponseCode"); json.int(status)
+                }
             }
             json.endObject()
             json.key("metadata"); json.stringMap([:])
@@ -79,7 +81,9 @@ public enum V1JSON {
 
     /// `GET /operator/metrics`: the status alone, or with the registry's counts and `extra`
     /// (Registrar's own counters, after Nacos's fields).
-    public static func metrics(status: String, statistics: Registry.Statistics?, extra: [(String, Int)] = [], load: Double = 0) -> [UInt8] {
+    public static func metrics(
+        status: String, statistics: Registry.Statistics?, extra: [(String, Int)] = [], load: Double = 0
+    ) -> [UInt8] {
         var json = JSONWriter(capacity: 512)
         json.beginObject()
         json.key("status"); json.string(status)
@@ -113,7 +117,9 @@ public enum V1JSON {
         /// Probes of the member that failed in a row.
         public var failAccessCount: Int
 
-        public init(ip: String, port: Int, state: String, version: String, lastRefreshTime: Int64, failAccessCount: Int = 0) {
+        public init(
+            ip: String, port: Int, state: String, version: String, lastRefreshTime: Int64, failAccessCount: Int = 0
+        ) {
             self.ip = ip
             self.port = port
             self.state = state
@@ -139,7 +145,8 @@ public enum V1JSON {
             json.key("lastRefreshTime"); json.int(member.lastRefreshTime)
             json.key("version"); json.string(member.version)
             json.endObject()
-            json.key("address"); json.string(member.ip.contains(":") ? "[\(member.ip)]:\(member.port)" : "\(member.ip):\(member.port)")
+            json.key("address");
+            json.string(member.ip.contains(":") ? "[\(member.ip)]:\(member.port)" : "\(member.ip):\(member.port)")
             json.key("failAccessCnt"); json.int(member.failAccessCount)
             json.key("abilities"); json.beginObject(); json.endObject()
             json.key("grpcReportEnabled"); json.bool(true)

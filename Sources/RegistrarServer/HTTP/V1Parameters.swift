@@ -34,7 +34,9 @@ struct V1Parameters {
     /// Python's and Java's encoders use for spaces, and Foundation's decoder is slow on Linux:
     /// this runs for every parameter of every beat.)
     private static func decode(_ text: Substring) -> String {
-        guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return String(text) }
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else {
+            return String(text)
+        }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var index = text.utf8.startIndex
@@ -42,9 +44,11 @@ struct V1Parameters {
             let byte = text.utf8[index]
             if byte == UInt8(ascii: "+") {
                 bytes.append(UInt8(ascii: " "))
-            } else if byte == UInt8(ascii: "%"), let high = text.utf8.index(index, offsetBy: 1, limitedBy: text.utf8.endIndex),
-                      high != text.utf8.endIndex, let low = text.utf8.index(high, offsetBy: 1, limitedBy: text.utf8.endIndex),
-                      low != text.utf8.endIndex, let value = hexValue(text.utf8[high], text.utf8[low]) {
+            } else if byte == UInt8(ascii: "%"),
+                let high = text.utf8.index(index, offsetBy: 1, limitedBy: text.utf8.endIndex),
+                high != text.utf8.endIndex, let low = text.utf8.index(high, offsetBy: 1, limitedBy: text.utf8.endIndex),
+                low != text.utf8.endIndex, let value = hexValue(text.utf8[high], text.utf8[low])
+            {
                 bytes.append(value)
                 index = low
             } else {
@@ -83,7 +87,8 @@ struct V1Parameters {
         guard let value = optional(key) else {
             var message = "Param '\(key)' is required."
             if let ignoredBodyType {
-                message += " (The \(ignoredBodyType) body was not read: the v1 API takes parameters in the query string or a form body.)"
+                message +=
+                    " (The \(ignoredBodyType) body was not read: the v1 API takes parameters in the query string or a form body.)"
             }
             throw V1Error(.badRequest, message)
         }
@@ -98,13 +103,17 @@ struct V1Parameters {
 
     func int(_ key: String) throws(V1Error) -> Int? {
         guard let text = optional(key) else { return nil }
-        guard let value = Int(text) else { throw V1Error(.badRequest, "Param '\(key)' is illegal, '\(text)' is not an integer.") }
+        guard let value = Int(text) else {
+            throw V1Error(.badRequest, "Param '\(key)' is illegal, '\(text)' is not an integer.")
+        }
         return value
     }
 
     func double(_ key: String) throws(V1Error) -> Double? {
         guard let text = optional(key) else { return nil }
-        guard let value = Double(text), value.isFinite else { throw V1Error(.badRequest, "Param '\(key)' is illegal, '\(text)' is not a number.") }
+        guard let value = Double(text), value.isFinite else {
+            throw V1Error(.badRequest, "Param '\(key)' is illegal, '\(text)' is not a number.")
+        }
         return value
     }
 
@@ -135,7 +144,8 @@ struct V1Parameters {
         let parts = serviceName.split(separator: ServiceKey.groupSeparator, omittingEmptySubsequences: false)
         if parts.count > 1 {
             guard parts.count == 2, !parts[1].isEmpty else {
-                throw V1Error(.badRequest, "Param 'serviceName' is illegal, it should be format as 'groupName@@serviceName'")
+                throw V1Error(
+                    .badRequest, "Param 'serviceName' is illegal, it should be format as 'groupName@@serviceName'")
             }
             guard !parts[0].isEmpty else {
                 throw V1Error(.badRequest, "Param 'serviceName' is illegal, groupName can't be empty")
@@ -162,9 +172,12 @@ struct V1Parameters {
     }
 
     static func parseMetadata(_ text: String) throws(V1Error) -> [String: String] {
-        let incorrect = V1Error(.badRequest, "metadata format incorrect:\(text) (expected a JSON object of string values, or k=v,k=v)")
+        let incorrect = V1Error(
+            .badRequest, "metadata format incorrect:\(text) (expected a JSON object of string values, or k=v,k=v)")
         if text.first == "{" {
-            guard let map = try? JSONDecoder().decode([String: LooseString].self, from: Data(text.utf8)) else { throw incorrect }
+            guard let map = try? JSONDecoder().decode([String: LooseString].self, from: Data(text.utf8)) else {
+                throw incorrect
+            }
             return map.compactMapValues(\.value)
         }
         var map: [String: String] = [:]

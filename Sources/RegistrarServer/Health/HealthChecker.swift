@@ -55,14 +55,16 @@ struct HealthChecker: Sendable {
     }
 
     private func probe(_ targets: [(target: Registry.ProbeTarget, check: HealthCheckSpec, healthy: Bool)]) async
-        -> [(Registry.ProbeTarget, Bool, HealthProbe.Outcome)] {
+        -> [(Registry.ProbeTarget, Bool, HealthProbe.Outcome)]
+    {
         await withTaskGroup(of: (Registry.ProbeTarget, Bool, HealthProbe.Outcome).self) { tasks in
             var results: [(Registry.ProbeTarget, Bool, HealthProbe.Outcome)] = []
             var next = targets.makeIterator()
             func start() -> Bool {
                 guard let (target, check, healthy) = next.next() else { return false }
                 tasks.addTask {
-                    let outcome = await HealthProbe.run(check, ip: target.ip, port: target.port, timeout: settings.timeout, group: group)
+                    let outcome = await HealthProbe.run(
+                        check, ip: target.ip, port: target.port, timeout: settings.timeout, group: group)
                     return (target, healthy, outcome)
                 }
                 return true
@@ -79,7 +81,9 @@ struct HealthChecker: Sendable {
     private func flip(_ target: Registry.ProbeTarget, to healthy: Bool, outcome: HealthProbe.Outcome) {
         let changed = naming.store.withRegistry { $0.setProbedHealth(of: target, healthy: healthy) }
         guard !changed.isEmpty else { return }
-        let metadata: Logger.Metadata = ["service": "\(target.service)", "instance": "\(target.ip):\(target.port)", "cluster": "\(target.cluster)"]
+        let metadata: Logger.Metadata = [
+            "service": "\(target.service)", "instance": "\(target.ip):\(target.port)", "cluster": "\(target.cluster)",
+        ]
         if case let .unhealthy(reason) = outcome {
             logger.warning("persistent instance turned unhealthy: \(reason)", metadata: metadata)
         } else {

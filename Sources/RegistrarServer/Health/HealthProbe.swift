@@ -14,7 +14,9 @@ enum HealthProbe {
         case unhealthy(String)
     }
 
-    static func run(_ check: HealthCheckSpec, ip: String, port: Int, timeout: TimeAmount, group: any EventLoopGroup) async -> Outcome {
+    static func run(_ check: HealthCheckSpec, ip: String, port: Int, timeout: TimeAmount, group: any EventLoopGroup)
+        async -> Outcome
+    {
         let address: SocketAddress
         do {
             address = try SocketAddress(ipAddress: ip, port: port)
@@ -38,14 +40,17 @@ enum HealthProbe {
         }
     }
 
-    private static func http(_ check: HealthCheckSpec, address: SocketAddress, timeout: TimeAmount, group: any EventLoopGroup) async -> Outcome {
+    private static func http(
+        _ check: HealthCheckSpec, address: SocketAddress, timeout: TimeAmount, group: any EventLoopGroup
+    ) async -> Outcome {
         let loop = group.next()
         let status = loop.makePromise(of: HTTPResponseStatus.self)
         let host = address.port.map { "\(address.ipAddress ?? ""):\($0)" } ?? ""
         let bootstrap = ClientBootstrap(group: loop).connectTimeout(timeout).channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHTTPClientHandlers()
-                try channel.pipeline.syncOperations.addHandler(StatusReader(path: check.path, host: host, status: status))
+                try channel.pipeline.syncOperations.addHandler(
+                    StatusReader(path: check.path, host: host, status: status))
             }
         }
         let deadline = loop.scheduleTask(in: timeout) { status.fail(ProbeTimeout()) }
@@ -65,7 +70,9 @@ enum HealthProbe {
     private static func describe(_ error: any Error) -> String {
         if error is ProbeTimeout { return "no answer in time" }
         if let error = error as? ChannelError, case .connectTimeout = error { return "connect timed out" }
-        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first { return "\(first.error)" }
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
+            return "\(first.error)"
+        }
         return "\(error)"
     }
 
@@ -91,7 +98,9 @@ enum HealthProbe {
             headers.add(name: "Host", value: host)
             headers.add(name: "User-Agent", value: "Registrar-HealthCheck")
             headers.add(name: "Connection", value: "close")
-            context.write(wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers))), promise: nil)
+            context.write(
+                wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers))),
+                promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             context.fireChannelActive()
         }

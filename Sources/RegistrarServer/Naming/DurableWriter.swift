@@ -18,7 +18,8 @@ struct DurableWrite: Sendable {
         func conflicts(with other: Scope) -> Bool {
             switch (self, other) {
             case (.global, _), (_, .global): true
-            case let (.instances(a), .service(b)), let (.service(a), .instances(b)), let (.service(a), .service(b)): a == b
+            case let (.instances(a), .service(b)), let (.service(a), .instances(b)), let (.service(a), .service(b)):
+                a == b
             case (.instances, .instances): false
             }
         }
@@ -99,7 +100,11 @@ final class DurableWriter: Sendable {
                 var taken: [Pending] = []
                 // A prefix only: a write never overtakes an earlier one it conflicts with.
                 for pending in queue.pending {
-                    if taken.count == maximumBatch || taken.contains(where: { $0.write.scope.conflicts(with: pending.write.scope) }) { break }
+                    if taken.count == maximumBatch
+                        || taken.contains(where: { $0.write.scope.conflicts(with: pending.write.scope) })
+                    {
+                        break
+                    }
                     taken.append(pending)
                 }
                 queue.pending.removeFirst(taken.count)
@@ -113,7 +118,11 @@ final class DurableWriter: Sendable {
 
     private func run(_ batch: [Pending]) async {
         guard let store = storage.withLock({ $0 }) else {
-            for pending in batch { pending.continuation.resume(returning: .failure(RegistryError(code: 503, message: "the data store is closed: this node is shutting down"))) }
+            for pending in batch {
+                pending.continuation.resume(
+                    returning: .failure(
+                        RegistryError(code: 503, message: "the data store is closed: this node is shutting down")))
+            }
             return
         }
         var accepted: [(pending: Pending, undo: [StoredChange])] = []
@@ -133,9 +142,12 @@ final class DurableWriter: Sendable {
         do {
             try await store.commit(changes)
         } catch {
-            logger.error("durable write failed; \(accepted.count) request(s) answered with an error", metadata: ["error": "\(error)"])
+            logger.error(
+                "durable write failed; \(accepted.count) request(s) answered with an error",
+                metadata: ["error": "\(error)"])
             for (pending, _) in accepted {
-                pending.continuation.resume(returning: .failure(RegistryError(code: 500, message: "the write was not stored: \(error)")))
+                pending.continuation.resume(
+                    returning: .failure(RegistryError(code: 500, message: "the write was not stored: \(error)")))
             }
             return
         }
@@ -155,7 +167,9 @@ final class DurableWriter: Sendable {
             do {
                 try await store.commit(undo)
             } catch {
-                logger.critical("could not undo a refused durable write; the data file holds it until it is deregistered", metadata: ["error": "\(error)"])
+                logger.critical(
+                    "could not undo a refused durable write; the data file holds it until it is deregistered",
+                    metadata: ["error": "\(error)"])
             }
         }
         for ((pending, _), outcome) in zip(accepted, outcomes) { pending.continuation.resume(returning: outcome) }

@@ -11,7 +11,9 @@ extension DurableWrite {
             prepare: { registry throws(RegistryError) in
                 try registry.checkPublish(into: service, instances: [instance], ephemeral: false)
                 try checkProbeAddress(of: instance)
-                return ([.putInstance(service, instance)], restoreInstance(registry, instance.ip, instance.port, service))
+                return (
+                    [.putInstance(service, instance)], restoreInstance(registry, instance.ip, instance.port, service)
+                )
             },
             apply: { registry throws(RegistryError) in try registry.publishPersistent(instance, into: service) }
         )
@@ -20,7 +22,9 @@ extension DurableWrite {
     static func deregisterPersistent(ip: String, port: Int, from service: ServiceKey) -> DurableWrite {
         DurableWrite(
             scope: .instances(service),
-            prepare: { registry in ([.deleteInstance(service, ip: ip, port: port)], restoreInstance(registry, ip, port, service)) },
+            prepare: { registry in
+                ([.deleteInstance(service, ip: ip, port: port)], restoreInstance(registry, ip, port, service))
+            },
             apply: { registry in registry.withdrawPersistent(ip: ip, port: port, from: service) }
         )
     }
@@ -29,14 +33,18 @@ extension DurableWrite {
     /// literal IPv4 or IPv6 address (no host name to resolve) and a real port.
     private static func checkProbeAddress(of instance: Instance) throws(RegistryError) {
         guard (try? SocketAddress(ipAddress: instance.ip, port: 0)) != nil else {
-            throw .paramCheck("Param 'ip' is illegal, a persistent instance needs an IPv4 or IPv6 address, got '\(instance.ip)'")
+            throw .paramCheck(
+                "Param 'ip' is illegal, a persistent instance needs an IPv4 or IPv6 address, got '\(instance.ip)'")
         }
         guard (1...65535).contains(instance.port) else {
-            throw .paramCheck("Param 'port' is illegal, a persistent instance needs a port from 1 to 65535, got \(instance.port)")
+            throw .paramCheck(
+                "Param 'port' is illegal, a persistent instance needs a port from 1 to 65535, got \(instance.port)")
         }
     }
 
-    private static func restoreInstance(_ registry: Registry, _ ip: String, _ port: Int, _ service: ServiceKey) -> [StoredChange] {
+    private static func restoreInstance(_ registry: Registry, _ ip: String, _ port: Int, _ service: ServiceKey)
+        -> [StoredChange]
+    {
         guard let previous = registry.persistentInstance(ip: ip, port: port, in: service) else {
             return [.deleteInstance(service, ip: ip, port: port)]
         }
@@ -80,7 +88,9 @@ extension DurableWrite {
     private static func restoreService(_ registry: Registry, _ service: ServiceKey) -> [StoredChange] {
         var rows: [StoredChange] = [.deleteService(service)]
         if let metadata = registry.storedMetadata(of: service) { rows.append(.putService(service, metadata)) }
-        for (cluster, check) in registry.configuredHealthChecks(of: service) { rows.append(.putHealthCheck(service, cluster: cluster, check)) }
+        for (cluster, check) in registry.configuredHealthChecks(of: service) {
+            rows.append(.putHealthCheck(service, cluster: cluster, check))
+        }
         return rows
     }
 
@@ -91,9 +101,13 @@ extension DurableWrite {
             prepare: { registry throws(RegistryError) in
                 try registry.checkHealthCheck(check, of: service, cluster: cluster)
                 let previous = registry.configuredHealthChecks(of: service)[cluster]
-                return ([.putHealthCheck(service, cluster: cluster, check)], [.putHealthCheck(service, cluster: cluster, previous ?? .tcp)])
+                return (
+                    [.putHealthCheck(service, cluster: cluster, check)],
+                    [.putHealthCheck(service, cluster: cluster, previous ?? .tcp)]
+                )
             },
-            apply: { registry throws(RegistryError) in try registry.setHealthCheck(check, of: service, cluster: cluster) }
+            apply: { registry throws(RegistryError) in try registry.setHealthCheck(check, of: service, cluster: cluster)
+            }
         )
     }
 

@@ -47,11 +47,15 @@ public final class RegistryStore: Sendable {
     }
 
     /// The current ServiceInfo of `service` for `filter`, encoded in `style` (cached per revision).
-    public func encodedServiceInfo(_ service: ServiceKey, filter: SnapshotFilter, style: ServiceInfoStyle = .grpc) -> EncodedServiceInfo {
+    public func encodedServiceInfo(_ service: ServiceKey, filter: SnapshotFilter, style: ServiceInfoStyle = .grpc)
+        -> EncodedServiceInfo
+    {
         let key = EncodingKey(filter: filter, style: style)
         return state.withLock { state in
             let revision = state.registry.revision(of: service)
-            if revision != 0, let entry = state.cache[service], entry.revision == revision, let json = entry.byEncoding[key] {
+            if revision != 0, let entry = state.cache[service], entry.revision == revision,
+                let json = entry.byEncoding[key]
+            {
                 return EncodedServiceInfo(revision: revision, json: json)
             }
             let json = ServiceInfoJSON.encode(state.registry.snapshot(of: service, filter: filter), style: style)

@@ -52,15 +52,19 @@ final class UDPPushService: DatagramPush {
     }
 
     /// Binds the push socket on `host`:`port` (0 picks a free port).
-    static func start(host: String, port: Int, group: any EventLoopGroup, resendDelay: TimeAmount, counters: PushCounters, logger: Logger) async throws -> UDPPushService {
+    static func start(
+        host: String, port: Int, group: any EventLoopGroup, resendDelay: TimeAmount, counters: PushCounters,
+        logger: Logger
+    ) async throws -> UDPPushService {
         let box = Mutex<UDPPushService?>(nil)
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AckHandler { envelope in
-                        box.withLock { $0 }?.received(envelope)
-                    })
+                    try channel.pipeline.syncOperations.addHandler(
+                        AckHandler { envelope in
+                            box.withLock { $0 }?.received(envelope)
+                        })
                 }
             }
             .bind(host: host, port: port).get()
@@ -82,7 +86,9 @@ final class UDPPushService: DatagramPush {
 
     /// Sends `serviceInfo` (v1-style JSON) to the subscriber `client` (`ip:udpPort#true`).
     func push(to client: ClientID, service: ServiceKey, serviceInfo: [UInt8]) {
-        guard let (ip, port, _) = IPPortClientID.parse(client), let target = try? SocketAddress(ipAddress: ip, port: port) else {
+        guard let (ip, port, _) = IPPortClientID.parse(client),
+            let target = try? SocketAddress(ipAddress: ip, port: port)
+        else {
             logger.debug("no UDP address in subscriber id \(client)")
             return
         }
@@ -97,7 +103,9 @@ final class UDPPushService: DatagramPush {
             }
         }
         guard packet.readableBytes <= UDPPushService.maximumDatagram else {
-            logger.warning("UDP push of \(service) to \(client) skipped: \(packet.readableBytes) bytes is over the datagram limit; the client keeps polling")
+            logger.warning(
+                "UDP push of \(service) to \(client) skipped: \(packet.readableBytes) bytes is over the datagram limit; the client keeps polling"
+            )
             return
         }
         let ackKey = UDPPushService.ackKey(ip: ip, port: port, lastRefTime: String(ackKeyValue))
@@ -139,8 +147,10 @@ final class UDPPushService: DatagramPush {
 
     /// An ack: `{"type":"push-ack","lastRefTime":"<key>","data":""}` from the pushed address.
     private func received(_ envelope: AddressedEnvelope<ByteBuffer>) {
-        guard let ack = try? JSONDecoder().decode(Ack.self, from: envelope.data), let lastRefTime = ack.lastRefTime?.value,
-              let ip = envelope.remoteAddress.ipAddress, let port = envelope.remoteAddress.port else {
+        guard let ack = try? JSONDecoder().decode(Ack.self, from: envelope.data),
+            let lastRefTime = ack.lastRefTime?.value,
+            let ip = envelope.remoteAddress.ipAddress, let port = envelope.remoteAddress.port
+        else {
             logger.debug("ignored a datagram from \(envelope.remoteAddress) that is not a push ack")
             return
         }

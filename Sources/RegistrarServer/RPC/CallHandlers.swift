@@ -18,9 +18,13 @@ final class UnaryCallHandler: GRPCServerCallHandler {
             return
         }
         answered = true
-        guard let wire = decodePayload(message, connection: connection, context: "unary call", onError: { error in
-            call.finish(GRPCStatus(.invalidArgument, "\(error)"))
-        }) else { return }
+        guard
+            let wire = decodePayload(
+                message, connection: connection, context: "unary call",
+                onError: { error in
+                    call.finish(GRPCStatus(.invalidArgument, "\(error)"))
+                })
+        else { return }
         let reply = RequestDispatcher.handle(wire, connection: connection)
         if let deferred = reply.deferred {
             let changes = connection.front.naming.changes
@@ -61,7 +65,9 @@ final class BiStreamCallHandler: GRPCServerCallHandler {
 
     func received(message: ByteBuffer, on call: GRPCServerCall) {
         // As Nacos does: a payload that cannot be parsed is logged and dropped; the stream stays.
-        guard let wire = decodePayload(message, connection: connection, context: "bi-stream", onError: { _ in }) else { return }
+        guard let wire = decodePayload(message, connection: connection, context: "bi-stream", onError: { _ in }) else {
+            return
+        }
         if wire.type == "ConnectionSetupRequest" {
             do {
                 let request = try BodyDecoder.decode(ConnectionSetupRequest.self, from: wire)
@@ -75,7 +81,8 @@ final class BiStreamCallHandler: GRPCServerCallHandler {
                 return
             }
             do {
-                connection.receivedStreamResponse(try BodyDecoder.decode(ResponseFields.self, from: wire), type: wire.type)
+                connection.receivedStreamResponse(
+                    try BodyDecoder.decode(ResponseFields.self, from: wire), type: wire.type)
             } catch {
                 connection.logger.notice("dropping \(wire.type) on the bi-stream: \(error)")
             }
@@ -96,7 +103,9 @@ final class BiStreamCallHandler: GRPCServerCallHandler {
 }
 
 /// Reads the protobuf envelope; on failure counts it, logs it, and lets the caller answer.
-private func decodePayload(_ message: ByteBuffer, connection: RPCConnection, context: String, onError: (WireError) -> Void) -> WireMessage? {
+private func decodePayload(
+    _ message: ByteBuffer, connection: RPCConnection, context: String, onError: (WireError) -> Void
+) -> WireMessage? {
     do {
         return try PayloadCodec.decode(Array(message.readableBytesView))
     } catch {

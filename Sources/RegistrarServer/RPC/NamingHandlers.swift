@@ -18,7 +18,9 @@ struct NamingHandlers {
 
     /// The service a naming request names. Writes are validated by the registry itself, so
     /// only reads ask for the check here.
-    private func serviceKey(_ request: some NamingRequestFields, validate: Bool = true) throws(RegistryError) -> ServiceKey {
+    private func serviceKey(_ request: some NamingRequestFields, validate: Bool = true) throws(RegistryError)
+        -> ServiceKey
+    {
         let key = ServiceKey(namespace: request.namespace, group: request.groupName, name: request.serviceName ?? "")
         if validate { try validation.check(service: key) }
         return key
@@ -29,14 +31,17 @@ struct NamingHandlers {
         guard let ip = body.ip, !ip.isEmpty else { throw .paramCheck("Param 'ip' is illegal, ip is blank") }
         guard let port = body.port else { throw .paramCheck("Param 'port' is illegal, port is missing") }
         return Instance(
-            ip: ip, port: port, weight: body.weight ?? 1.0, healthy: body.healthy ?? true, enabled: body.enabled ?? true,
+            ip: ip, port: port, weight: body.weight ?? 1.0, healthy: body.healthy ?? true,
+            enabled: body.enabled ?? true,
             clusterName: body.clusterName, metadata: body.metadata ?? [:], customInstanceId: body.instanceId
         )
     }
 
     func instance(_ request: InstanceRequest) -> Reply {
         let type = request.type ?? ""
-        let echoType: (inout JSONWriter) -> Void = { json in json.key("type"); json.string(type) }
+        let echoType: (inout JSONWriter) -> Void = { json in
+            json.key("type"); json.string(type)
+        }
         do throws(RegistryError) {
             let service = try serviceKey(request, validate: type != "registerInstance")
             let changed: [ServiceKey]
@@ -85,7 +90,9 @@ struct NamingHandlers {
             default: throw .invalidParameter("Unsupported request type \(type)")
             }
         } catch {
-            return failure(error) { json in json.key("type"); json.string(type) }
+            return failure(error) { json in
+                json.key("type"); json.string(type)
+            }
         }
         let durable = naming.durable
         let requestId = self.requestId
@@ -97,7 +104,11 @@ struct NamingHandlers {
                 return (ResponseBody.instance(type: type, requestId: requestId), changed)
             } catch {
                 logger.debug("request refused: \(error)")
-                return (ResponseBody.failure(error, requestId: requestId) { json in json.key("type"); json.string(type) }, [])
+                return (
+                    ResponseBody.failure(error, requestId: requestId) { json in
+                        json.key("type"); json.string(type)
+                    }, []
+                )
             }
         }
         return reply
@@ -105,7 +116,9 @@ struct NamingHandlers {
 
     func batch(_ request: BatchInstanceRequest) -> Reply {
         let type = request.type ?? ""
-        let echoType: (inout JSONWriter) -> Void = { json in json.key("type"); json.string(type) }
+        let echoType: (inout JSONWriter) -> Void = { json in
+            json.key("type"); json.string(type)
+        }
         do throws(RegistryError) {
             let service = try serviceKey(request, validate: false)
             guard type == "batchRegisterInstance" else { throw .invalidParameter("Unsupported request type \(type)") }
@@ -126,7 +139,8 @@ struct NamingHandlers {
             let service = try serviceKey(request)
             let clusters = request.cluster ?? ""
             try validation.checkClusters(clusters)
-            let encoded = naming.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters, healthyOnly: request.healthyOnly ?? false))
+            let encoded = naming.store.encodedServiceInfo(
+                service, filter: SnapshotFilter(clusters: clusters, healthyOnly: request.healthyOnly ?? false))
             return Reply(type: "", json: ResponseBody.serviceInfo(encoded.json, requestId: requestId))
         } catch {
             return failure(error)
@@ -147,7 +161,8 @@ struct NamingHandlers {
                 naming.store.withRegistry { $0.unsubscribe(client: connection.id, service: service) }
             }
             let encoded = naming.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters))
-            var reply = Reply(type: "", json: ResponseBody.serviceInfo(encoded.json, message: "success", requestId: requestId))
+            var reply = Reply(
+                type: "", json: ResponseBody.serviceInfo(encoded.json, message: "success", requestId: requestId))
             if firstTime {
                 let connection = self.connection
                 reply.afterResponse = { connection.offerPush(service, encoded) }
@@ -167,9 +182,12 @@ struct NamingHandlers {
             let pageNo = request.pageNo ?? 1
             let pageSize = request.pageSize ?? 10
             guard pageNo >= 1, (1...10_000).contains(pageSize) else {
-                throw .paramCheck("Param 'pageNo/pageSize' is illegal, pageNo must be at least 1 and pageSize within 1...10000.")
+                throw .paramCheck(
+                    "Param 'pageNo/pageSize' is illegal, pageNo must be at least 1 and pageSize within 1...10000.")
             }
-            let (count, names) = naming.store.read { $0.listServices(namespace: namespace, group: group, pageNo: pageNo, pageSize: pageSize) }
+            let (count, names) = naming.store.read {
+                $0.listServices(namespace: namespace, group: group, pageNo: pageNo, pageSize: pageSize)
+            }
             return Reply(type: "", json: ResponseBody.serviceList(count: count, names: names, requestId: requestId))
         } catch {
             return failure(error)

@@ -90,10 +90,12 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
             setupTimer?.cancel()
             front.naming.store.withRegistry { $0.addClient(id, kind: .connection) }
             front.connections.insert(self)
-            logger.info("connection registered", metadata: [
-                "client": "\(clientVersion)", "clientIp": "\(self.clientIp)",
-                "module": "\(request.labels?["module"] ?? "-")", "app": "\(request.labels?["AppName"] ?? "-")",
-            ])
+            logger.info(
+                "connection registered",
+                metadata: [
+                    "client": "\(clientVersion)", "clientIp": "\(self.clientIp)",
+                    "module": "\(request.labels?["module"] ?? "-")", "app": "\(request.labels?["AppName"] ?? "-")",
+                ])
         }
         touch()
         if request.abilityTable != nil {

@@ -39,7 +39,9 @@ enum RequestDispatcher {
             guard connection.front.readiness.isReady else {
                 return .error(300, "Server is starting,please try later.", requestId: requestId)
             }
-            return Reply(type: "ServerCheckResponse", json: ResponseBody.serverCheck(connectionId: connection.id, requestId: requestId))
+            return Reply(
+                type: "ServerCheckResponse",
+                json: ResponseBody.serverCheck(connectionId: connection.id, requestId: requestId))
         }
         // Errors before the body is parsed carry no requestId: Nacos does not echo it on unary
         // calls, and the clients match unary responses by their HTTP/2 stream anyway.
@@ -57,10 +59,12 @@ enum RequestDispatcher {
                 let request = try BodyDecoder.decode(ServerRequestFields.self, from: message)
                 reply = Reply(type: responseType, json: ResponseBody.make(requestId: request.requestId))
             case "InstanceRequest": reply = try serve(message, connection) { $0.instance($1 as InstanceRequest) }
-            case "PersistentInstanceRequest": reply = try serve(message, connection) { $0.persistentInstance($1 as InstanceRequest) }
+            case "PersistentInstanceRequest":
+                reply = try serve(message, connection) { $0.persistentInstance($1 as InstanceRequest) }
             case "BatchInstanceRequest": reply = try serve(message, connection) { $0.batch($1 as BatchInstanceRequest) }
             case "ServiceQueryRequest": reply = try serve(message, connection) { $0.query($1 as ServiceQueryRequest) }
-            case "SubscribeServiceRequest": reply = try serve(message, connection) { $0.subscribe($1 as SubscribeServiceRequest) }
+            case "SubscribeServiceRequest":
+                reply = try serve(message, connection) { $0.subscribe($1 as SubscribeServiceRequest) }
             default: reply = try serve(message, connection) { $0.listServices($1 as ServiceListRequest) }
             }
             reply.type = responseType

@@ -53,9 +53,11 @@ extension ClusterConfiguration {
         let candidates = members.filter { $0.port == port && local.contains($0.host) }
         guard candidates.count == 1 else {
             let list = members.map(\.description).joined(separator: ", ")
-            throw StartupError(candidates.isEmpty
-                ? "this node (port \(port)) is not in the member list (\(list)); add it, or name its entry with --advertise"
-                : "several members could be this node (\(candidates.map(\.description).joined(separator: ", "))); name its entry with --advertise")
+            throw StartupError(
+                candidates.isEmpty
+                    ? "this node (port \(port)) is not in the member list (\(list)); add it, or name its entry with --advertise"
+                    : "several members could be this node (\(candidates.map(\.description).joined(separator: ", "))); name its entry with --advertise"
+            )
         }
         return candidates[0]
     }

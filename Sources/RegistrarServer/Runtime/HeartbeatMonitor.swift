@@ -18,7 +18,9 @@ final class HeartbeatMonitor: Sendable {
     private let loop: any EventLoop
     private let task = Mutex<RepeatedTask?>(nil)
 
-    init(naming: NamingContext, interval: TimeAmount, udpSubscriberLease: TimeAmount, logger: Logger, loop: any EventLoop) {
+    init(
+        naming: NamingContext, interval: TimeAmount, udpSubscriberLease: TimeAmount, logger: Logger, loop: any EventLoop
+    ) {
         self.naming = naming
         self.interval = interval
         var policy = Registry.LeasePolicy()

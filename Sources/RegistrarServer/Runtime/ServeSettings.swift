@@ -44,7 +44,8 @@ public struct ServeSettings: Sendable {
             }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces)
             guard keys.contains(key) else {
-                throw SettingsError("\(path):\(index + 1): unknown key '\(key)' (known: \(keys.joined(separator: ", ")))")
+                throw SettingsError(
+                    "\(path):\(index + 1): unknown key '\(key)' (known: \(keys.joined(separator: ", ")))")
             }
             values[key] = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
         }
@@ -64,7 +65,10 @@ public struct ServeSettings: Sendable {
     public func apply(to configuration: inout ServerConfiguration) throws {
         if let host = string("host") { configuration.host = host }
         if let port = try port("port") {
-            guard port <= 65535 - 1001 else { throw SettingsError("port \(port) is too high: the gRPC port is port+1000 and the cluster port port+1001") }
+            guard port <= 65535 - 1001 else {
+                throw SettingsError(
+                    "port \(port) is too high: the gRPC port is port+1000 and the cluster port port+1001")
+            }
             configuration.port = port
         }
         if let grpcPort = try port("grpc-port") { configuration.grpcPortOverride = grpcPort }
@@ -92,14 +96,22 @@ public struct ServeSettings: Sendable {
             cluster.advertise = address
         }
         if let secret = string("cluster-secret"), !secret.isEmpty { cluster.secret = secret }
-        if let text = string("replica-lease") { cluster.replicaLease = try seconds("replica-lease", text, range: 1...3600) }
-        if let text = string("verify-interval") { cluster.verifyInterval = try seconds("verify-interval", text, range: 0.1...600) }
+        if let text = string("replica-lease") {
+            cluster.replicaLease = try seconds("replica-lease", text, range: 1...3600)
+        }
+        if let text = string("verify-interval") {
+            cluster.verifyInterval = try seconds("verify-interval", text, range: 0.1...600)
+        }
         guard cluster.isEnabled else { return }
         guard cluster.secret != nil else {
-            throw SettingsError("cluster mode needs a shared secret: set --cluster-secret (or REGISTRAR_CLUSTER_SECRET) to the same value on every member")
+            throw SettingsError(
+                "cluster mode needs a shared secret: set --cluster-secret (or REGISTRAR_CLUSTER_SECRET) to the same value on every member"
+            )
         }
         if let advertise = cluster.advertise, !cluster.members.contains(advertise) {
-            throw SettingsError("advertise \(advertise) is not in the member list (\(cluster.members.map(\.description).joined(separator: ", ")))")
+            throw SettingsError(
+                "advertise \(advertise) is not in the member list (\(cluster.members.map(\.description).joined(separator: ", ")))"
+            )
         }
     }
 
@@ -122,10 +134,12 @@ public struct ServeSettings: Sendable {
             let trimmed = entry.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { return nil }
             guard let address = MemberAddress(parsing: trimmed) else {
-                throw SettingsError("\(source): '\(trimmed)' is not a member address (host:port, the member's main port)")
+                throw SettingsError(
+                    "\(source): '\(trimmed)' is not a member address (host:port, the member's main port)")
             }
             guard address.port <= 65535 - 1001 else {
-                throw SettingsError("\(source): port \(address.port) of '\(trimmed)' is too high: the cluster port is port+1001")
+                throw SettingsError(
+                    "\(source): port \(address.port) of '\(trimmed)' is too high: the cluster port is port+1001")
             }
             return address
         }
@@ -134,7 +148,9 @@ public struct ServeSettings: Sendable {
     private func seconds(_ key: String, _ text: String, range: ClosedRange<Double>) throws -> TimeAmount {
         guard let seconds = Double(text), range.contains(seconds) else {
             let bound = { (value: Double) in value == value.rounded() ? String(Int(value)) : String(value) }
-            throw SettingsError("\(key) must be a number of seconds from \(bound(range.lowerBound)) to \(bound(range.upperBound)), got '\(text)'")
+            throw SettingsError(
+                "\(key) must be a number of seconds from \(bound(range.lowerBound)) to \(bound(range.upperBound)), got '\(text)'"
+            )
         }
         return .milliseconds(Int64(seconds * 1000))
     }

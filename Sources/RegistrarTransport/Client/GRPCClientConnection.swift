@@ -51,7 +51,8 @@ public final class GRPCClientConnection: Sendable {
         let channel = try await bootstrap.connect(host: host, port: port).get()
         return try await channel.eventLoop.submit {
             let frames = try channel.pipeline.syncOperations.handler(type: GRPCClientFrameHandler.self)
-            return GRPCClientConnection(channel: channel, frames: frames, authority: "\(host):\(port)", maximumMessageSize: maximumMessageSize)
+            return GRPCClientConnection(
+                channel: channel, frames: frames, authority: "\(host):\(port)", maximumMessageSize: maximumMessageSize)
         }.get()
     }
 
@@ -81,8 +82,10 @@ public final class GRPCClientConnection: Sendable {
         let frames = self.frames
         return eventLoop.submit {
             let consumer = GRPCClientFrameHandler.Consumer.callbacks(onMessage: onMessage, onClose: onClose)
-            guard let streamID = frames.value.open(
-                headers: requestHeaders, timeout: localDeadline, consumer: consumer, flush: true) else {
+            guard
+                let streamID = frames.value.open(
+                    headers: requestHeaders, timeout: localDeadline, consumer: consumer, flush: true)
+            else {
                 throw GRPCStatus(.unavailable, "connection closed")
             }
             return GRPCClientCall(frames: frames, streamID: streamID)
@@ -91,12 +94,16 @@ public final class GRPCClientConnection: Sendable {
 
     /// One unary call: sends `request`, returns the single response message or throws its status.
     /// A call with no answer within `timeout` fails with DEADLINE_EXCEEDED and is reset.
-    public func unary(path: String, request: ByteBuffer, timeout: TimeAmount = .seconds(3)) -> EventLoopFuture<ByteBuffer> {
+    public func unary(path: String, request: ByteBuffer, timeout: TimeAmount = .seconds(3)) -> EventLoopFuture<
+        ByteBuffer
+    > {
         let promise = eventLoop.makePromise(of: ByteBuffer.self)
         let requestHeaders = headers(path: path, timeout: timeout)
         let frames = self.frames
         frames.withHandler { frames in
-            guard let id = frames.open(headers: requestHeaders, timeout: timeout, consumer: .unary(promise), flush: false) else { return }
+            guard
+                let id = frames.open(headers: requestHeaders, timeout: timeout, consumer: .unary(promise), flush: false)
+            else { return }
             frames.send(request, on: id, endStream: true)
         }
         return promise.futureResult

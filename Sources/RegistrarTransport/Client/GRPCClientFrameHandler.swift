@@ -66,7 +66,9 @@ final class GRPCClientFrameHandler: ChannelInboundHandler {
             // For example after the server's GOAWAY: the stream was never created.
             self?.finish(streamID, GRPCStatus(.unavailable, "could not open a stream: \(error)"), stream: .gone)
         }
-        context.write(wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: headers)))), promise: opened)
+        context.write(
+            wrapOutboundOut(HTTP2Frame(streamID: streamID, payload: .headers(.init(headers: headers)))), promise: opened
+        )
         if flushes.flushAfterWrite(flush: flush) { context.flush() }
         return streamID
     }
@@ -114,7 +116,9 @@ final class GRPCClientFrameHandler: ChannelInboundHandler {
         case .headers(let headers):
             if let status = headers.headers.first(name: "grpc-status") {
                 let message = headers.headers.first(name: "grpc-message").map(GRPCMessageEncoding.decode) ?? ""
-                finish(frame.streamID, GRPCStatus(GRPCStatus.Code(trailerValue: status), message), stream: headers.endStream ? .endOurSide : .reset)
+                finish(
+                    frame.streamID, GRPCStatus(GRPCStatus.Code(trailerValue: status), message),
+                    stream: headers.endStream ? .endOurSide : .reset)
             } else if let code = headers.headers.first(name: ":status"), code != "200" {
                 finish(frame.streamID, GRPCStatus(.unavailable, "HTTP status \(code)"), stream: .reset)
             } else if headers.endStream {
@@ -134,7 +138,9 @@ final class GRPCClientFrameHandler: ChannelInboundHandler {
                 finish(frame.streamID, GRPCStatus(.resourceExhausted, "bad response framing: \(error)"), stream: .reset)
                 return
             }
-            if data.endStream { finish(frame.streamID, GRPCStatus(.internal, "stream ended without trailers"), stream: .endOurSide) }
+            if data.endStream {
+                finish(frame.streamID, GRPCStatus(.internal, "stream ended without trailers"), stream: .endOurSide)
+            }
         case .rstStream(let code):
             finish(frame.streamID, GRPCStatus(.unavailable, "stream reset by server (\(code))"), stream: .gone)
         default:
@@ -186,7 +192,8 @@ final class GRPCClientFrameHandler: ChannelInboundHandler {
         stream.deadlineTask?.cancel()
         switch ending {
         case .reset: write(.rstStream(.cancel), on: streamID)
-        case .endOurSide where !stream.sentEnd: write(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)), on: streamID)
+        case .endOurSide where !stream.sentEnd:
+            write(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true)), on: streamID)
         case .endOurSide, .gone: break
         }
         Self.tell(stream.consumer, status, response: stream.response)

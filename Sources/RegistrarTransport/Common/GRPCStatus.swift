@@ -59,7 +59,8 @@ enum GRPCMessageEncoding {
         var iterator = Array(value.utf8)[...]
         while let byte = iterator.popFirst() {
             if byte == UInt8(ascii: "%"), iterator.count >= 2,
-               let decoded = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16) {
+                let decoded = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16)
+            {
                 bytes.append(decoded)
                 iterator = iterator.dropFirst(2)
             } else {

@@ -6,7 +6,8 @@ public enum GRPCTimeout {
     public static func parse(_ value: String) -> TimeAmount? {
         let utf8 = Array(value.utf8)
         guard utf8.count >= 2, utf8.count <= 9, let amount = Int64(String(decoding: utf8.dropLast(), as: UTF8.self)),
-              amount >= 0 else { return nil }
+            amount >= 0
+        else { return nil }
         switch utf8.last! {
         case UInt8(ascii: "H"): return .hours(amount)
         case UInt8(ascii: "M"): return .minutes(amount)

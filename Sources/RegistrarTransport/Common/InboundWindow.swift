@@ -15,7 +15,9 @@ enum InboundWindow {
 
     /// The WINDOW_UPDATE frame `event` calls for, if any.
     static func update(for event: NIOHTTP2WindowUpdatedEvent) -> HTTP2Frame? {
-        guard let remaining = event.inboundWindowSize, let increment = increment(remaining: remaining) else { return nil }
+        guard let remaining = event.inboundWindowSize, let increment = increment(remaining: remaining) else {
+            return nil
+        }
         return HTTP2Frame(streamID: event.streamID, payload: .windowUpdate(windowSizeIncrement: increment))
     }
 }

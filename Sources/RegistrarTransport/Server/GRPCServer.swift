@@ -67,7 +67,9 @@ public final class GRPCServer: Sendable {
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             // Each connection keeps its read buffer between reads; SDK requests are a few
             // hundred bytes, so start at 256 (NIO's default is 2 KiB). Large reads still grow it.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536))
+            .childChannelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65_536)
+            )
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     try self.configureConnection(channel, configuration: configuration)
@@ -78,7 +80,8 @@ public final class GRPCServer: Sendable {
     }
 
     private func configureConnection(_ channel: Channel, configuration: Configuration) throws {
-        let info = GRPCConnectionInfo(channel: channel, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress)
+        let info = GRPCConnectionInfo(
+            channel: channel, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress)
         let handler = acceptor(info)
         let key = ObjectIdentifier(channel)
         state.withLock { $0.connections[key] = info }
@@ -109,8 +112,12 @@ public final class GRPCServer: Sendable {
         streamConfiguration.streamResetFrameRateLimit.windowLength = .seconds(5)
         streamConfiguration.streamErrorRateLimit.maximumCount = 16
         streamConfiguration.streamErrorRateLimit.windowLength = .milliseconds(2500)
-        try sync.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connectionConfiguration, streamConfiguration: streamConfiguration))
-        try sync.addHandler(GRPCServerFrameHandler(router: handler, maximumMessageSize: configuration.maximumMessageSize))
+        try sync.addHandler(
+            NIOHTTP2Handler(
+                mode: .server, connectionConfiguration: connectionConfiguration,
+                streamConfiguration: streamConfiguration))
+        try sync.addHandler(
+            GRPCServerFrameHandler(router: handler, maximumMessageSize: configuration.maximumMessageSize))
     }
 
     /// The keepalive clock of `eventLoop`; must be called on that loop.
@@ -118,7 +125,9 @@ public final class GRPCServer: Sendable {
         let key = ObjectIdentifier(eventLoop)
         return state.withLock { state in
             if let clock = state.keepaliveClocks[key] { return clock.value }
-            let clock = KeepaliveClock(eventLoop: eventLoop, interval: configuration.keepaliveInterval, timeout: configuration.keepaliveTimeout)
+            let clock = KeepaliveClock(
+                eventLoop: eventLoop, interval: configuration.keepaliveInterval, timeout: configuration.keepaliveTimeout
+            )
             state.keepaliveClocks[key] = NIOLoopBound(clock, eventLoop: eventLoop)
             return clock
         }

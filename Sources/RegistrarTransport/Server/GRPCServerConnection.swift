@@ -29,7 +29,8 @@ public struct GRPCConnectionInfo: Sendable {
     public func goAway(grace: TimeAmount) {
         let channel = self.channel
         channel.eventLoop.execute {
-            let frame = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
+            let frame = HTTP2Frame(
+                streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
             channel.writeAndFlush(frame, promise: nil)
             channel.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
         }

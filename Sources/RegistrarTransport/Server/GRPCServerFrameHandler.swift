@@ -58,7 +58,8 @@ final class GRPCServerFrameHandler: ChannelInboundHandler {
                 // Request trailers: nothing in them matters to us.
                 if headers.endStream { inboundFinished(call) }
             } else {
-                receivedRequestHeaders(headers.headers, endStream: headers.endStream, streamID: frame.streamID, context: context)
+                receivedRequestHeaders(
+                    headers.headers, endStream: headers.endStream, streamID: frame.streamID, context: context)
             }
         case .data(let data):
             guard let call = calls[frame.streamID], case .byteBuffer(let bytes) = data.data else { return }
@@ -123,7 +124,9 @@ final class GRPCServerFrameHandler: ChannelInboundHandler {
         }
     }
 
-    private func receivedRequestHeaders(_ headers: HPACKHeaders, endStream: Bool, streamID: HTTP2StreamID, context: ChannelHandlerContext) {
+    private func receivedRequestHeaders(
+        _ headers: HPACKHeaders, endStream: Bool, streamID: HTTP2StreamID, context: ChannelHandlerContext
+    ) {
         let path = headers.first(name: ":path") ?? ""
         let timeoutHeader = headers.first(name: "grpc-timeout")
         let timeout = timeoutHeader.flatMap(GRPCTimeout.parse)
@@ -143,14 +146,16 @@ final class GRPCServerFrameHandler: ChannelInboundHandler {
             return call.finish(GRPCStatus(.invalidArgument, "content-type must be application/grpc"))
         }
         if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
-            return call.finish(GRPCStatus(.unimplemented, "grpc-encoding '\(encoding)' is not supported; send uncompressed messages"))
+            return call.finish(
+                GRPCStatus(.unimplemented, "grpc-encoding '\(encoding)' is not supported; send uncompressed messages"))
         }
         guard let handler = router.handler(forPath: path, call: call) else {
             return call.finish(GRPCStatus(.unimplemented, "method \(path) is not implemented"))
         }
         call.handler = handler
         if let deadline = call.deadline {
-            call.deadlineTask = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self, weak call] in
+            call.deadlineTask = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
+                [weak self, weak call] in
                 if let self, let call { self.deadlineExpired(call) }
             }
         }
@@ -166,7 +171,8 @@ final class GRPCServerFrameHandler: ChannelInboundHandler {
                 call.handler = nil
                 switch error {
                 case .messageTooLarge(let size, let limit):
-                    call.finish(GRPCStatus(.resourceExhausted, "message of \(size) bytes exceeds the limit of \(limit) bytes"))
+                    call.finish(
+                        GRPCStatus(.resourceExhausted, "message of \(size) bytes exceeds the limit of \(limit) bytes"))
                 case .compressedMessage:
                     call.finish(GRPCStatus(.unimplemented, "compressed messages are not supported"))
                 }

@@ -72,7 +72,9 @@ final class KeepaliveHandler: ChannelInboundHandler {
             }
         } else if now - lastRead >= clock.interval {
             pingSentAt = now
-            let ping = HTTP2Frame(streamID: .rootStream, payload: .ping(HTTP2PingData(withInteger: UInt64(now.uptimeNanoseconds)), ack: false))
+            let ping = HTTP2Frame(
+                streamID: .rootStream,
+                payload: .ping(HTTP2PingData(withInteger: UInt64(now.uptimeNanoseconds)), ack: false))
             // Written from the tail so that it passes through the HTTP/2 handler behind us.
             context.channel.writeAndFlush(ping, promise: nil)
         }

@@ -155,7 +155,9 @@ extension JSONReader {
                     cursor += 4
                     if (0xD800...0xDBFF).contains(scalar) {
                         // A high surrogate must be followed by an escaped low one.
-                        guard cursor + 1 < buffer.count, buffer[cursor] == UInt8(ascii: "\\"), buffer[cursor + 1] == UInt8(ascii: "u") else { throw .invalid }
+                        guard cursor + 1 < buffer.count, buffer[cursor] == UInt8(ascii: "\\"),
+                            buffer[cursor + 1] == UInt8(ascii: "u")
+                        else { throw .invalid }
                         let low = try hex4(cursor + 2)
                         guard (0xDC00...0xDFFF).contains(low) else { throw .invalid }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
@@ -195,7 +197,8 @@ extension Int {
         for b in bytes.dropFirst(negative ? 1 : 0) {
             let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
             let digit = Int(b - UInt8(ascii: "0"))
-            let (next, overflow2) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
+            let (next, overflow2) =
+                negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
             if overflow1 || overflow2 { return nil }
             value = next
         }

@@ -119,7 +119,8 @@ public struct BatchInstanceRequest: Codable, Sendable, NamingRequestFields {
     public var type: String?
     public var instances: [InstanceBody]?
 
-    public init(namespace: String?, serviceName: String?, groupName: String?, type: String?, instances: [InstanceBody]?) {
+    public init(namespace: String?, serviceName: String?, groupName: String?, type: String?, instances: [InstanceBody]?)
+    {
         self.namespace = namespace
         self.serviceName = serviceName
         self.groupName = groupName
@@ -138,7 +139,9 @@ public struct ServiceQueryRequest: Codable, Sendable, NamingRequestFields {
     public var healthyOnly: Bool?
     public var udpPort: Int?
 
-    public init(namespace: String?, serviceName: String?, groupName: String?, cluster: String? = nil, healthyOnly: Bool? = nil) {
+    public init(
+        namespace: String?, serviceName: String?, groupName: String?, cluster: String? = nil, healthyOnly: Bool? = nil
+    ) {
         self.namespace = namespace
         self.serviceName = serviceName
         self.groupName = groupName
@@ -192,7 +195,8 @@ public struct ConnectionSetupRequest: Codable, Sendable, IdentifiedRequest {
     /// Present (even empty) only for clients that negotiate abilities and wait for SetupAck.
     public var abilityTable: [String: Bool]?
 
-    public init(clientVersion: String?, tenant: String? = nil, labels: [String: String]?, abilityTable: [String: Bool]?) {
+    public init(clientVersion: String?, tenant: String? = nil, labels: [String: String]?, abilityTable: [String: Bool]?)
+    {
         self.clientVersion = clientVersion
         self.tenant = tenant
         self.labels = labels

@@ -7,9 +7,10 @@ import UnixSignals
 
 /// Options every operator verb shares: where the servers are and how long to wait.
 struct ClientOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Servers as host:port[,host:port] (main/HTTP port; gRPC is port+1000). Default: $REGISTRAR_SERVER, else 127.0.0.1:8848.",
-        valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "Servers as host:port[,host:port] (main/HTTP port; gRPC is port+1000). Default: $REGISTRAR_SERVER, else 127.0.0.1:8848.",
+            valueName: "host:port"))
     var server: String?
 
     @Option(help: "Namespace (default public).")
@@ -22,7 +23,8 @@ struct ClientOptions: ParsableArguments {
     var verbose = false
 
     var serverList: String {
-        server ?? ProcessInfo.processInfo.environment["REGISTRAR_SERVER"].flatMap { $0.isEmpty ? nil : $0 } ?? "127.0.0.1:8848"
+        server ?? ProcessInfo.processInfo.environment["REGISTRAR_SERVER"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "127.0.0.1:8848"
     }
 
     func validate() throws {
@@ -76,7 +78,11 @@ enum CLILogging {
 
     /// Once per process, as swift-log requires.
     static func bootstrap(verbose: Bool) {
-        guard bootstrapped.withLock({ done in defer { done = true }; return !done }) else { return }
+        guard
+            bootstrapped.withLock({ done in
+                defer { done = true }; return !done
+            })
+        else { return }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = verbose ? .info : .error
@@ -103,5 +109,7 @@ struct CLIFailure: Error, CustomStringConvertible {
 
 extension ServiceInstance {
     var endpoint: String { ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)" }
-    var metadataText: String { "{" + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}" }
+    var metadataText: String {
+        "{" + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
+    }
 }

@@ -20,9 +20,12 @@ struct Instances: AsyncParsableCommand {
 
     func run() async throws {
         let instances = try await options.withClient { client in
-            let instances = try await client.allInstances(service: target.service, group: target.group, clusters: cluster, healthyOnly: healthyOnly)
+            let instances = try await client.allInstances(
+                service: target.service, group: target.group, clusters: cluster, healthyOnly: healthyOnly)
             if instances.isEmpty, try await !client.allServiceNames(group: target.group).contains(target.service) {
-                throw CLIFailure("no service \(target.groupedName) in namespace \(options.namespace.isEmpty ? "public" : options.namespace)")
+                throw CLIFailure(
+                    "no service \(target.groupedName) in namespace \(options.namespace.isEmpty ? "public" : options.namespace)"
+                )
             }
             return instances
         }
@@ -31,16 +34,25 @@ struct Instances: AsyncParsableCommand {
         } else if instances.isEmpty {
             say("(no instances)")
         } else {
-            let rows = instances.map { [$0.ip, "\($0.port)", formatWeight($0.weight), "\($0.healthy)", "\($0.enabled)", $0.clusterName, $0.metadataText] }
-            for line in table(header: ["IP", "PORT", "WEIGHT", "HEALTHY", "ENABLED", "CLUSTER", "METADATA"], rows: rows) { say(line) }
+            let rows = instances.map {
+                [
+                    $0.ip, "\($0.port)", formatWeight($0.weight), "\($0.healthy)", "\($0.enabled)", $0.clusterName,
+                    $0.metadataText,
+                ]
+            }
+            for line in table(
+                header: ["IP", "PORT", "WEIGHT", "HEALTHY", "ENABLED", "CLUSTER", "METADATA"], rows: rows)
+            { say(line) }
         }
     }
 }
 
 extension ServiceInstance {
     var jsonObject: [String: Any] {
-        ["ip": ip, "port": port, "weight": weight, "healthy": healthy, "enabled": enabled, "ephemeral": ephemeral,
-         "clusterName": clusterName, "metadata": metadata, "instanceId": instanceId]
+        [
+            "ip": ip, "port": port, "weight": weight, "healthy": healthy, "enabled": enabled, "ephemeral": ephemeral,
+            "clusterName": clusterName, "metadata": metadata, "instanceId": instanceId,
+        ]
     }
 }
 
@@ -54,7 +66,8 @@ func table(header: [String], rows: [[String]]) -> [String] {
     let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
     return all.map { row in
         row.indices.map { column in
-            column == row.count - 1 ? row[column] : row[column].padding(toLength: widths[column], withPad: " ", startingAt: 0)
+            column == row.count - 1
+                ? row[column] : row[column].padding(toLength: widths[column], withPad: " ", startingAt: 0)
         }.joined(separator: "  ")
     }
 }

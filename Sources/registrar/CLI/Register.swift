@@ -6,7 +6,8 @@ import RegistrarClient
 struct Register: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Register an instance and hold it until Ctrl-C (or SIGTERM), then deregister it.",
-        discussion: "The instance lives as long as this process's connection, like any SDK client's: if the server restarts, it is registered again."
+        discussion:
+            "The instance lives as long as this process's connection, like any SDK client's: if the server restarts, it is registered again."
     )
 
     @OptionGroup var options: ClientOptions
@@ -36,7 +37,9 @@ struct Register: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let instance = ServiceInstance(ip: address.ip, port: address.port, weight: weight, clusterName: address.cluster, metadata: try parsedMetadata())
+        let instance = ServiceInstance(
+            ip: address.ip, port: address.port, weight: weight, clusterName: address.cluster,
+            metadata: try parsedMetadata())
         try await options.withClient { client in
             try await client.registerInstance(instance, service: target.service, group: target.group)
             say("registered \(instance.endpoint) in \(target.groupedName); holding until Ctrl-C")

@@ -22,8 +22,11 @@ struct Watch: AsyncParsableCommand {
                     var known: [String: ServiceInstance]?
                     for await info in updates {
                         if known == nil { say("watching \(target.groupedName): \(info.instances.count) instance(s)") }
-                        let current = Dictionary(info.instances.map { ($0.watchKey, $0) }, uniquingKeysWith: { first, _ in first })
-                        for line in WatchDiff.lines(from: known ?? [:], to: current) { say("\(WatchDiff.timestamp()) \(line)") }
+                        let current = Dictionary(
+                            info.instances.map { ($0.watchKey, $0) }, uniquingKeysWith: { first, _ in first })
+                        for line in WatchDiff.lines(from: known ?? [:], to: current) {
+                            say("\(WatchDiff.timestamp()) \(line)")
+                        }
                         known = current
                     }
                 }
@@ -62,8 +65,12 @@ enum WatchDiff {
         var changes: [String] = []
         if before.healthy != after.healthy { changes.append("healthy: \(before.healthy)→\(after.healthy)") }
         if before.enabled != after.enabled { changes.append("enabled: \(before.enabled)→\(after.enabled)") }
-        if before.weight != after.weight { changes.append("weight: \(formatWeight(before.weight))→\(formatWeight(after.weight))") }
-        if before.metadata != after.metadata { changes.append("metadata: \(before.metadataText)→\(after.metadataText)") }
+        if before.weight != after.weight {
+            changes.append("weight: \(formatWeight(before.weight))→\(formatWeight(after.weight))")
+        }
+        if before.metadata != after.metadata {
+            changes.append("metadata: \(before.metadataText)→\(after.metadataText)")
+        }
         return changes
     }
 
