@@ -39,6 +39,9 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         // SQLite (system libsqlite3-dev) for the durable store: persistent instances, services, namespaces.
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // HMAC-SHA256 for access tokens (JWT HS256), and bcrypt for passwords.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // The wire contract: protobuf envelope (generated from proto/), PayloadCodec, the JSON
@@ -70,6 +73,8 @@ let package = Package(
                 "RegistrarCore", "RegistrarWire", "RegistrarTransport", "RegistrarStorage",
                 .nioCore, .nioPosix, .nioHTTP1, .logging, .lifecycle, .compress,
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
             ],
             swiftSettings: strict
         ),

@@ -105,16 +105,19 @@ public final class NacosConnection: Sendable {
         }
     }
 
-    /// Sends one unary request and returns the response payload.
-    public func request(type: String, json: [UInt8], timeout: TimeAmount = .seconds(3)) async throws -> WireMessage {
-        try await NacosConnection.unary(transport, type: type, json: json, timeout: timeout)
+    /// Sends one unary request and returns the response payload. `headers` go in the Payload's
+    /// metadata (`accessToken`, as Nacos clients send it).
+    public func request(
+        type: String, json: [UInt8], headers: [String: String] = [:], timeout: TimeAmount = .seconds(3)
+    ) async throws -> WireMessage {
+        try await NacosConnection.unary(transport, type: type, json: json, headers: headers, timeout: timeout)
     }
 
     /// Sends one unary request with an encodable body.
-    public func request<T: Encodable>(_ type: String, _ body: T, timeout: TimeAmount = .seconds(3)) async throws
-        -> WireMessage
-    {
-        try await request(type: type, json: Array(try JSONEncoder().encode(body)), timeout: timeout)
+    public func request<T: Encodable>(
+        _ type: String, _ body: T, headers: [String: String] = [:], timeout: TimeAmount = .seconds(3)
+    ) async throws -> WireMessage {
+        try await request(type: type, json: Array(try JSONEncoder().encode(body)), headers: headers, timeout: timeout)
     }
 
     /// Sends a response on the bi-stream (for callers that set `autoAck` to false).
@@ -134,10 +137,11 @@ public final class NacosConnection: Sendable {
         await transport.close()
     }
 
-    static func unary(_ transport: GRPCClientConnection, type: String, json: [UInt8], timeout: TimeAmount) async throws
-        -> WireMessage
-    {
-        let payload = ByteBuffer(bytes: PayloadCodec.encode(type: type, json: json))
+    static func unary(
+        _ transport: GRPCClientConnection, type: String, json: [UInt8], headers: [String: String] = [:],
+        timeout: TimeAmount
+    ) async throws -> WireMessage {
+        let payload = ByteBuffer(bytes: PayloadCodec.encode(type: type, json: json, headers: headers))
         let response = try await transport.unary(path: "/Request/request", request: payload, timeout: timeout).get()
         return try PayloadCodec.decode(Array(response.readableBytesView))
     }

@@ -162,6 +162,8 @@ extension DurableStore {
                     """,
                 arguments: key(service) + [cluster, check.kind.rawValue, check.path, check.expectedStatus]
             )
+        case let .access(change):
+            try applyAccess(change, db)
         }
     }
 
@@ -201,6 +203,7 @@ extension DurableStore {
                     check
                 ))
         }
+        state.access = try readAccess(db)
         return state
     }
 

@@ -50,6 +50,27 @@ enum Schema {
                     );
                     """)
         }
+        migrator.registerMigration("v2: users, roles, permissions") { db in
+            // Nacos's table and column names, so that an operator who knows Nacos knows these.
+            try db.execute(
+                sql: """
+                    CREATE TABLE users (
+                        username TEXT PRIMARY KEY NOT NULL,
+                        password TEXT NOT NULL
+                    );
+                    CREATE TABLE roles (
+                        role TEXT NOT NULL,
+                        username TEXT NOT NULL,
+                        PRIMARY KEY (role, username)
+                    );
+                    CREATE TABLE permissions (
+                        role TEXT NOT NULL,
+                        resource TEXT NOT NULL,
+                        action TEXT NOT NULL,
+                        PRIMARY KEY (role, resource, action)
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -13,6 +13,8 @@ public enum StoredChange: Sendable, Equatable {
     case deleteNamespace(id: String)
     /// The health check of one cluster of a service.
     case putHealthCheck(ServiceKey, cluster: String, HealthCheckSpec)
+    /// Users, roles and permissions.
+    case access(AccessChange)
 }
 
 /// Everything the store holds, as read at startup.
@@ -21,6 +23,7 @@ public struct StoredState: Sendable {
     public var services: [(key: ServiceKey, metadata: ServiceMetadata)] = []
     public var instances: [(service: ServiceKey, instance: Instance)] = []
     public var healthChecks: [(service: ServiceKey, cluster: String, check: HealthCheckSpec)] = []
+    public var access = AccessModel()
 
     public init() {}
 }

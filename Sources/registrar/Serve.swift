@@ -65,6 +65,26 @@ struct Serve: AsyncParsableCommand {
         help: "Cluster mode: seconds between digests sent to each peer (default 5).")
     var verifyInterval: String?
 
+    @Option(
+        help: """
+            Who must log in: auto (default: like on once an admin password exists; until then only \
+            loopback clients are served), on, or off.
+            """)
+    var auth: String?
+
+    @Option(name: .customLong("token-ttl"), help: "Seconds an access token stays valid (default 18000).")
+    var tokenTTL: String?
+
+    @Option(
+        name: .customLong("token-secret"),
+        help: "Base64 key (32+ bytes) that signs tokens; the same on every member. Default: <data-dir>/token.secret.")
+    var tokenSecret: String?
+
+    @Option(
+        name: .customLong("admin-password-file"),
+        help: "A file holding the first password of the admin 'nacos' (or set REGISTRAR_ADMIN_PASSWORD).")
+    var adminPasswordFile: String?
+
     @Option(help: "A config file of 'key = value' lines.")
     var config: String?
 
@@ -77,7 +97,8 @@ struct Serve: AsyncParsableCommand {
                     "host": host, "port": port, "grpc-port": grpcPort, "data-dir": dataDir, "log-level": logLevel,
                     "health-check-interval": healthCheckInterval, "members": members, "cluster-conf": clusterConf,
                     "cluster-secret": clusterSecret, "advertise": advertise, "replica-lease": replicaLease,
-                    "verify-interval": verifyInterval,
+                    "verify-interval": verifyInterval, "auth": auth, "token-ttl": tokenTTL,
+                    "token-secret": tokenSecret, "admin-password-file": adminPasswordFile,
                 ],
                 environment: ProcessInfo.processInfo.environment,
                 configFile: config

@@ -308,7 +308,7 @@ def serve_once(workdir: Path, *args: str, timeout: float = 15.0) -> subprocess.C
     try:
         return subprocess.run(die_with_parent(cmd), stdin=subprocess.DEVNULL, capture_output=True,
                               encoding="utf-8", errors="replace", timeout=timeout,
-                              env=RegistrarServer.environment(), cwd=str(workdir))
+                              env=RegistrarServer.clean_environment(), cwd=str(workdir))
     except subprocess.TimeoutExpired as e:   # subprocess.run has killed it
         raise AssertionError(f"$ {' '.join(cmd)}\nstill running after {timeout:.0f}s (expected a refusal)\n"
                              f"stdout: {e.stdout!r}\nstderr: {e.stderr!r}") from None

@@ -147,8 +147,11 @@ def retry_start(attempt: Callable[[int], Any], cleanup: Callable[[], None], atte
 class RegistrarServer:
     """One `registrar serve` process on loopback with its own data dir and log file."""
 
-    def __init__(self, workdir: Path, binary: Optional[Path] = None, name: str = "server"):
+    def __init__(self, workdir: Path, binary: Optional[Path] = None, name: str = "server",
+                 extra_args: Sequence[str] = (), extra_env: Optional[dict] = None):
         self.binary = Path(binary) if binary else resolve_binary()
+        self.extra_args = list(extra_args)
+        self.extra_env = dict(extra_env or {})
         self.workdir = Path(workdir)
         self.name = name
         self.data_dir = self.workdir / f"{name}-data"
@@ -173,10 +176,10 @@ class RegistrarServer:
                "--data-dir", str(self.data_dir)]
         if os.environ.get("INTEROP_SERVER_LOG_LEVEL"):
             cmd += ["--log-level", os.environ["INTEROP_SERVER_LOG_LEVEL"]]
-        return cmd
+        return cmd + self.extra_args
 
     @staticmethod
-    def environment() -> dict:
+    def clean_environment() -> dict:
         # `registrar serve` also reads REGISTRAR_* variables and a REGISTRAR_CONFIG file
         # (e.g. REGISTRAR_GRPC_PORT would move the SDK port away from P+1000): drop them.
         env = scrub_nacos_env()
@@ -184,6 +187,10 @@ class RegistrarServer:
             if k.startswith("REGISTRAR_"):
                 del env[k]
         return env
+
+    def environment(self) -> dict:
+        """The clean environment plus the variables this server was made with."""
+        return {**self.clean_environment(), **self.extra_env}
 
     def start(self, timeout: float = STARTUP_TIMEOUT) -> "RegistrarServer":
         if not self.binary.exists():
@@ -438,10 +445,14 @@ class PyClients:
         self.clients: list = []
 
     async def new(self, *, update_cache_when_empty: bool = False, namespace: str = "",
-                  app_name: str = "registrar-interop"):
+                  app_name: str = "registrar-interop", username: Optional[str] = None,
+                  password: Optional[str] = None):
         from v2.nacos import ClientConfigBuilder, NacosNamingService
 
-        cfg = (ClientConfigBuilder()
+        builder = ClientConfigBuilder()
+        if username is not None:
+            builder = builder.username(username).password(password or "")
+        cfg = (builder
                .server_address(self.server.addr)
                .namespace_id(namespace)
                .log_dir(str(self.sdk_dir / "py-logs"))

@@ -48,7 +48,7 @@ Endpoint = Tuple[str, int]
 
 def cli_env(workdir: Path, extra: Optional[Dict[str, str]] = None) -> dict:
     # no REGISTRAR_* (REGISTRAR_SERVER would redirect the CLI) and no NACOS_CLIENT_*
-    env = RegistrarServer.environment()
+    env = RegistrarServer.clean_environment()
     env["HOME"] = str(workdir)
     env.update(extra or {})
     return env

@@ -151,7 +151,7 @@ struct DurableDataTests {
 
     @Test func aFullDiskFailsTheWriteClearlyAndMemoryMatchesDisk() async throws {
         let directory = Self.dataDirectory()
-        var server = try await Self.server(directory) { $0.dataFileMaximumPages = 12 }
+        var server = try await Self.server(directory) { $0.dataFileMaximumPages = 20 }
         let metadata = #"{"blob":"\#(String(repeating: "x", count: 1000))"}"#
         var acknowledged: [String] = []
         var refusal: V1Client.Reply?

@@ -42,7 +42,14 @@ struct HealthCheckTests {
         await primary.close()
         let down = try await subscriber.nextPush(of: "pg") { $0.first?.healthy == false }
         #expect(down != nil, "no push of the instance turning unhealthy")
-        // One of two healthy is under the 0.6 threshold: reads return both, marked healthy.
+        // One of two healthy is under the 0.6 threshold: reads return both, marked healthy. The
+        // guarded service's instance on the closed port is probed on its own schedule: wait for it.
+        let http = server.http
+        #expect(
+            try await eventually {
+                try await http.list("guarded", [("healthyOnly", "true")]).object["reachProtectionThreshold"] as? Bool
+                    == true
+            })
         let guarded = try await server.http.list("guarded", [("healthyOnly", "true")]).object
         #expect((guarded["hosts"] as? [[String: Any]])?.count == 2)
         #expect((guarded["hosts"] as? [[String: Any]])?.allSatisfy { $0["healthy"] as? Bool == true } == true)

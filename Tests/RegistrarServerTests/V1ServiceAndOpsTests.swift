@@ -80,15 +80,12 @@ struct V1ServiceAndOpsTests {
         #expect(nodes["code"] as? Int == 200 && members.count == 1 && members[0]["state"] as? String == "UP")
         #expect(members[0]["ip"] as? String == "127.0.0.1")
 
-        for path in ["/nacos/v1/auth/login", "/nacos/v1/auth/users/login"] {
+        // In protected mode (no admin yet) there is nobody to log in as; loopback is served
+        // without a token, and a token, valid or not, changes nothing (AuthTests covers login).
+        for path in ["/nacos/v1/auth/login", "/nacos/v1/auth/users/login", "/nacos/v3/auth/user/login"] {
             let login = try await http.call("POST", path, form: [("username", "nacos"), ("password", "nacos")])
-            let token = try #require(login.object["accessToken"] as? String)
-            #expect(
-                !token.isEmpty && login.object["tokenTtl"] as? Int == 18000
-                    && login.object["username"] as? String == "nacos")
-            #expect(login.headers["authorization"] == "Bearer \(token)")
+            #expect(login.status == 403 && login.object["accessToken"] == nil, "\(path): \(login.body)")
         }
-        // Calls that carry a token work as without one (auth is not enforced yet).
         #expect(try await http.list("metered", [("accessToken", "anything")]).hosts.count == 1)
     }
 }

@@ -44,6 +44,33 @@ struct DurableStoreTests {
         #expect(state.healthChecks.count == 1 && state.healthChecks.first?.cluster == "DEFAULT")
     }
 
+    @Test func usersRolesAndPermissionsSurviveReopeningAsTheModelSawThem() async throws {
+        let dir = directory()
+        let changes: [AccessChange] = [
+            .putUser("nacos", passwordHash: "$2b$10$hash-a"), .putUser("ann", passwordHash: "$2b$10$hash-b"),
+            .bind(RoleBinding(role: AccessModel.adminRole, username: "nacos")),
+            .bind(RoleBinding(role: "readers", username: "ann")),
+            .grant(Permission(role: "readers", resource: "public:*:*", action: "r")),
+            .grant(Permission(role: "readers", resource: "dev:*:*", action: "rw")),
+            .revoke(Permission(role: "readers", resource: "dev:*:*", action: "rw")),
+            .putUser("gone", passwordHash: "x"), .bind(RoleBinding(role: "readers", username: "gone")),
+            .deleteUser("gone"),
+        ]
+        var expected = AccessModel()
+        for change in changes { expected.apply(change) }
+        do {
+            let store = try DurableStore(directory: dir)
+            try await store.commit(changes.map { .access($0) })
+            store.close()
+        }
+        let reopened = try DurableStore(directory: dir)
+        defer { reopened.close() }
+        let loaded = try reopened.load().access
+        #expect(loaded == expected)
+        #expect(loaded.users.keys.sorted() == ["ann", "nacos"] && loaded.hasAdmin)
+        #expect(loaded.permissions == [Permission(role: "readers", resource: "public:*:*", action: "r")])
+    }
+
     @Test func aSecondStoreOnTheSameFileIsRefusedWithTheReason() throws {
         let dir = directory()
         let first = try DurableStore(directory: dir)

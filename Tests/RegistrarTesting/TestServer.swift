@@ -47,8 +47,10 @@ public struct TestServer: Sendable {
     }
 
     /// One counter of the operator metrics endpoint, e.g. `grpcConnectionCount`.
-    public func metric(_ name: String) async throws -> Int? {
-        try await http.call("GET", "/nacos/v1/ns/operator/metrics", [("onlyStatus", "false")]).object[name] as? Int
+    public func metric(_ name: String, token: String? = nil) async throws -> Int? {
+        let auth = token.map { [("accessToken", $0)] } ?? []
+        return try await http.call("GET", "/nacos/v1/ns/operator/metrics", [("onlyStatus", "false")] + auth)
+            .object[name] as? Int
     }
 
     public func stop() async {

@@ -43,9 +43,11 @@ struct Node: Sendable {
         var validation = Validation()
         validation.maximumMetadataLength = configuration.maximumMetadataLength
         let store = RegistryStore(registry: Registry(validation: validation, wallClock: wallClockMillis))
-        let dataFile = try openDurableStore(configuration, into: store, logger: logger)
+        let (dataFile, accessModel) = try openDurableStore(configuration, into: store, logger: logger)
         let durable = DurableWriter(
             registry: store, store: dataFile, refusal: me == nil ? nil : clusterModeRefusal, logger: logger)
+        let access = try await accessControl(
+            configuration, model: accessModel, store: dataFile, clusterMode: me != nil, logger: logger)
         let readiness = Readiness()
         let connections = ConnectionTable()
         let pushCounters = PushCounters()
@@ -68,7 +70,7 @@ struct Node: Sendable {
         let counters = NodeCounters(
             connections: connections, push: pushCounters, rpc: rpcCounters, cluster: cluster?.0.counters)
         let rpc = RPCFront(
-            naming: naming, connections: connections, readiness: readiness,
+            naming: naming, access: access, connections: connections, readiness: readiness,
             settings: .init(
                 setupTimeout: configuration.setupTimeout, detectionTimeout: configuration.detectionTimeout,
                 push: configuration.pushSettings),
@@ -79,7 +81,7 @@ struct Node: Sendable {
             grpcServer: GRPCServer(configuration: configuration.transport, group: group) { info in
                 RPCConnection(info: info, front: rpc)
             },
-            httpFront: httpFront(configuration, naming, push, cluster?.0, readiness, counters, logger),
+            httpFront: httpFront(configuration, naming, access, push, cluster?.0, readiness, counters, logger),
             liveness: LivenessMonitor(
                 connections: connections, scanInterval: configuration.livenessScanInterval,
                 idleBeforeDetection: configuration.idleBeforeDetection, loop: group.next()),
@@ -93,7 +95,7 @@ struct Node: Sendable {
 
     /// The v1 front and its route groups, each with what it uses.
     private static func httpFront(
-        _ configuration: ServerConfiguration, _ naming: NamingContext, _ push: PushScheduler,
+        _ configuration: ServerConfiguration, _ naming: NamingContext, _ access: AccessControl, _ push: PushScheduler,
         _ cluster: ClusterNode?, _ readiness: Readiness, _ counters: NodeCounters, _ logger: Logger
     ) -> V1Front {
         let reader = V1ParameterReader(maximumBodySize: configuration.maximumHTTPBodySize)
@@ -102,13 +104,17 @@ struct Node: Sendable {
             ServiceRoutes(naming: naming, reader: reader),
             OperatorRoutes(
                 store: naming.store, readiness: readiness, counters: counters, cluster: cluster,
-                advertisedIP: V1Front.advertisedIP(host: configuration.host), port: configuration.port, reader: reader),
+                advertisedIP: V1Front.advertisedIP(host: configuration.host), port: configuration.port, reader: reader,
+                authEnabled: access.mode != .off),
+            AuthRoutes(access: access, reader: reader),
             ClusterRoutes(naming: naming, reader: reader),
             NamespaceRoutes(naming: naming, reader: reader, logger: logger),
         ]
         let settings = V1Front.Settings(
             host: configuration.host, port: configuration.port, idleTimeout: configuration.httpIdleTimeout)
-        return V1Front(settings: settings, readiness: readiness, routes: routes, logger: logger)
+        return V1Front(
+            settings: settings, readiness: readiness, access: AccessMiddleware(access: access, reader: reader),
+            routes: routes, logger: logger)
     }
 
     /// Durable data is not replicated between members yet, so a member refuses durable writes.
@@ -121,7 +127,7 @@ struct Node: Sendable {
     /// never serves (or reports ready) without its durable state.
     private static func openDurableStore(
         _ configuration: ServerConfiguration, into registry: RegistryStore, logger: Logger
-    ) throws -> DurableStore {
+    ) throws -> (DurableStore, AccessModel) {
         do {
             try FileManager.default.createDirectory(
                 atPath: configuration.dataDirectory, withIntermediateDirectories: true)
@@ -145,7 +151,57 @@ struct Node: Sendable {
             metadata: [
                 "file": "\(store.path)", "loaded": "\(report)", "took": "\(ContinuousClock.now - started)",
             ])
-        return store
+        return (store, state.access)
+    }
+
+    /// Users come from the data file; the token secret from the configuration or the data
+    /// directory; the first admin from the configuration, if none exists yet.
+    private static func accessControl(
+        _ configuration: ServerConfiguration, model: AccessModel, store: DurableStore, clusterMode: Bool,
+        logger: Logger
+    ) async throws -> AccessControl {
+        let auth = configuration.auth
+        // Tokens are in use once an admin exists (or with --auth on); a cluster then needs one key.
+        let tokensInUse =
+            auth.mode == .on || (auth.mode == .auto && (model.hasAdmin || auth.initialAdminPassword != nil))
+        if clusterMode, tokensInUse, auth.tokenSecret == nil {
+            throw StartupError(
+                "cluster mode with auth needs --token-secret (REGISTRAR_TOKEN_SECRET), the same on every member, "
+                    + "so that a token from one member is valid on all (make one with `openssl rand -base64 32`)")
+        }
+        let secret = try auth.tokenSecret ?? TokenSecretFile.loadOrCreate(directory: configuration.dataDirectory)
+        let access = AccessControl(
+            configuration: auth, secret: secret, model: model, store: store,
+            writeRefusal: clusterMode
+                ? "users, roles and permissions cannot be changed in cluster mode yet: they are not replicated "
+                    + "between members (set the admin password on each member at start)" : nil,
+            logger: logger)
+        if let password = auth.initialAdminPassword, !access.hasAdmin {
+            do {
+                try await access.initialiseAdmin(password: password)
+            } catch {
+                throw StartupError("cannot create the admin user '\(AccessModel.initialAdmin)': \(error)")
+            }
+        }
+        switch (auth.mode, access.hasAdmin) {
+        case (.off, _):
+            logger.warning("auth is OFF (--auth off): every client that reaches a port may read and change everything")
+        case (.auto, false):
+            logger.notice(
+                """
+                protected mode: no admin password is set, so only loopback clients are served; set one with \
+                REGISTRAR_ADMIN_PASSWORD or --admin-password-file, or POST /nacos/v3/auth/user/admin from this host
+                """)
+        case (.on, false):
+            logger.warning(
+                """
+                auth is on but no admin exists: nobody can log in until one is set (REGISTRAR_ADMIN_PASSWORD, \
+                --admin-password-file, or POST /nacos/v3/auth/user/admin from this host)
+                """)
+        default:
+            logger.info("auth is on: clients must log in (\(model.users.count) user(s))")
+        }
+        return access
     }
 
     /// v1 clients still work without UDP push: they poll every 10 s.

@@ -1,10 +1,12 @@
 import Synchronization
 
-/// Payloads on the SDK port that could not be parsed, on either path.
+/// Payloads on the SDK port that could not be parsed, on either path, and requests refused
+/// for want of a valid token or permission.
 ///
 /// Threading: thread-safe.
 final class RPCCounters: Sendable {
     let malformedPayloads = Atomic<Int>(0)
+    let accessRefusals = Atomic<Int>(0)
 }
 
 /// Every counter of a node by name: the metrics endpoint and the shutdown log read them here.
@@ -17,6 +19,7 @@ struct NodeCounters: Sendable {
 
     var all: [(String, Int)] {
         [("grpcConnectionCount", connections.count)] + push.all
-            + [("malformedPayloads", rpc.malformedPayloads.value)] + (cluster?.all ?? [])
+            + [("malformedPayloads", rpc.malformedPayloads.value), ("grpcAccessRefusals", rpc.accessRefusals.value)]
+            + (cluster?.all ?? [])
     }
 }

@@ -4,8 +4,7 @@ import NIOCore
 import RegistrarCore
 import RegistrarWire
 
-/// Health probes, metrics, the cluster view and the login endpoint that ops tooling and
-/// credentialed SDKs call.
+/// Health probes, metrics and the cluster view that ops tooling calls (login is `AuthRoutes`).
 ///
 /// Threading: handlers run on the request's event loop.
 struct OperatorRoutes: V1RouteGroup {
@@ -18,6 +17,8 @@ struct OperatorRoutes: V1RouteGroup {
     let advertisedIP: String
     let port: Int
     let reader: V1ParameterReader
+    /// Whether clients must log in (`server/state` tells tools).
+    let authEnabled: Bool
 
     func add(to router: Router<V1RequestContext>) {
         let routes = self
@@ -31,10 +32,6 @@ struct OperatorRoutes: V1RouteGroup {
         }
         router.get("/nacos/v1/core/cluster/nodes") { _, _ in routes.clusterNodes() }
         router.get("/nacos/v1/console/server/state") { _, _ in routes.serverState() }
-        router.post("/nacos/v1/auth/login") { request, _ in try routes.login(try await routes.reader.read(request)) }
-        router.post("/nacos/v1/auth/users/login") { request, _ in
-            try routes.login(try await routes.reader.read(request))
-        }
     }
 
     private var status: String { readiness.isReady ? "UP" : "STARTING" }
@@ -81,21 +78,9 @@ struct OperatorRoutes: V1RouteGroup {
         json.key("registrar_version"); json.string(RegistrarVersion.current)
         json.key("standalone_mode"); json.string("standalone")
         json.key("function_mode"); json.string("naming")
-        json.key("auth_enabled"); json.string("false")
+        json.key("auth_enabled"); json.string(authEnabled ? "true" : "false")
         json.endObject()
         return V1Response.json(json.bytes)
-    }
-
-    /// Auth is not enforced yet, but credentialed SDKs log in before anything else, so the
-    /// endpoint answers a token for any credentials (the token is not checked anywhere).
-    private func login(_ parameters: V1Parameters) throws -> Response {
-        let username = try parameters.required("username")
-        _ = try parameters.required("password")
-        let token = (0..<4).map { _ in String(UInt64.random(in: .min ... .max), radix: 16) }.joined()
-        let ttl = 18_000
-        var response = V1Response.json(V1JSON.login(accessToken: token, tokenTTL: ttl, username: username))
-        response.headers[.authorization] = "Bearer \(token)"
-        return response
     }
 }
 

@@ -11,6 +11,9 @@ import Synchronization
 struct V1RequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     let channel: any Channel
+    /// The logged-in user, once `AccessMiddleware` has checked the token; nil when no identity
+    /// was needed (auth off, probes, a loopback peer in protected mode).
+    var username: String?
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -60,14 +63,18 @@ final class V1Front: Sendable {
     private let settings: Settings
     private let readiness: Readiness
     private let routes: [any V1RouteGroup]
+    private let access: AccessMiddleware
     private let logger: Logger
     /// The running server, from `start` to `stop`.
     private let running = Mutex<(ServiceGroup, Task<Void, Never>)?>(nil)
     private let bound = Mutex<SocketAddress?>(nil)
 
-    init(settings: Settings, readiness: Readiness, routes: [any V1RouteGroup], logger: Logger) {
+    init(
+        settings: Settings, readiness: Readiness, access: AccessMiddleware, routes: [any V1RouteGroup], logger: Logger
+    ) {
         self.settings = settings
         self.readiness = readiness
+        self.access = access
         self.routes = routes
         self.logger = logger
     }
@@ -79,6 +86,7 @@ final class V1Front: Sendable {
         let router = Router(context: V1RequestContext.self)
         router.add(middleware: V1ErrorMiddleware())
         router.add(middleware: ReadinessMiddleware(readiness: readiness))
+        router.add(middleware: access)
         for group in routes { group.add(to: router) }
 
         let (started, continuation) = AsyncStream.makeStream(of: Result<SocketAddress?, any Error>.self)

@@ -158,12 +158,12 @@ public enum V1JSON {
     }
 
     /// `POST /v1/auth/login`.
-    public static func login(accessToken: String, tokenTTL: Int, username: String) -> [UInt8] {
+    public static func login(accessToken: String, tokenTTL: Int, globalAdmin: Bool, username: String) -> [UInt8] {
         var json = JSONWriter(capacity: 160)
         json.beginObject()
         json.key("accessToken"); json.string(accessToken)
         json.key("tokenTtl"); json.int(tokenTTL)
-        json.key("globalAdmin"); json.bool(true)
+        json.key("globalAdmin"); json.bool(globalAdmin)
         json.key("username"); json.string(username)
         json.endObject()
         return json.bytes

@@ -32,6 +32,7 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
 
     // Loop-bound state.
     private(set) var isRegistered = false
+    private var tokenCache: AccessControl.TokenCache?
     private var stream: GRPCServerCall?
     private(set) var clientIp = ""
     private(set) var clientVersion = ""
@@ -58,6 +59,15 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
 
     func touch() {
         lastActive.store(monotonicMillis(), ordering: .relaxed)
+    }
+
+    /// Whether this connection's client may have `need`, by the token it sent. On the loop.
+    func access(_ need: AccessNeed, token: String?) -> AccessDecision {
+        eventLoop.assertInEventLoop()
+        let peer = info.remoteAddress?.ipAddress
+        return front.access.check(
+            need, token: token, peerIsLoopback: AccessMiddleware.isLoopback(peer), now: wallClockMillis() / 1000,
+            cache: &tokenCache)
     }
 
     // MARK: GRPCServerConnectionHandler

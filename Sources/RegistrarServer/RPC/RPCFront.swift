@@ -15,6 +15,7 @@ final class RPCFront: Sendable {
     }
 
     let naming: NamingContext
+    let access: AccessControl
     let connections: ConnectionTable
     let readiness: Readiness
     let settings: Settings
@@ -24,10 +25,12 @@ final class RPCFront: Sendable {
     let logger: Logger
 
     init(
-        naming: NamingContext, connections: ConnectionTable, readiness: Readiness, settings: Settings,
+        naming: NamingContext, access: AccessControl, connections: ConnectionTable, readiness: Readiness,
+        settings: Settings,
         requestIds: RequestIdGenerator, pushCounters: PushCounters, counters: RPCCounters, logger: Logger
     ) {
         self.naming = naming
+        self.access = access
         self.connections = connections
         self.readiness = readiness
         self.settings = settings

@@ -58,14 +58,20 @@ enum RequestDispatcher {
             case "HealthCheckRequest":
                 let request = try BodyDecoder.decode(ServerRequestFields.self, from: message)
                 reply = Reply(type: responseType, json: ResponseBody.make(requestId: request.requestId))
-            case "InstanceRequest": reply = try serve(message, connection) { $0.instance($1 as InstanceRequest) }
+            case "InstanceRequest":
+                reply = try serve(message, connection, .write) { $0.instance($1 as InstanceRequest) }
             case "PersistentInstanceRequest":
-                reply = try serve(message, connection) { $0.persistentInstance($1 as InstanceRequest) }
-            case "BatchInstanceRequest": reply = try serve(message, connection) { $0.batch($1 as BatchInstanceRequest) }
-            case "ServiceQueryRequest": reply = try serve(message, connection) { $0.query($1 as ServiceQueryRequest) }
+                reply = try serve(message, connection, .write) { $0.persistentInstance($1 as InstanceRequest) }
+            case "BatchInstanceRequest":
+                reply = try serve(message, connection, .write) { $0.batch($1 as BatchInstanceRequest) }
+            case "ServiceQueryRequest":
+                reply = try serve(message, connection, .read) { $0.query($1 as ServiceQueryRequest) }
             case "SubscribeServiceRequest":
-                reply = try serve(message, connection) { $0.subscribe($1 as SubscribeServiceRequest) }
-            default: reply = try serve(message, connection) { $0.listServices($1 as ServiceListRequest) }
+                reply = try serve(message, connection, .read) { $0.subscribe($1 as SubscribeServiceRequest) }
+            default:
+                reply = try serve(message, connection, .read, wholeGroup: true) {
+                    $0.listServices($1 as ServiceListRequest)
+                }
             }
             reply.type = responseType
             return reply
@@ -75,11 +81,25 @@ enum RequestDispatcher {
         }
     }
 
-    /// Parses the body as `Request` and hands it to the naming handler.
-    private static func serve<Request: IdentifiedRequest>(
-        _ message: WireMessage, _ connection: RPCConnection, _ handle: (NamingHandlers, Request) -> Reply
+    /// Parses the body as `Request`, checks that the caller may do `action` on what it names,
+    /// and hands it to the naming handler. A refusal is the typed response with errorCode 403,
+    /// which makes Nacos clients log in again.
+    private static func serve<Request: NamingRequestFields>(
+        _ message: WireMessage, _ connection: RPCConnection, _ action: AccessAction, wholeGroup: Bool = false,
+        _ handle: (NamingHandlers, Request) -> Reply
     ) throws(WireError) -> Reply {
         let request = try BodyDecoder.decode(Request.self, from: message)
+        let resource = NamingResource(
+            namespace: request.namespace, group: request.groupName, service: wholeGroup ? nil : request.serviceName)
+        if case let .refused(reason) = connection.access(
+            .naming(resource, action), token: message.headers["accessToken"])
+        {
+            connection.front.counters.accessRefusals.add(1)
+            connection.logger.info("refused \(message.type) on \(resource.text): \(reason)")
+            return Reply(
+                type: "",
+                json: ResponseBody.failure(RegistryError(code: 403, message: reason), requestId: request.requestId))
+        }
         return handle(NamingHandlers(connection: connection, requestId: request.requestId), request)
     }
 }

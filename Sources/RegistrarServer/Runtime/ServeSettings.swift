@@ -10,7 +10,14 @@ public struct ServeSettings: Sendable {
     public static let keys = [
         "host", "port", "grpc-port", "data-dir", "log-level", "health-check-interval",
         "members", "cluster-conf", "cluster-secret", "advertise", "replica-lease", "verify-interval",
+        "auth", "token-ttl", "token-secret", "admin-password-file",
     ]
+
+    /// The admin's first password comes only from the environment or a file, never a flag,
+    /// which any user of the machine could read in the process list.
+    public static let adminPasswordVariable = "REGISTRAR_ADMIN_PASSWORD"
+
+    private var adminPassword: String?
 
     private var values: [String: String] = [:]
 
@@ -26,6 +33,7 @@ public struct ServeSettings: Sendable {
         for (key, value) in flags {
             if let value { values[key] = value }
         }
+        adminPassword = environment[Self.adminPasswordVariable]
     }
 
     static func parseFile(_ path: String) throws -> [String: String] {
@@ -77,6 +85,40 @@ public struct ServeSettings: Sendable {
             configuration.healthCheckInterval = try seconds("health-check-interval", text, range: 0.1...3600)
         }
         try applyCluster(to: &configuration.cluster)
+        try applyAuth(to: &configuration.auth)
+    }
+
+    private func applyAuth(to auth: inout AuthConfiguration) throws {
+        if let text = string("auth") {
+            guard let mode = AuthMode(rawValue: text) else {
+                throw SettingsError("auth must be on, off or auto, got '\(text)'")
+            }
+            auth.mode = mode
+        }
+        if let text = string("token-ttl") {
+            guard let ttl = Int64(text), (60...2_592_000).contains(ttl) else {
+                throw SettingsError("token-ttl must be a number of seconds from 60 to 2592000, got '\(text)'")
+            }
+            auth.tokenTTL = ttl
+        }
+        if let text = string("token-secret") {
+            do {
+                auth.tokenSecret = try AuthConfiguration.parseSecret(text)
+            } catch {
+                throw SettingsError(error.description)
+            }
+        }
+        if let path = string("admin-password-file") {
+            let text: String
+            do {
+                text = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw SettingsError("cannot read admin-password-file '\(path)': \(error.localizedDescription)")
+            }
+            auth.initialAdminPassword = text.trimmingCharacters(in: .newlines)
+        } else if let adminPassword {
+            auth.initialAdminPassword = adminPassword
+        }
     }
 
     private func applyCluster(to cluster: inout ClusterConfiguration) throws {

@@ -29,6 +29,8 @@ public struct ServerConfiguration: Sendable {
     /// Further changes to a service within this window after a push are merged into one push.
     /// The first change is pushed at once.
     public var pushMergeWindow: TimeAmount = .milliseconds(20)
+    /// Who must log in: `auto` (protected mode until an admin exists) by default.
+    public var auth = AuthConfiguration()
     /// How long a push may wait for its ack before it is retried.
     public var pushAckTimeout: TimeAmount = .seconds(5)
     /// First retry delay; it doubles per attempt, up to `pushRetryMaximumDelay`.

@@ -1,0 +1,92 @@
+import Hummingbird
+import RegistrarCore
+
+/// Asks `AccessControl` about every v1 request before it reaches its route: what the path
+/// needs (nothing, a login, `r`/`w` on the service, or admin), the token (the `accessToken`
+/// parameter or `Authorization: Bearer`), and whether the peer is on loopback. A refusal is a
+/// 403 whose body says why and what to do. Nothing a client chooses, such as `User-Agent`,
+/// counts as identity.
+///
+/// Threading: runs on the request's event loop.
+struct AccessMiddleware: RouterMiddleware {
+    typealias Context = V1RequestContext
+
+    let access: AccessControl
+    let reader: V1ParameterReader
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        guard access.mode != .off else { return try await next(request, context) }
+        var request = request
+        // Parameters may be in a form body: buffer it so the route can read it again.
+        if request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
+            _ = try await request.collectBody(upTo: reader.maximumBodySize)
+        }
+        let parameters = try await reader.read(request)
+        let need = Self.need(request.method, request.uri.path, parameters)
+        let decision = access.check(
+            need, token: Self.token(request, parameters), peerIsLoopback: Self.isLoopback(context.remoteIP),
+            now: wallClockMillis() / 1000)
+        switch decision {
+        case let .allowed(username):
+            var context = context
+            context.username = username
+            return try await next(request, context)
+        case let .refused(reason):
+            context.logger.info(
+                "refused \(request.method) \(request.uri.path) from \(context.remoteIP ?? "?"): \(reason)")
+            throw V1Error(.forbidden, reason)
+        }
+    }
+
+    static func token(_ request: Request, _ parameters: V1Parameters) -> String? {
+        if let token = parameters.optional("accessToken") { return token }
+        guard let authorization = request.headers[.authorization] else { return nil }
+        let prefix = "Bearer "
+        guard authorization.count > prefix.count, authorization.lowercased().hasPrefix("bearer ") else { return nil }
+        return String(authorization.dropFirst(prefix.count)).trimmingWhitespace()
+    }
+
+    static func isLoopback(_ ip: String?) -> Bool {
+        guard let ip else { return false }
+        return ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
+    }
+
+    /// What a v1 path needs. Paths not listed need a login (and then answer 404 or their own).
+    static func need(_ method: HTTPRequest.Method, _ path: String, _ parameters: V1Parameters) -> AccessNeed {
+        let path = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+        if openPaths.contains(path) { return .nothing }
+        let action: AccessAction = method == .get ? .read : .write
+        if path == "/nacos/v1/ns/service/list" {
+            return .naming(resource(parameters, service: nil), .read)
+        }
+        if namingPrefixes.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) {
+            return .naming(resource(parameters, service: parameters.optional("serviceName")), action)
+        }
+        if path == "/nacos/v1/console/namespaces" {
+            return method == .get ? .authenticated : .admin
+        }
+        return .authenticated
+    }
+
+    private static func resource(_ parameters: V1Parameters, service: String?) -> NamingResource {
+        NamingResource(
+            namespace: parameters.optional("namespaceId"), group: parameters.optional("groupName"), service: service)
+    }
+
+    /// Probes, login and the first-admin call (which checks loopback itself).
+    static let openPaths: Set<String> = [
+        "/nacos/v1/console/health/liveness", "/nacos/v1/console/health/readiness",
+        "/nacos/v1/auth/login", "/nacos/v1/auth/users/login", "/nacos/v3/auth/user/login",
+        "/nacos/v3/auth/user/admin",
+    ]
+
+    static let namingPrefixes = ["/nacos/v1/ns/instance", "/nacos/v1/ns/service", "/nacos/v1/ns/cluster"]
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

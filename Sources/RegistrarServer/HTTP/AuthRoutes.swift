@@ -1,0 +1,283 @@
+import Hummingbird
+import RegistrarCore
+import RegistrarWire
+
+/// Login, the first admin, and the management of users, roles and permissions, under the v1
+/// paths (`/nacos/v1/auth/…`, answers as Nacos 2.x's RestResult) and the v3 paths
+/// (`/nacos/v3/auth/…`, answers as Nacos 3.x's Result). `AccessMiddleware` has already
+/// required a login for the management calls; each call here checks admin (or, to change a
+/// password, the user itself).
+///
+/// Threading: handlers run on the request's event loop; bcrypt runs on the blocking pool.
+struct AuthRoutes: V1RouteGroup {
+    let access: AccessControl
+    let reader: V1ParameterReader
+
+    func add(to router: Router<V1RequestContext>) {
+        let routes = self
+        for path in ["/nacos/v1/auth/login", "/nacos/v1/auth/users/login", "/nacos/v3/auth/user/login"] {
+            router.post(RouterPath(path)) { request, context in
+                try await routes.login(try await routes.reader.read(request), from: context.remoteIP ?? "")
+            }
+        }
+        router.post("/nacos/v3/auth/user/admin") { request, context in
+            try await routes.initialiseAdmin(try await routes.reader.read(request), context)
+        }
+        for style in [AnswerStyle.v1, .v3] {
+            add(style, to: router)
+        }
+    }
+
+    private func add(_ style: AnswerStyle, to router: Router<V1RequestContext>) {
+        let routes = self
+        let (users, roles, permissions) =
+            style == .v1
+            ? ("/nacos/v1/auth/users", "/nacos/v1/auth/roles", "/nacos/v1/auth/permissions")
+            : ("/nacos/v3/auth/user", "/nacos/v3/auth/role", "/nacos/v3/auth/permission")
+        func on(
+            _ method: HTTPRequest.Method, _ path: String,
+            _ body: @escaping @Sendable (V1Parameters, V1RequestContext) async throws -> Response
+        ) {
+            router.on(RouterPath(path), method: method) { request, context in
+                try await body(try await routes.reader.read(request), context)
+            }
+        }
+        for list in [users, users + "/list"] {
+            on(.get, list) { parameters, context in try routes.listUsers(parameters, context, style) }
+        }
+        on(.post, users) { parameters, context in try await routes.createUser(parameters, context, style) }
+        on(.delete, users) { parameters, context in try await routes.deleteUser(parameters, context, style) }
+        on(.put, users) { parameters, context in try await routes.changePassword(parameters, context, style) }
+        for list in [roles, roles + "/list"] {
+            on(.get, list) { parameters, context in try routes.listRoles(parameters, context, style) }
+        }
+        on(.post, roles) { parameters, context in try await routes.bindRole(parameters, context, style) }
+        on(.delete, roles) { parameters, context in try await routes.unbindRole(parameters, context, style) }
+        for list in [permissions, permissions + "/list"] {
+            on(.get, list) { parameters, context in try routes.listPermissions(parameters, context, style) }
+        }
+        on(.post, permissions) { parameters, context in
+            try await routes.changePermission(parameters, context, style, grant: true)
+        }
+        on(.delete, permissions) { parameters, context in
+            try await routes.changePermission(parameters, context, style, grant: false)
+        }
+    }
+
+    // MARK: Login and the first admin
+
+    private func login(_ parameters: V1Parameters, from ip: String) async throws -> Response {
+        let username = try parameters.required("username")
+        let password = try parameters.required("password")
+        do {
+            let login = try await access.login(
+                username: username, password: password, from: ip, now: wallClockMillis() / 1000)
+            var response = V1Response.json(
+                V1JSON.login(
+                    accessToken: login.accessToken, tokenTTL: Int(login.tokenTTL), globalAdmin: login.globalAdmin,
+                    username: login.username))
+            response.headers[.authorization] = "Bearer \(login.accessToken)"
+            return response
+        } catch AccessControl.LoginFailure.invalidCredentials {
+            throw V1Error(.forbidden, "invalid username or password")
+        } catch let AccessControl.LoginFailure.throttled(retryAfter) {
+            let seconds = (retryAfter + 999) / 1000
+            var response = V1Response.text(
+                "too many failed logins from this address; retry in \(seconds) s", status: .tooManyRequests)
+            response.headers[.retryAfter] = String(seconds)
+            return response
+        }
+    }
+
+    private func initialiseAdmin(_ parameters: V1Parameters, _ context: V1RequestContext) async throws -> Response {
+        guard AccessMiddleware.isLoopback(context.remoteIP) else {
+            throw V1Error(.forbidden, "the first admin password can be set only from the server's own host (loopback)")
+        }
+        let password = try parameters.required("password")
+        guard try await run({ try await access.initialiseAdmin(password: password) }) else {
+            throw V1Error(.conflict, "an admin already exists; log in as it to manage users")
+        }
+        return AnswerStyle.v3.ok("admin user '\(AccessModel.initialAdmin)' created")
+    }
+
+    // MARK: Users
+
+    private func listUsers(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle) throws
+        -> Response
+    {
+        try requireAdmin(context)
+        let names = access.snapshot.users.keys.sorted()
+        return try style.page(names, parameters) { json, name in
+            json.beginObject()
+            json.key("username"); json.string(name)
+            json.endObject()
+        }
+    }
+
+    private func createUser(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle)
+        async throws -> Response
+    {
+        try requireAdmin(context)
+        let username = try parameters.required("username")
+        let password = try parameters.required("password")
+        try await run { try await access.createUser(username, password: password) }
+        return style.ok("create user ok!")
+    }
+
+    private func deleteUser(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle)
+        async throws -> Response
+    {
+        try requireAdmin(context)
+        let username = try parameters.required("username")
+        try await run { try await access.deleteUser(username) }
+        return style.ok("delete user ok!")
+    }
+
+    /// An admin may change anyone's password; a user its own.
+    private func changePassword(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle)
+        async throws -> Response
+    {
+        let username = try parameters.required("username")
+        let password = try parameters.optional("newPassword") ?? parameters.required("password")
+        if let caller = context.username, caller != username {
+            try requireAdmin(context)
+        }
+        try await run { try await access.changePassword(username, to: password) }
+        return style.ok("update user ok!")
+    }
+
+    // MARK: Roles
+
+    private func listRoles(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle) throws
+        -> Response
+    {
+        try requireAdmin(context)
+        let filter = parameters.optional("username")
+        let bindings = access.snapshot.roles.filter { filter == nil || $0.username == filter }
+            .sorted { ($0.role, $0.username) < ($1.role, $1.username) }
+        return try style.page(bindings, parameters) { json, binding in
+            json.beginObject()
+            json.key("role"); json.string(binding.role)
+            json.key("username"); json.string(binding.username)
+            json.endObject()
+        }
+    }
+
+    private func bindRole(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle)
+        async throws -> Response
+    {
+        try requireAdmin(context)
+        let role = try parameters.required("role")
+        let username = try parameters.required("username")
+        try await run { try await access.bind(role: role, to: username) }
+        return style.ok("add role ok!")
+    }
+
+    private func unbindRole(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle)
+        async throws -> Response
+    {
+        try requireAdmin(context)
+        let role = try parameters.required("role")
+        try await run { try await access.unbind(role: role, from: parameters.optional("username")) }
+        return style.ok("delete role of user \(parameters.optional("username") ?? "*") ok!")
+    }
+
+    // MARK: Permissions
+
+    private func listPermissions(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle)
+        throws -> Response
+    {
+        try requireAdmin(context)
+        let filter = parameters.optional("role")
+        let permissions = access.snapshot.permissions.filter { filter == nil || $0.role == filter }
+            .sorted { ($0.role, $0.resource, $0.action) < ($1.role, $1.resource, $1.action) }
+        return try style.page(permissions, parameters) { json, permission in
+            json.beginObject()
+            json.key("role"); json.string(permission.role)
+            json.key("resource"); json.string(permission.resource)
+            json.key("action"); json.string(permission.action)
+            json.endObject()
+        }
+    }
+
+    private func changePermission(
+        _ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle, grant: Bool
+    ) async throws -> Response {
+        try requireAdmin(context)
+        let permission = Permission(
+            role: try parameters.required("role"), resource: try parameters.required("resource"),
+            action: try parameters.required("action"))
+        if grant {
+            try await run { try await access.grant(permission) }
+            return style.ok("add permission ok!")
+        }
+        try await run { try await access.revoke(permission) }
+        return style.ok("delete permission ok!")
+    }
+
+    // MARK: Helpers
+
+    /// With auth off or on loopback in protected mode there is no caller: the operator is local.
+    private func requireAdmin(_ context: V1RequestContext) throws(V1Error) {
+        guard let username = context.username else { return }
+        if case let .refused(reason) = access.authorize(username, .admin) {
+            throw V1Error(.forbidden, reason)
+        }
+    }
+
+    private func run<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as AccessError {
+            throw V1Error(.init(code: error.code), error.description)
+        }
+    }
+}
+
+/// How a management call answers: Nacos 2.x's RestResult (`code` 200) or 3.x's Result (`code` 0).
+enum AnswerStyle: Sendable {
+    case v1, v3
+
+    func ok(_ message: String) -> Response {
+        var json = JSONWriter(capacity: 96)
+        json.beginObject()
+        switch self {
+        case .v1:
+            json.key("code"); json.int(200)
+            json.key("message"); json.string(message)
+            json.key("data"); json.raw("null".utf8)
+        case .v3:
+            json.key("code"); json.int(0)
+            json.key("message"); json.string("success")
+            json.key("data"); json.string(message)
+        }
+        json.endObject()
+        return V1Response.json(json.bytes)
+    }
+
+    /// A page of `items` (`pageNo` from 1, `pageSize` up to 1000) in Nacos's Page shape.
+    func page<Item>(
+        _ items: [Item], _ parameters: V1Parameters, _ write: (inout JSONWriter, Item) -> Void
+    ) throws(V1Error) -> Response {
+        let pageNo = max(1, try parameters.int("pageNo") ?? 1)
+        let pageSize = min(1000, max(1, try parameters.int("pageSize") ?? 100))
+        let start = min(items.count, (pageNo - 1) * pageSize)
+        let slice = items[start..<min(items.count, start + pageSize)]
+        var json = JSONWriter(capacity: 128 + slice.count * 64)
+        json.beginObject()
+        if self == .v3 {
+            json.key("code"); json.int(0)
+            json.key("message"); json.string("success")
+            json.key("data"); json.beginObject()
+        }
+        json.key("totalCount"); json.int(items.count)
+        json.key("pageNumber"); json.int(pageNo)
+        json.key("pagesAvailable"); json.int((items.count + pageSize - 1) / pageSize)
+        json.key("pageItems"); json.beginArray()
+        for item in slice { write(&json, item) }
+        json.endArray()
+        if self == .v3 { json.endObject() }
+        json.endObject()
+        return V1Response.json(json.bytes)
+    }
+}
