@@ -18,6 +18,20 @@ struct BenchTarget: ParsableArguments {
     @Option(help: "Also write the figures as JSON to this file.")
     var json: String?
 
+    @Option(help: "Log in as this user (at the main port, gRPC port - 1000) and send its token with every request.")
+    var username: String?
+
+    @Option(help: "The password of --username.")
+    var password: String?
+
+    /// The metadata headers of every request: the access token when logged in.
+    func accessHeaders() async throws -> [String: String] {
+        guard let username else { return [:] }
+        let (host, port) = try hostAndPort()
+        let admin = AdminHTTP(server: ServerAddress(host: host, port: port - 1000), timeout: 10)
+        return ["accessToken": try await admin.login(username: username, password: password ?? "")]
+    }
+
     func hostAndPort() throws -> (String, Int) {
         let parts = server.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else {

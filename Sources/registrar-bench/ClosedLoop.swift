@@ -57,12 +57,16 @@ struct ClosedLoop {
         let tally: Tally
         let requests: Int
         let make: (Int) -> (String, [UInt8])
+        let headers: [String: String]
         let finished: EventLoopPromise<[Double]>
         var latencies: [Double] = []
 
-        init(connection: GRPCClientConnection, tally: Tally, requests: Int, make: @escaping (Int) -> (String, [UInt8]))
-        {
+        init(
+            connection: GRPCClientConnection, tally: Tally, requests: Int, headers: [String: String],
+            make: @escaping (Int) -> (String, [UInt8])
+        ) {
             self.connection = connection
+            self.headers = headers
             self.tally = tally
             self.requests = requests
             self.make = make
@@ -74,7 +78,7 @@ struct ClosedLoop {
             guard n < requests else { return finished.succeed(latencies) }
             let (type, json) = make(n)
             let began = NIODeadline.now()
-            let request = ByteBuffer(bytes: PayloadCodec.encode(type: type, json: json))
+            let request = ByteBuffer(bytes: PayloadCodec.encode(type: type, json: json, headers: headers))
             connection.unary(path: "/Request/request", request: request).assumeIsolated().whenComplete { result in
                 if case .success(let answer) = result, ClosedLoop.succeeded(answer) {
                     self.latencies.append(Double((NIODeadline.now() - began).nanoseconds) / 1e6)
@@ -96,6 +100,7 @@ struct ClosedLoop {
     /// Runs the load; returns the figures (keys prefixed by `name`) and the error count.
     func run(_ name: String) async throws -> (figures: [String: Double], errors: Int) {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let headers = try await target.accessHeaders()
         let clients = try await target.connect(connections, group: group)
         let tally = Tally()
         let (requests, make, inFlight) = (self.requests, self.make, self.inFlight)
@@ -107,7 +112,8 @@ struct ClosedLoop {
             var lanes: [EventLoopFuture<[Double]>] = []
             for (index, client) in clients.enumerated() {
                 for lane in 0..<inFlight {
-                    let runner = Lane(connection: client.transport, tally: tally, requests: requests) {
+                    let runner = Lane(connection: client.transport, tally: tally, requests: requests, headers: headers)
+                    {
                         make($0, index, lane)
                     }
                     runner.sendNext()

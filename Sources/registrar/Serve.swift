@@ -85,6 +85,26 @@ struct Serve: AsyncParsableCommand {
         help: "A file holding the first password of the admin 'nacos' (or set REGISTRAR_ADMIN_PASSWORD).")
     var adminPasswordFile: String?
 
+    @Option(
+        name: .customLong("max-connections-per-ip"),
+        help: "SDK connections one IP address may hold at once (default 2000).")
+    var maxConnectionsPerIP: String?
+
+    @Option(
+        name: .customLong("http-header-timeout"),
+        help: "Seconds a new HTTP connection has to send its first request's headers (default 10).")
+    var httpHeaderTimeout: String?
+
+    @Option(
+        name: .customLong("http-idle-timeout"),
+        help: "Seconds an idle HTTP keep-alive connection stays open (default 60).")
+    var httpIdleTimeout: String?
+
+    @Option(
+        name: .customLong("handshake-timeout"),
+        help: "Seconds a gRPC or cluster connection has to complete the HTTP/2 preface (default 10).")
+    var handshakeTimeout: String?
+
     @Option(help: "A config file of 'key = value' lines.")
     var config: String?
 
@@ -99,6 +119,8 @@ struct Serve: AsyncParsableCommand {
                     "cluster-secret": clusterSecret, "advertise": advertise, "replica-lease": replicaLease,
                     "verify-interval": verifyInterval, "auth": auth, "token-ttl": tokenTTL,
                     "token-secret": tokenSecret, "admin-password-file": adminPasswordFile,
+                    "max-connections-per-ip": maxConnectionsPerIP, "http-header-timeout": httpHeaderTimeout,
+                    "http-idle-timeout": httpIdleTimeout, "handshake-timeout": handshakeTimeout,
                 ],
                 environment: ProcessInfo.processInfo.environment,
                 configFile: config

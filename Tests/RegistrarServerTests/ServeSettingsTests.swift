@@ -33,6 +33,38 @@ struct ServeSettingsTests {
         #expect(configuration.host == "10.0.0.1")
     }
 
+    @Test func authAndLimitSettingsParseAndTheAdminPasswordComesOnlyFromEnvironmentOrFile() throws {
+        var configuration = ServerConfiguration()
+        #expect(configuration.auth.mode == .auto && configuration.auth.tokenSecret == nil)
+        #expect(configuration.httpHeaderTimeout == .seconds(10) && configuration.httpIdleTimeout == .seconds(60))
+        #expect(configuration.handshakeTimeout == .seconds(10) && configuration.maximumConnectionsPerIP == 2000)
+        let secret = Data(repeating: 1, count: 32).base64EncodedString()
+        let passwordFile = try file("from-the-file\n")
+        try ServeSettings(
+            flags: [
+                "auth": "on", "token-ttl": "600", "token-secret": secret, "max-connections-per-ip": "50",
+                "http-header-timeout": "2.5", "admin-password-file": passwordFile,
+            ],
+            environment: ["REGISTRAR_ADMIN_PASSWORD": "from-the-environment"], configFile: nil
+        ).apply(to: &configuration)
+        #expect(configuration.auth.mode == .on && configuration.auth.tokenTTL == 600)
+        #expect(configuration.auth.tokenSecret == Array(repeating: 1, count: 32))
+        #expect(configuration.auth.initialAdminPassword == "from-the-file")
+        #expect(configuration.maximumConnectionsPerIP == 50 && configuration.httpHeaderTimeout == .milliseconds(2500))
+        var fromEnvironment = ServerConfiguration()
+        try ServeSettings(flags: [:], environment: ["REGISTRAR_ADMIN_PASSWORD": "pw-123456"], configFile: nil)
+            .apply(to: &fromEnvironment)
+        #expect(fromEnvironment.auth.initialAdminPassword == "pw-123456")
+        for (key, value) in [
+            ("auth", "maybe"), ("token-secret", "c2hvcnQ="), ("token-secret", "%%"), ("token-ttl", "1"),
+        ] {
+            var configuration = ServerConfiguration()
+            #expect(throws: SettingsError.self, "\(key)=\(value)") {
+                try ServeSettings(flags: [key: value], environment: [:], configFile: nil).apply(to: &configuration)
+            }
+        }
+    }
+
     @Test func badSettingsAreClearErrors() throws {
         var configuration = ServerConfiguration()
         #expect(throws: SettingsError.self) {

@@ -24,6 +24,18 @@ public struct AdminHTTP: Sendable {
         self.timeout = timeout
     }
 
+    /// Logs in (`POST /nacos/v1/auth/login`) and returns the access token.
+    public func login(username: String, password: String) async throws -> String {
+        let reply = try await call("POST", "/nacos/v1/auth/login", ["username": username, "password": password])
+        guard reply.status == 200,
+            let object = try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any],
+            let token = object["accessToken"] as? String
+        else {
+            throw Failure(description: "login as '\(username)' at \(server) failed: HTTP \(reply.status) \(reply.body)")
+        }
+        return token
+    }
+
     public func call(_ method: String, _ path: String, _ query: [String: String] = [:]) async throws -> Reply {
         var components = URLComponents()
         components.scheme = "http"

@@ -67,8 +67,11 @@ struct Node: Sendable {
             )
         }
         let rpcCounters = RPCCounters()
+        let transportCounters = GRPCServer.Counters()
+        let httpCounters = V1Front.Counters()
         let counters = NodeCounters(
-            connections: connections, push: pushCounters, rpc: rpcCounters, cluster: cluster?.0.counters)
+            connections: connections, push: pushCounters, rpc: rpcCounters, transport: transportCounters,
+            http: httpCounters, cluster: cluster?.0.counters)
         let rpc = RPCFront(
             naming: naming, access: access, connections: connections, readiness: readiness,
             settings: .init(
@@ -78,10 +81,12 @@ struct Node: Sendable {
         return Node(
             configuration: configuration, store: store, durable: durable, readiness: readiness,
             connections: connections, counters: counters, udpPush: udpPush, cluster: cluster,
-            grpcServer: GRPCServer(configuration: configuration.transport, group: group) { info in
+            grpcServer: GRPCServer(configuration: configuration.transport, group: group, counters: transportCounters) {
+                info in
                 RPCConnection(info: info, front: rpc)
             },
-            httpFront: httpFront(configuration, naming, access, push, cluster?.0, readiness, counters, logger),
+            httpFront: httpFront(
+                configuration, naming, access, push, cluster?.0, readiness, counters, httpCounters, logger),
             liveness: LivenessMonitor(
                 connections: connections, scanInterval: configuration.livenessScanInterval,
                 idleBeforeDetection: configuration.idleBeforeDetection, loop: group.next()),
@@ -96,7 +101,8 @@ struct Node: Sendable {
     /// The v1 front and its route groups, each with what it uses.
     private static func httpFront(
         _ configuration: ServerConfiguration, _ naming: NamingContext, _ access: AccessControl, _ push: PushScheduler,
-        _ cluster: ClusterNode?, _ readiness: Readiness, _ counters: NodeCounters, _ logger: Logger
+        _ cluster: ClusterNode?, _ readiness: Readiness, _ counters: NodeCounters, _ httpCounters: V1Front.Counters,
+        _ logger: Logger
     ) -> V1Front {
         let reader = V1ParameterReader(maximumBodySize: configuration.maximumHTTPBodySize)
         let routes: [any V1RouteGroup] = [
@@ -111,10 +117,11 @@ struct Node: Sendable {
             NamespaceRoutes(naming: naming, reader: reader, logger: logger),
         ]
         let settings = V1Front.Settings(
-            host: configuration.host, port: configuration.port, idleTimeout: configuration.httpIdleTimeout)
+            host: configuration.host, port: configuration.port, idleTimeout: configuration.httpIdleTimeout,
+            headerTimeout: configuration.httpHeaderTimeout)
         return V1Front(
             settings: settings, readiness: readiness, access: AccessMiddleware(access: access, reader: reader),
-            routes: routes, logger: logger)
+            routes: routes, counters: httpCounters, logger: logger)
     }
 
     /// Durable data is not replicated between members yet, so a member refuses durable writes.
@@ -227,6 +234,8 @@ extension ServerConfiguration {
         transport.maximumMessageSize = maximumMessageSize
         transport.keepaliveInterval = keepaliveInterval
         transport.keepaliveTimeout = keepaliveTimeout
+        transport.handshakeTimeout = handshakeTimeout
+        transport.maximumConnectionsPerIP = maximumConnectionsPerIP
         return transport
     }
 

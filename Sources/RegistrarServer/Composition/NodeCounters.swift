@@ -1,3 +1,4 @@
+import RegistrarTransport
 import Synchronization
 
 /// Payloads on the SDK port that could not be parsed, on either path, and requests refused
@@ -14,12 +15,19 @@ struct NodeCounters: Sendable {
     let connections: ConnectionTable
     let push: PushCounters
     let rpc: RPCCounters
+    let transport: GRPCServer.Counters
+    let http: V1Front.Counters
     /// Cluster mode only.
     let cluster: ClusterCounters?
 
     var all: [(String, Int)] {
         [("grpcConnectionCount", connections.count)] + push.all
             + [("malformedPayloads", rpc.malformedPayloads.value), ("grpcAccessRefusals", rpc.accessRefusals.value)]
+            + [
+                ("grpcConnectionsRefusedPerIP", transport.refusedConnections.value),
+                ("grpcHandshakeTimeouts", transport.handshakeTimeouts.value),
+                ("httpHeaderTimeouts", http.headerTimeouts.value),
+            ]
             + (cluster?.all ?? [])
     }
 }

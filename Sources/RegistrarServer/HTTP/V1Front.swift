@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RegistrarCore
+import RegistrarTransport
 import ServiceLifecycle
 import Synchronization
 
@@ -58,20 +59,30 @@ final class V1Front: Sendable {
         var port: Int
         /// An HTTP keep-alive connection idle this long is closed.
         var idleTimeout: TimeAmount
+        /// A new connection's first request headers must arrive within this.
+        var headerTimeout: TimeAmount
+    }
+
+    /// Connections closed for want of a complete request head in time.
+    final class Counters: Sendable {
+        let headerTimeouts = Atomic<Int>(0)
     }
 
     private let settings: Settings
     private let readiness: Readiness
     private let routes: [any V1RouteGroup]
     private let access: AccessMiddleware
+    private let counters: Counters
     private let logger: Logger
     /// The running server, from `start` to `stop`.
     private let running = Mutex<(ServiceGroup, Task<Void, Never>)?>(nil)
     private let bound = Mutex<SocketAddress?>(nil)
 
     init(
-        settings: Settings, readiness: Readiness, access: AccessMiddleware, routes: [any V1RouteGroup], logger: Logger
+        settings: Settings, readiness: Readiness, access: AccessMiddleware, routes: [any V1RouteGroup],
+        counters: Counters, logger: Logger
     ) {
+        self.counters = counters
         self.settings = settings
         self.readiness = readiness
         self.access = access
@@ -88,11 +99,17 @@ final class V1Front: Sendable {
         router.add(middleware: ReadinessMiddleware(readiness: readiness))
         router.add(middleware: access)
         for group in routes { group.add(to: router) }
+        let (headerTimeout, counters) = (settings.headerTimeout, self.counters)
 
         let (started, continuation) = AsyncStream.makeStream(of: Result<SocketAddress?, any Error>.self)
         let application = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: settings.idleTimeout)),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [
+                        FirstReadDeadline(timeout: headerTimeout) { counters.headerTimeouts.add(1, ordering: .relaxed) }
+                    ],
+                    idleTimeout: settings.idleTimeout)),
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "Registrar"),
             onServerRunning: { channel in continuation.yield(.success(channel.localAddress)) },
             eventLoopGroupProvider: .shared(group),

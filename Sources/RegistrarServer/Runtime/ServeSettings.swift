@@ -11,6 +11,7 @@ public struct ServeSettings: Sendable {
         "host", "port", "grpc-port", "data-dir", "log-level", "health-check-interval",
         "members", "cluster-conf", "cluster-secret", "advertise", "replica-lease", "verify-interval",
         "auth", "token-ttl", "token-secret", "admin-password-file",
+        "max-connections-per-ip", "http-header-timeout", "http-idle-timeout", "handshake-timeout",
     ]
 
     /// The admin's first password comes only from the environment or a file, never a flag,
@@ -86,6 +87,25 @@ public struct ServeSettings: Sendable {
         }
         try applyCluster(to: &configuration.cluster)
         try applyAuth(to: &configuration.auth)
+        try applyLimits(to: &configuration)
+    }
+
+    private func applyLimits(to configuration: inout ServerConfiguration) throws {
+        if let text = string("max-connections-per-ip") {
+            guard let limit = Int(text), (1...1_000_000).contains(limit) else {
+                throw SettingsError("max-connections-per-ip must be a number from 1 to 1000000, got '\(text)'")
+            }
+            configuration.maximumConnectionsPerIP = limit
+        }
+        if let text = string("http-header-timeout") {
+            configuration.httpHeaderTimeout = try seconds("http-header-timeout", text, range: 0.1...600)
+        }
+        if let text = string("http-idle-timeout") {
+            configuration.httpIdleTimeout = try seconds("http-idle-timeout", text, range: 1...3600)
+        }
+        if let text = string("handshake-timeout") {
+            configuration.handshakeTimeout = try seconds("handshake-timeout", text, range: 0.1...600)
+        }
     }
 
     private func applyAuth(to auth: inout AuthConfiguration) throws {

@@ -49,8 +49,15 @@ public struct ServerConfiguration: Sendable {
     public var udpPushPort = 0
     /// Largest v1 form body read.
     public var maximumHTTPBodySize = 256 * 1024
-    /// An HTTP keep-alive connection idle this long is closed.
-    public var httpIdleTimeout: TimeAmount = .seconds(120)
+    /// An HTTP keep-alive connection idle this long is closed, and so is one whose next request's
+    /// headers have not all arrived by then.
+    public var httpIdleTimeout: TimeAmount = .seconds(60)
+    /// A new HTTP connection must deliver its first request's headers within this (slowloris).
+    public var httpHeaderTimeout: TimeAmount = .seconds(10)
+    /// A gRPC or cluster connection must complete the HTTP/2 preface within this.
+    public var handshakeTimeout: TimeAmount = .seconds(10)
+    /// Connections one IP address may hold on the SDK port; more are closed as they arrive.
+    public var maximumConnectionsPerIP = 2000
 
     /// Persistent instances: how often each is probed (±10% jitter), how long a probe may take,
     /// how many probes run at once, and how many results in a row flip an instance's health.

@@ -26,6 +26,10 @@ public final class GRPCServer: Sendable {
         public var maximumConcurrentStreams: Int = 1000
         /// How long connections may finish after GOAWAY on shutdown.
         public var shutdownGrace: TimeAmount = .seconds(1)
+        /// A connection that has not completed the HTTP/2 preface by then is closed.
+        public var handshakeTimeout: TimeAmount = .seconds(10)
+        /// Connections one IP address may hold at once; more are closed as they arrive.
+        public var maximumConnectionsPerIP: Int = 2000
 
         public init(host: String, port: Int) {
             self.host = host
@@ -40,16 +44,32 @@ public final class GRPCServer: Sendable {
     private let group: EventLoopGroup
     private let acceptor: Acceptor
     private let state = Mutex<State>(State())
+    public let counters: Counters
+
+    /// What the server refused, for the metrics endpoint.
+    public final class Counters: Sendable {
+        /// Connections closed on arrival because their IP already held `maximumConnectionsPerIP`.
+        public let refusedConnections = Atomic<Int>(0)
+        /// Connections closed because they did not complete the HTTP/2 preface in time.
+        public let handshakeTimeouts = Atomic<Int>(0)
+
+        public init() {}
+    }
 
     private struct State {
         var listener: Channel?
         var connections: [ObjectIdentifier: GRPCConnectionInfo] = [:]
+        var connectionsPerIP: [String: Int] = [:]
         /// One keepalive clock per event loop, made by the loop's first connection.
         var keepaliveClocks: [ObjectIdentifier: NIOLoopBound<KeepaliveClock>] = [:]
     }
 
-    public init(configuration: Configuration, group: EventLoopGroup, acceptor: @escaping Acceptor) {
+    public init(
+        configuration: Configuration, group: EventLoopGroup, counters: Counters = Counters(),
+        acceptor: @escaping Acceptor
+    ) {
         self.configuration = configuration
+        self.counters = counters
         self.group = group
         self.acceptor = acceptor
     }
@@ -80,13 +100,28 @@ public final class GRPCServer: Sendable {
     }
 
     private func configureConnection(_ channel: Channel, configuration: Configuration) throws {
+        let ip = channel.remoteAddress?.ipAddress ?? "unknown"
+        let admitted = state.withLock { state in
+            guard state.connectionsPerIP[ip, default: 0] < configuration.maximumConnectionsPerIP else { return false }
+            state.connectionsPerIP[ip, default: 0] += 1
+            return true
+        }
+        guard admitted else {
+            // Refused before any handler or application state exists: it costs the others nothing.
+            counters.refusedConnections.add(1, ordering: .relaxed)
+            throw ConnectionLimitReached(ip: ip, limit: configuration.maximumConnectionsPerIP)
+        }
         let info = GRPCConnectionInfo(
             channel: channel, remoteAddress: channel.remoteAddress, localAddress: channel.localAddress)
         let handler = acceptor(info)
         let key = ObjectIdentifier(channel)
         state.withLock { $0.connections[key] = info }
         channel.closeFuture.whenComplete { [self] _ in
-            state.withLock { _ = $0.connections.removeValue(forKey: key) }
+            state.withLock { state in
+                state.connections.removeValue(forKey: key)
+                state.connectionsPerIP[ip, default: 1] -= 1
+                if state.connectionsPerIP[ip] == 0 { state.connectionsPerIP.removeValue(forKey: ip) }
+            }
             handler.connectionClosed()
         }
         let sync = channel.pipeline.syncOperations
@@ -116,6 +151,11 @@ public final class GRPCServer: Sendable {
             NIOHTTP2Handler(
                 mode: .server, connectionConfiguration: connectionConfiguration,
                 streamConfiguration: streamConfiguration))
+        let counters = self.counters
+        try sync.addHandler(
+            FirstReadDeadline(timeout: configuration.handshakeTimeout) {
+                counters.handshakeTimeouts.add(1, ordering: .relaxed)
+            })
         try sync.addHandler(
             GRPCServerFrameHandler(router: handler, maximumMessageSize: configuration.maximumMessageSize))
     }
@@ -145,4 +185,12 @@ public final class GRPCServer: Sendable {
             try? await connection.channel.closeFuture.get()
         }
     }
+}
+
+/// A connection refused because its IP address already holds the most connections allowed.
+public struct ConnectionLimitReached: Error, CustomStringConvertible {
+    public let ip: String
+    public let limit: Int
+
+    public var description: String { "\(ip) already holds \(limit) connections (the per-IP limit)" }
 }
