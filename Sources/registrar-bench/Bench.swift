@@ -101,7 +101,9 @@ struct QueryBench: AsyncParsableCommand {
                     clusterName: "DEFAULT")
             })
         let registered = try JSONDecoder().decode(
-            ResponseFields.self, from: try await owner.request("BatchInstanceRequest", batch).json)
+            ResponseFields.self,
+            from: try await owner.request("BatchInstanceRequest", batch, headers: try await target.accessHeaders()).json
+        )
         guard registered.resultCode == 200 else {
             throw BenchFailure("could not register the queried service: \(registered.message ?? "?")")
         }

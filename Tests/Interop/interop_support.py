@@ -148,8 +148,10 @@ class RegistrarServer:
     """One `registrar serve` process on loopback with its own data dir and log file."""
 
     def __init__(self, workdir: Path, binary: Optional[Path] = None, name: str = "server",
-                 extra_args: Sequence[str] = (), extra_env: Optional[dict] = None):
+                 extra_args: Sequence[str] = (), extra_env: Optional[dict] = None,
+                 host: str = "127.0.0.1"):
         self.binary = Path(binary) if binary else resolve_binary()
+        self.host = host
         self.extra_args = list(extra_args)
         self.extra_env = dict(extra_env or {})
         self.workdir = Path(workdir)
@@ -172,7 +174,7 @@ class RegistrarServer:
 
     # -- lifecycle ------------------------------------------------------------------
     def command(self) -> List[str]:
-        cmd = [str(self.binary), "serve", "--host", "127.0.0.1", "--port", str(self.port),
+        cmd = [str(self.binary), "serve", "--host", self.host, "--port", str(self.port),
                "--data-dir", str(self.data_dir)]
         if os.environ.get("INTEROP_SERVER_LOG_LEVEL"):
             cmd += ["--log-level", os.environ["INTEROP_SERVER_LOG_LEVEL"]]
@@ -225,7 +227,7 @@ class RegistrarServer:
             if rc is not None:
                 raise RuntimeError(f"{self.name} exited with code {rc} before accepting on "
                                    f"127.0.0.1:{self.grpc_port}")
-            if tcp_accepts(self.grpc_port):
+            if tcp_accepts(self.grpc_port, self.host):
                 return
             time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not accept TCP on 127.0.0.1:{self.grpc_port} "
