@@ -41,6 +41,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         // HMAC-SHA256 for access tokens (JWT HS256), and bcrypt for passwords.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        // TLS on the SDK gRPC port (ALPN h2) and, through HummingbirdTLS, the HTTP port.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.29.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
@@ -52,7 +54,13 @@ let package = Package(
             swiftSettings: strict
         ),
         // A thin gRPC layer over swift-nio-http2 (server and client sides). Knows no Nacos.
-        .target(name: "RegistrarTransport", dependencies: [.nioCore, .nioPosix, .nioHTTP2, .nioHPACK], swiftSettings: strict),
+        .target(
+            name: "RegistrarTransport",
+            dependencies: [
+                .nioCore, .nioPosix, .nioHTTP2, .nioHPACK, .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
         // The domain: clients, services, indexes, ServiceInfo read model. No I/O.
         .target(
             name: "RegistrarCore",
@@ -75,6 +83,9 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),

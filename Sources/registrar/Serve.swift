@@ -105,6 +105,19 @@ struct Serve: AsyncParsableCommand {
         help: "Seconds a gRPC or cluster connection has to complete the HTTP/2 preface (default 10).")
     var handshakeTimeout: String?
 
+    @Option(
+        name: .customLong("tls-cert"),
+        help: "PEM certificate chain: TLS on the SDK gRPC port (ALPN h2) and the HTTP port; plaintext is refused.")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(
+        name: .customLong("tls-client-ca"),
+        help: "PEM CA: clients must present a certificate it signed (mutual TLS).")
+    var tlsClientCA: String?
+
     @Option(help: "A config file of 'key = value' lines.")
     var config: String?
 
@@ -121,6 +134,7 @@ struct Serve: AsyncParsableCommand {
                     "token-secret": tokenSecret, "admin-password-file": adminPasswordFile,
                     "max-connections-per-ip": maxConnectionsPerIP, "http-header-timeout": httpHeaderTimeout,
                     "http-idle-timeout": httpIdleTimeout, "handshake-timeout": handshakeTimeout,
+                    "tls-cert": tlsCert, "tls-key": tlsKey, "tls-client-ca": tlsClientCA,
                 ],
                 environment: ProcessInfo.processInfo.environment,
                 configFile: config

@@ -448,10 +448,12 @@ class PyClients:
 
     async def new(self, *, update_cache_when_empty: bool = False, namespace: str = "",
                   app_name: str = "registrar-interop", username: Optional[str] = None,
-                  password: Optional[str] = None):
+                  password: Optional[str] = None, tls=None):
         from v2.nacos import ClientConfigBuilder, NacosNamingService
 
         builder = ClientConfigBuilder()
+        if tls is not None:
+            builder = builder.tls_config(tls)
         if username is not None:
             builder = builder.username(username).password(password or "")
         cfg = (builder

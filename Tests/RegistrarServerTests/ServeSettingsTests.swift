@@ -57,6 +57,7 @@ struct ServeSettingsTests {
         #expect(fromEnvironment.auth.initialAdminPassword == "pw-123456")
         for (key, value) in [
             ("auth", "maybe"), ("token-secret", "c2hvcnQ="), ("token-secret", "%%"), ("token-ttl", "1"),
+            ("tls-cert", "/etc/server.pem"), ("tls-client-ca", "/etc/ca.pem"), ("max-connections-per-ip", "0"),
         ] {
             var configuration = ServerConfiguration()
             #expect(throws: SettingsError.self, "\(key)=\(value)") {
@@ -116,5 +117,20 @@ struct ServeSettingsTests {
         configuration.port = 8848
         configuration.cluster.members = [MemberAddress(host: "203.0.113.7", port: 8848)]
         #expect(throws: StartupError.self) { try configuration.cluster.resolveSelf(port: configuration.port) }
+    }
+}
+
+@Suite("TLS settings at start", .stopsWhatItStarts)
+struct TLSStartTests {
+    @Test func aMissingCertificateStopsTheStartAndNamesTheFile() async throws {
+        let missing = "/nonexistent/registrar-\(UUID().uuidString).pem"
+        do {
+            _ = try await TestServer.start {
+                $0.tls = TLSSettings(certificateChainPath: missing, privateKeyPath: missing)
+            }
+            Issue.record("a server started with a missing certificate")
+        } catch let error as StartupError {
+            #expect(error.description.contains(missing), "\(error)")
+        }
     }
 }

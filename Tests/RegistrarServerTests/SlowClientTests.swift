@@ -15,7 +15,8 @@ struct SlowClientTests {
     private func trickle(_ bytes: String, to port: Int) async throws -> Channel {
         let channel = try await ClientBootstrap(group: TestServer.group).connect(host: "127.0.0.1", port: port).get()
         if !bytes.isEmpty {
-            try await channel.writeAndFlush(ByteBuffer(string: bytes)).get()
+            // Under load the deadline may already have closed it; the test then sees it closed.
+            try? await channel.writeAndFlush(ByteBuffer(string: bytes)).get()
         }
         tearDownAfterTest { try? await channel.close() }
         return channel
@@ -29,19 +30,19 @@ struct SlowClientTests {
     }
 
     @Test func aHalfSentHTTPRequestIsClosedByTheHeaderTimeoutWhileOthersAreServed() async throws {
-        let server = try await TestServer.start { $0.httpHeaderTimeout = .milliseconds(300) }
+        let server = try await TestServer.start { $0.httpHeaderTimeout = .seconds(1) }
         let slow = try await trickle(
             "GET /nacos/v1/ns/instance/list?serviceName=x HTTP/1.1\r\nHost: a\r\n", to: server.http.port)
         #expect(try await server.http.register("busy", ip: "10.9.0.1", port: 1).body == "ok")
         #expect(try await closed(slow))
         #expect(try await server.metric("httpHeaderTimeouts") == 1)
         // A request that arrives whole on a new connection is untouched by the deadline.
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(1100))
         #expect(try await server.http.list("busy").hosts.count == 1)
     }
 
     @Test func aSilentOrTricklingSocketOnTheSDKPortIsClosedByTheHandshakeTimeout() async throws {
-        let server = try await TestServer.start { $0.handshakeTimeout = .milliseconds(300) }
+        let server = try await TestServer.start { $0.handshakeTimeout = .seconds(1) }
         let silent = try await trickle("", to: server.port)
         let trickling = try await trickle("PRI * HTTP/2.0\r\n", to: server.port)
         let client = try await server.connect()

@@ -39,7 +39,7 @@ final class AccessControl: Sendable {
     private let signer: TokenSigner
     private let hasher: PasswordHasher
     private let store: DurableStore
-    private let throttle = LoginThrottle()
+    private let throttle: LoginThrottle
     /// Set in cluster mode: the access model is not replicated between members yet.
     private let writeRefusal: String?
     private let logger: Logger
@@ -59,6 +59,7 @@ final class AccessControl: Sendable {
         self.model = Mutex(model)
         self.signer = TokenSigner(secret: secret)
         self.hasher = PasswordHasher(cost: configuration.bcryptCost)
+        self.throttle = LoginThrottle(firstDelayMillis: configuration.loginBackoff.nanoseconds / 1_000_000)
         self.store = store
         self.writeRefusal = writeRefusal
         self.logger = logger

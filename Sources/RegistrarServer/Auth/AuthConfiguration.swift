@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// Who must prove who they are.
 public enum AuthMode: String, Sendable, CaseIterable {
@@ -23,6 +24,8 @@ public struct AuthConfiguration: Sendable {
     public var initialAdminPassword: String?
     /// bcrypt's cost (log2 of the rounds); Nacos uses 10.
     public var bcryptCost: UInt8 = 10
+    /// The wait after the first failures from one IP beyond the free ones; it doubles after each.
+    public var loginBackoff: TimeAmount = .seconds(1)
 
     public init() {}
 

@@ -13,18 +13,22 @@ final class LoginThrottle: Sendable {
 
     private let entries = Mutex<[String: Entry]>([:])
     private let capacity: Int
+    private let firstDelayMillis: Int64
     static let freeAttempts = 3
     static let maximumDelayMillis: Int64 = 60_000
 
-    init(capacity: Int = 10_000) {
+    init(capacity: Int = 10_000, firstDelayMillis: Int64 = 1000) {
         self.capacity = capacity
+        self.firstDelayMillis = firstDelayMillis
     }
 
     /// Milliseconds the IP must still wait before its next attempt; 0 if it may try now.
     func waitMillis(for ip: String, now: Int64) -> Int64 {
         entries.withLock { entries in
             guard let entry = entries[ip], entry.failures >= Self.freeAttempts else { return 0 }
-            let delay = min(Self.maximumDelayMillis, 1000 << Int64(min(entry.failures - Self.freeAttempts, 16)))
+            let delay = min(
+                max(Self.maximumDelayMillis, firstDelayMillis),
+                firstDelayMillis << Int64(min(entry.failures - Self.freeAttempts, 16)))
             return max(0, entry.lastFailure + delay - now)
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RegistrarCore
 import RegistrarStorage
 import RegistrarTransport
@@ -40,6 +41,9 @@ struct Node: Sendable {
     static func compose(
         configuration: ServerConfiguration, me: MemberAddress?, group: MultiThreadedEventLoopGroup, logger: Logger
     ) async throws -> Node {
+        // TLS files first: a bad one stops the start before anything is opened or bound.
+        let transport = try configuration.transport()
+        let httpTLS = try configuration.tls?.serverConfiguration(alpn: ["http/1.1"])
         var validation = Validation()
         validation.maximumMetadataLength = configuration.maximumMetadataLength
         let store = RegistryStore(registry: Registry(validation: validation, wallClock: wallClockMillis))
@@ -81,12 +85,12 @@ struct Node: Sendable {
         return Node(
             configuration: configuration, store: store, durable: durable, readiness: readiness,
             connections: connections, counters: counters, udpPush: udpPush, cluster: cluster,
-            grpcServer: GRPCServer(configuration: configuration.transport, group: group, counters: transportCounters) {
+            grpcServer: GRPCServer(configuration: transport, group: group, counters: transportCounters) {
                 info in
                 RPCConnection(info: info, front: rpc)
             },
             httpFront: httpFront(
-                configuration, naming, access, push, cluster?.0, readiness, counters, httpCounters, logger),
+                configuration, httpTLS, naming, access, push, cluster?.0, readiness, counters, httpCounters, logger),
             liveness: LivenessMonitor(
                 connections: connections, scanInterval: configuration.livenessScanInterval,
                 idleBeforeDetection: configuration.idleBeforeDetection, loop: group.next()),
@@ -100,7 +104,8 @@ struct Node: Sendable {
 
     /// The v1 front and its route groups, each with what it uses.
     private static func httpFront(
-        _ configuration: ServerConfiguration, _ naming: NamingContext, _ access: AccessControl, _ push: PushScheduler,
+        _ configuration: ServerConfiguration, _ tls: TLSConfiguration?, _ naming: NamingContext,
+        _ access: AccessControl, _ push: PushScheduler,
         _ cluster: ClusterNode?, _ readiness: Readiness, _ counters: NodeCounters, _ httpCounters: V1Front.Counters,
         _ logger: Logger
     ) -> V1Front {
@@ -118,7 +123,8 @@ struct Node: Sendable {
         ]
         let settings = V1Front.Settings(
             host: configuration.host, port: configuration.port, idleTimeout: configuration.httpIdleTimeout,
-            headerTimeout: configuration.httpHeaderTimeout)
+            headerTimeout: configuration.httpHeaderTimeout,
+            tls: tls)
         return V1Front(
             settings: settings, readiness: readiness, access: AccessMiddleware(access: access, reader: reader),
             routes: routes, counters: httpCounters, logger: logger)
@@ -229,8 +235,10 @@ struct Node: Sendable {
 }
 
 extension ServerConfiguration {
-    var transport: GRPCServer.Configuration {
+    /// The SDK port's transport; reads the TLS files, if any.
+    func transport() throws -> GRPCServer.Configuration {
         var transport = GRPCServer.Configuration(host: host, port: grpcPort)
+        transport.tls = try tls?.serverContext(alpn: ["h2"])
         transport.maximumMessageSize = maximumMessageSize
         transport.keepaliveInterval = keepaliveInterval
         transport.keepaliveTimeout = keepaliveTimeout

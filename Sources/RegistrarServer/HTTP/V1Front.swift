@@ -1,7 +1,10 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RegistrarCore
 import RegistrarTransport
 import ServiceLifecycle
@@ -61,6 +64,8 @@ final class V1Front: Sendable {
         var idleTimeout: TimeAmount
         /// A new connection's first request headers must arrive within this.
         var headerTimeout: TimeAmount
+        /// HTTPS only, when set.
+        var tls: TLSConfiguration?
     }
 
     /// Connections closed for want of a complete request head in time.
@@ -102,14 +107,15 @@ final class V1Front: Sendable {
         let (headerTimeout, counters) = (settings.headerTimeout, self.counters)
 
         let (started, continuation) = AsyncStream.makeStream(of: Result<SocketAddress?, any Error>.self)
+        let http1 = HTTPServerBuilder.http1(
+            configuration: .init(
+                additionalChannelHandlers: [
+                    FirstReadDeadline(timeout: headerTimeout) { counters.headerTimeouts.add(1, ordering: .relaxed) }
+                ],
+                idleTimeout: settings.idleTimeout))
         let application = Application(
             router: router,
-            server: .http1(
-                configuration: .init(
-                    additionalChannelHandlers: [
-                        FirstReadDeadline(timeout: headerTimeout) { counters.headerTimeouts.add(1, ordering: .relaxed) }
-                    ],
-                    idleTimeout: settings.idleTimeout)),
+            server: try settings.tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "Registrar"),
             onServerRunning: { channel in continuation.yield(.success(channel.localAddress)) },
             eventLoopGroupProvider: .shared(group),

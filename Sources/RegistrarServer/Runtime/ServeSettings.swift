@@ -12,6 +12,7 @@ public struct ServeSettings: Sendable {
         "members", "cluster-conf", "cluster-secret", "advertise", "replica-lease", "verify-interval",
         "auth", "token-ttl", "token-secret", "admin-password-file",
         "max-connections-per-ip", "http-header-timeout", "http-idle-timeout", "handshake-timeout",
+        "tls-cert", "tls-key", "tls-client-ca",
     ]
 
     /// The admin's first password comes only from the environment or a file, never a flag,
@@ -88,6 +89,21 @@ public struct ServeSettings: Sendable {
         try applyCluster(to: &configuration.cluster)
         try applyAuth(to: &configuration.auth)
         try applyLimits(to: &configuration)
+        try applyTLS(to: &configuration)
+    }
+
+    private func applyTLS(to configuration: inout ServerConfiguration) throws {
+        switch (string("tls-cert"), string("tls-key")) {
+        case (nil, nil):
+            guard string("tls-client-ca") == nil else {
+                throw SettingsError("tls-client-ca needs tls-cert and tls-key (the server's own certificate)")
+            }
+        case let (cert?, key?):
+            configuration.tls = TLSSettings(
+                certificateChainPath: cert, privateKeyPath: key, clientCAPath: string("tls-client-ca"))
+        default:
+            throw SettingsError("TLS needs both tls-cert and tls-key (PEM files)")
+        }
     }
 
     private func applyLimits(to configuration: inout ServerConfiguration) throws {

@@ -58,6 +58,8 @@ public struct ServerConfiguration: Sendable {
     public var handshakeTimeout: TimeAmount = .seconds(10)
     /// Connections one IP address may hold on the SDK port; more are closed as they arrive.
     public var maximumConnectionsPerIP = 2000
+    /// TLS on the SDK gRPC port and the HTTP port (required: plaintext is refused); nil: cleartext.
+    public var tls: TLSSettings?
 
     /// Persistent instances: how often each is probed (±10% jitter), how long a probe may take,
     /// how many probes run at once, and how many results in a row flip an instance's health.

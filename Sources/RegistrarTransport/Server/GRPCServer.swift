@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A cleartext (h2c) gRPC server over swift-nio-http2, with neither a task nor a child channel
@@ -30,6 +31,8 @@ public final class GRPCServer: Sendable {
         public var handshakeTimeout: TimeAmount = .seconds(10)
         /// Connections one IP address may hold at once; more are closed as they arrive.
         public var maximumConnectionsPerIP: Int = 2000
+        /// TLS for every connection (its ALPN should offer `h2`); nil: cleartext h2c.
+        public var tls: NIOSSLContext?
 
         public init(host: String, port: Int) {
             self.host = host
@@ -125,6 +128,9 @@ public final class GRPCServer: Sendable {
             handler.connectionClosed()
         }
         let sync = channel.pipeline.syncOperations
+        if let tls = configuration.tls {
+            try sync.addHandler(NIOSSLServerHandler(context: tls))
+        }
         try sync.addHandler(KeepaliveHandler(clock: keepaliveClock(for: channel.eventLoop)))
         try sync.addHandler(ReadCompactor())
         let initialSettings = [

@@ -1,0 +1,57 @@
+import NIOSSL
+
+/// TLS for the SDK gRPC port and the HTTP port: one certificate chain and key (PEM), and, with a
+/// client CA, mutual TLS (clients must present a certificate that CA signed).
+public struct TLSSettings: Sendable {
+    public var certificateChainPath: String
+    public var privateKeyPath: String
+    public var clientCAPath: String?
+
+    public init(certificateChainPath: String, privateKeyPath: String, clientCAPath: String? = nil) {
+        self.certificateChainPath = certificateChainPath
+        self.privateKeyPath = privateKeyPath
+        self.clientCAPath = clientCAPath
+    }
+
+    /// The server configuration with `alpn` (`h2` for gRPC, `http/1.1` for HTTP). Reads the
+    /// files now, so a missing or bad file stops the start with its name.
+    func serverConfiguration(alpn: [String]) throws -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificateChainPath)
+        } catch {
+            throw StartupError("cannot read the TLS certificate '\(certificateChainPath)' (PEM): \(error)")
+        }
+        guard !chain.isEmpty else { throw StartupError("the TLS certificate '\(certificateChainPath)' holds none") }
+        do {
+            key = try NIOSSLPrivateKey(file: privateKeyPath, format: .pem)
+        } catch {
+            throw StartupError("cannot read the TLS private key '\(privateKeyPath)' (PEM): \(error)")
+        }
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.applicationProtocols = alpn
+        configuration.minimumTLSVersion = .tlsv12
+        if let clientCAPath {
+            do {
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCAPath))
+            } catch {
+                throw StartupError("cannot read the TLS client CA '\(clientCAPath)' (PEM): \(error)")
+            }
+            // Clients are identified by the CA's signature, not by a host name.
+            configuration.certificateVerification = .noHostnameVerification
+        }
+        return configuration
+    }
+
+    func serverContext(alpn: [String]) throws -> NIOSSLContext {
+        do {
+            return try NIOSSLContext(configuration: serverConfiguration(alpn: alpn))
+        } catch let error as StartupError {
+            throw error
+        } catch {
+            throw StartupError("cannot set up TLS with '\(certificateChainPath)' and '\(privateKeyPath)': \(error)")
+        }
+    }
+}
