@@ -93,7 +93,10 @@ let package = Package(
         // NacosConnection. Speaks the contract only: no server code.
         .target(
             name: "RegistrarClient",
-            dependencies: ["RegistrarWire", "RegistrarTransport", .nioCore, .nioPosix, .logging],
+            dependencies: [
+                "RegistrarWire", "RegistrarTransport", .nioCore, .nioPosix, .logging,
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: strict
         ),
         // The product: `serve` and the operator verbs.
@@ -111,6 +114,7 @@ let package = Package(
             name: "registrar-bench",
             dependencies: [
                 "RegistrarClient", "RegistrarWire", "RegistrarTransport", .argumentParser, .logging, .nioCore, .nioPosix,
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),
@@ -142,6 +146,7 @@ let package = Package(
             dependencies: [
                 "RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore", "RegistrarClient",
                 "RegistrarStorage", "RegistrarTesting", .nioCore, .nioPosix, .nioEmbedded, .nioHTTP2, .logging, .compress,
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RegistrarTransport
 import RegistrarWire
 import Synchronization
@@ -48,10 +49,11 @@ public final class NacosConnection: Sendable {
         clientVersion: String = "Registrar-Swift-Client:0.3.0",
         tenant: String = "",
         autoAck: Bool = true,
-        timeout: TimeAmount = .seconds(5)
+        timeout: TimeAmount = .seconds(5),
+        tls: NIOSSLContext? = nil
     ) async throws -> NacosConnection {
         let transport = try await GRPCClientConnection.connect(
-            host: host, port: port, group: group, connectTimeout: timeout)
+            host: host, port: port, group: group, connectTimeout: timeout, tls: tls)
         do {
             let check = try await unary(
                 transport, type: "ServerCheckRequest", json: Array(#"{"headers":{},"requestId":""}"#.utf8),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RegistrarClient
 import Synchronization
 
@@ -24,6 +25,18 @@ struct BenchTarget: ParsableArguments {
     @Option(help: "The password of --username.")
     var password: String?
 
+    @Option(name: .customLong("tls-ca"), help: "Connect over TLS, trusting this PEM CA for the server's certificate.")
+    var tlsCA: String?
+
+    /// The TLS context of every connection, with `--tls-ca`.
+    func tlsContext() throws -> NIOSSLContext? {
+        guard let tlsCA else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .file(tlsCA)
+        configuration.applicationProtocols = ["h2"]
+        return try NIOSSLContext(configuration: configuration)
+    }
+
     /// The metadata headers of every request: the access token when logged in.
     func accessHeaders() async throws -> [String: String] {
         guard let username else { return [:] }
@@ -43,10 +56,11 @@ struct BenchTarget: ParsableArguments {
     /// Opens `count` SDK connections, failing with a clear message if the server is not there.
     func connect(_ count: Int, group: any EventLoopGroup) async throws -> [NacosConnection] {
         let (host, port) = try hostAndPort()
+        let tls = try tlsContext()
         var connections: [NacosConnection] = []
         do {
             for _ in 0..<count {
-                connections.append(try await NacosConnection.connect(host: host, port: port, group: group))
+                connections.append(try await NacosConnection.connect(host: host, port: port, group: group, tls: tls))
             }
         } catch {
             for connection in connections { await connection.close() }

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHPACK
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
 
 /// One client HTTP/2 connection speaking gRPC over h2c: unary calls and bidirectional streams,
 /// each a stream of the same connection, managed by its `GRPCClientFrameHandler`.
@@ -25,20 +26,28 @@ public final class GRPCClientConnection: Sendable {
         self.maximumMessageSize = maximumMessageSize
     }
 
-    /// Opens a connection. Fails within `connectTimeout` if the server cannot be reached.
+    /// Opens a connection. Fails within `connectTimeout` if the server cannot be reached. With
+    /// `tls`, the connection speaks TLS (the context should offer ALPN `h2`) and checks the
+    /// server's certificate against `host` (a name or an IP address).
     public static func connect(
         host: String,
         port: Int,
         group: EventLoopGroup,
         connectTimeout: TimeAmount = .seconds(3),
-        maximumMessageSize: Int = 100 * 1024 * 1024
+        maximumMessageSize: Int = 100 * 1024 * 1024,
+        tls: NIOSSLContext? = nil
     ) async throws -> GRPCClientConnection {
+        // SNI takes names only; an IP address is still checked against the certificate's SANs.
+        let serverName = host.contains(where: { $0.isLetter }) && !host.contains(":") ? host : nil
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    if let tls {
+                        try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
                     // The client reads only :status, grpc-status and grpc-message of an answer,
                     // so it skips RFC 9113's header-block checks (a sizeable part of its CPU per
                     // call); the server keeps them for what clients send it.
