@@ -89,3 +89,31 @@ def test_a_plaintext_grpc_client_gets_no_http2_answer(tls_server):
     # An HTTP/2 server would answer with its SETTINGS frame (type 4 at byte 3); TLS answers
     # with an alert record (0x15) or closes.
     assert not (len(answer) >= 4 and answer[3] == 4), f"plaintext HTTP/2 was served: {answer!r}"
+
+
+def test_mutual_tls_serves_a_client_with_a_certificate_and_refuses_one_without(interop_dir, sdk_dir):
+    from v2.nacos.common.client_config import TLSConfig
+    certs = make_certificates(interop_dir / "mtls-certs")
+    server = RegistrarServer(interop_dir, name="mtls", extra_args=[
+        "--tls-cert", certs["cert"], "--tls-key", certs["key"], "--tls-client-ca", certs["ca"]])
+    server.start()
+    try:
+        url = f"https://127.0.0.1:{server.port}/nacos/v1/console/health/readiness"
+        anonymous = subprocess.run(["curl", "-sS", "-m", "5", "--cacert", certs["ca"], url],
+                                   capture_output=True, text=True, timeout=10)
+        assert anonymous.returncode != 0, "a client without a certificate was served under mTLS"
+        known = subprocess.run(["curl", "-sS", "-m", "5", "--cacert", certs["ca"], "--cert", certs["client_cert"],
+                                "--key", certs["client_key"], url], capture_output=True, text=True, timeout=10)
+        assert known.returncode == 0 and known.stdout.strip() == "OK", known.stderr
+        tls = TLSConfig(enabled=True, ca_file=certs["ca"], cert_file=certs["client_cert"],
+                        key_file=certs["client_key"])
+        svc = unique("mtls")
+
+        async def scenario():
+            async with PyClients(server, sdk_dir) as pc:
+                client = await pc.new(tls=tls)
+                assert await client.register_instance(py_register_param(svc, "10.6.0.2", 80))
+
+        run_async(scenario())
+    finally:
+        server.stop()

@@ -67,4 +67,22 @@ struct SlowClientTests {
         let third = try await server.connect()
         #expect(try await third.query("shared").serviceInfo?.hosts?.count == 1)
     }
+
+    @Test func aFloodingConnectionIsRateLimitedAndItsNeighbourIsNot() async throws {
+        let server = try await TestServer.start {
+            // The burst, then about one more a second: most of a quick run of 20 is refused.
+            $0.requestsPerSecondPerConnection = 1
+            $0.requestBurstPerConnection = 5
+        }
+        let flooder = try await server.connect()
+        let neighbour = try await server.connect()
+        var codes: [Int] = []
+        for port in 1...20 {
+            codes.append(try await flooder.register("flood", ip: "10.9.1.1", port: port).errorCode ?? 0)
+        }
+        #expect(codes.prefix(5).allSatisfy { $0 == 0 }, "\(codes)")
+        #expect(codes.filter { $0 == 429 }.count >= 10, "\(codes)")
+        #expect(try await neighbour.register("calm", ip: "10.9.1.2", port: 1).resultCode == 200)
+        #expect(try await server.metric("grpcRequestsRateLimited") ?? 0 >= 10)
+    }
 }

@@ -80,7 +80,9 @@ struct Node: Sendable {
             naming: naming, access: access, connections: connections, readiness: readiness,
             settings: .init(
                 setupTimeout: configuration.setupTimeout, detectionTimeout: configuration.detectionTimeout,
-                push: configuration.pushSettings),
+                push: configuration.pushSettings,
+                requestRate: .init(
+                    rate: configuration.requestsPerSecondPerConnection, burst: configuration.requestBurstPerConnection)),
             requestIds: RequestIdGenerator(), pushCounters: pushCounters, counters: rpcCounters, logger: logger)
         return Node(
             configuration: configuration, store: store, durable: durable, readiness: readiness,

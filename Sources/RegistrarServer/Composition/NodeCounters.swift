@@ -8,6 +8,7 @@ import Synchronization
 final class RPCCounters: Sendable {
     let malformedPayloads = Atomic<Int>(0)
     let accessRefusals = Atomic<Int>(0)
+    let rateLimited = Atomic<Int>(0)
 }
 
 /// Every counter of a node by name: the metrics endpoint and the shutdown log read them here.
@@ -26,6 +27,7 @@ struct NodeCounters: Sendable {
             + [
                 ("grpcConnectionsRefusedPerIP", transport.refusedConnections.value),
                 ("grpcHandshakeTimeouts", transport.handshakeTimeouts.value),
+                ("grpcRequestsRateLimited", rpc.rateLimited.value),
                 ("httpHeaderTimeouts", http.headerTimeouts.value),
             ]
             + (cluster?.all ?? [])

@@ -33,6 +33,7 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
     // Loop-bound state.
     private(set) var isRegistered = false
     private var tokenCache: AccessControl.TokenCache?
+    private lazy var rateLimit = RequestRateLimit(front.settings.requestRate, now: .now())
     private var stream: GRPCServerCall?
     private(set) var clientIp = ""
     private(set) var clientVersion = ""
@@ -59,6 +60,12 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
 
     func touch() {
         lastActive.store(monotonicMillis(), ordering: .relaxed)
+    }
+
+    /// Whether the request rate allows one more request now. On the loop.
+    func admitRequest() -> Bool {
+        eventLoop.assertInEventLoop()
+        return rateLimit.admit(now: .now())
     }
 
     /// Whether this connection's client may have `need`, by the token it sent. On the loop.

@@ -12,6 +12,8 @@ final class RPCFront: Sendable {
         /// How long a ClientDetectionRequest may go unanswered before the connection is dropped.
         var detectionTimeout: TimeAmount
         var push: PushSettings
+        /// Unary requests per connection.
+        var requestRate: RequestRateLimit.Settings
     }
 
     let naming: NamingContext

@@ -52,6 +52,13 @@ enum RequestDispatcher {
             return .error(301, "Connection is unregistered.", requestId: nil)
         }
         connection.touch()
+        guard connection.admitRequest() else {
+            connection.front.counters.rateLimited.add(1)
+            let rate = connection.front.settings.requestRate
+            return .error(
+                429, "too many requests on this connection (over \(rate.rate)/s, bursts of \(rate.burst)); slow down",
+                requestId: nil)
+        }
         do {
             var reply: Reply
             switch message.type {

@@ -58,6 +58,11 @@ public struct ServerConfiguration: Sendable {
     public var handshakeTimeout: TimeAmount = .seconds(10)
     /// Connections one IP address may hold on the SDK port; more are closed as they arrive.
     public var maximumConnectionsPerIP = 2000
+    /// Unary requests per second one SDK connection may send on average (0: no limit), and its
+    /// burst. The default is far above what an SDK sends (a few a second) and above what one
+    /// bench connection sustains.
+    public var requestsPerSecondPerConnection = 20_000
+    public var requestBurstPerConnection = 40_000
     /// TLS on the SDK gRPC port and the HTTP port (required: plaintext is refused); nil: cleartext.
     public var tls: TLSSettings?
 
