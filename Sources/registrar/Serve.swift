@@ -118,6 +118,17 @@ struct Serve: AsyncParsableCommand {
         help: "PEM CA: clients must present a certificate it signed (mutual TLS).")
     var tlsClientCA: String?
 
+    @Option(name: .customLong("peer-tls-cert"), help: "Cluster mode: this member's PEM certificate for peers.")
+    var peerTLSCert: String?
+
+    @Option(name: .customLong("peer-tls-key"), help: "Cluster mode: the PEM private key of --peer-tls-cert.")
+    var peerTLSKey: String?
+
+    @Option(
+        name: .customLong("peer-tls-ca"),
+        help: "Cluster mode: PEM CA of the members; peers must present a certificate it signed (mutual TLS).")
+    var peerTLSCA: String?
+
     @Option(help: "A config file of 'key = value' lines.")
     var config: String?
 
@@ -135,6 +146,7 @@ struct Serve: AsyncParsableCommand {
                     "max-connections-per-ip": maxConnectionsPerIP, "http-header-timeout": httpHeaderTimeout,
                     "http-idle-timeout": httpIdleTimeout, "handshake-timeout": handshakeTimeout,
                     "tls-cert": tlsCert, "tls-key": tlsKey, "tls-client-ca": tlsClientCA,
+                    "peer-tls-cert": peerTLSCert, "peer-tls-key": peerTLSKey, "peer-tls-ca": peerTLSCA,
                 ],
                 environment: ProcessInfo.processInfo.environment,
                 configFile: config

@@ -16,6 +16,7 @@ final class ClusterServer: Sendable {
     init(node: ClusterNode, host: String, port: Int, group: EventLoopGroup) {
         var configuration = GRPCServer.Configuration(host: host, port: port)
         configuration.maximumMessageSize = node.configuration.maximumInflatedSize
+        configuration.tls = node.configuration.peerTLSContexts?.server
         server = GRPCServer(configuration: configuration, group: group) { _ in ClusterConnection(node: node) }
     }
 

@@ -45,7 +45,8 @@ final class PeerLink: Sendable {
         if let open = connection.withLock({ $0 }), open.channel.isActive { return open }
         let fresh = try await GRPCClientConnection.connect(
             host: address.host, port: address.port + 1001, group: group,
-            connectTimeout: configuration.probeTimeout, maximumMessageSize: configuration.maximumInflatedSize
+            connectTimeout: configuration.probeTimeout, maximumMessageSize: configuration.maximumInflatedSize,
+            tls: configuration.peerTLSContexts?.client
         )
         // Another call may have connected meanwhile: keep the live connection, never close one in use.
         let winner = connection.withLock { current -> GRPCClientConnection in

@@ -44,6 +44,8 @@ struct Node: Sendable {
         // TLS files first: a bad one stops the start before anything is opened or bound.
         let transport = try configuration.transport()
         let httpTLS = try configuration.tls?.serverConfiguration(alpn: ["http/1.1"])
+        var clusterConfiguration = configuration.cluster
+        clusterConfiguration.peerTLSContexts = try clusterConfiguration.peerTLS?.contexts()
         var validation = Validation()
         validation.maximumMetadataLength = configuration.maximumMetadataLength
         let store = RegistryStore(registry: Registry(validation: validation, wallClock: wallClockMillis))
@@ -64,7 +66,7 @@ struct Node: Sendable {
             changes: ChangeNotifier(store: store, listeners: [push]))
         let cluster = me.map { me in
             let node = ClusterNode(
-                configuration: configuration.cluster, me: me, naming: naming, readiness: readiness, group: group,
+                configuration: clusterConfiguration, me: me, naming: naming, readiness: readiness, group: group,
                 logger: logger)
             return (
                 node, ClusterServer(node: node, host: configuration.host, port: configuration.clusterPort, group: group)

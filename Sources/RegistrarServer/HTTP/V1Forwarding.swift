@@ -63,7 +63,12 @@ struct V1Forwarder: Sendable {
         guard let url = URL(string: text) else { throw URLError(.badURL) }
         var forwarded = URLRequest(url: url)
         forwarded.httpMethod = request.method.rawValue
+        // The User-Agent only stops a second hop; the member checks the client's own token
+        // (in the parameters, or here) as for any request.
         forwarded.setValue(forwardedUserAgent, forHTTPHeaderField: "User-Agent")
+        if let authorization = request.headers[.authorization] {
+            forwarded.setValue(authorization, forHTTPHeaderField: "Authorization")
+        }
         if let form = parameters.form {
             forwarded.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
             forwarded.httpBody = Data(form.utf8)

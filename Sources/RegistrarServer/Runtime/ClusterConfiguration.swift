@@ -12,6 +12,10 @@ public struct ClusterConfiguration: Sendable {
     public var advertise: MemberAddress?
     /// The shared cluster identity every peer request carries. Required in cluster mode.
     public var secret: String?
+    /// Mutual TLS on the cluster port; nil: cleartext (keep the port on a private network).
+    public var peerTLS: PeerTLSSettings?
+    /// Made from `peerTLS` by the composition root before anything starts.
+    var peerTLSContexts: PeerTLSContexts?
 
     /// How often each peer is probed; `downAfter` failures in a row make it DOWN.
     public var probeInterval: TimeAmount = .seconds(2)

@@ -12,7 +12,7 @@ public struct ServeSettings: Sendable {
         "members", "cluster-conf", "cluster-secret", "advertise", "replica-lease", "verify-interval",
         "auth", "token-ttl", "token-secret", "admin-password-file",
         "max-connections-per-ip", "http-header-timeout", "http-idle-timeout", "handshake-timeout",
-        "tls-cert", "tls-key", "tls-client-ca",
+        "tls-cert", "tls-key", "tls-client-ca", "peer-tls-cert", "peer-tls-key", "peer-tls-ca",
     ]
 
     /// The admin's first password comes only from the environment or a file, never a flag,
@@ -103,6 +103,13 @@ public struct ServeSettings: Sendable {
                 certificateChainPath: cert, privateKeyPath: key, clientCAPath: string("tls-client-ca"))
         default:
             throw SettingsError("TLS needs both tls-cert and tls-key (PEM files)")
+        }
+        let peer = [string("peer-tls-cert"), string("peer-tls-key"), string("peer-tls-ca")]
+        if peer.contains(where: { $0 != nil }) {
+            guard let cert = peer[0], let key = peer[1], let ca = peer[2] else {
+                throw SettingsError("peer TLS needs peer-tls-cert, peer-tls-key and peer-tls-ca together (PEM files)")
+            }
+            configuration.cluster.peerTLS = PeerTLSSettings(certificateChainPath: cert, privateKeyPath: key, caPath: ca)
         }
     }
 

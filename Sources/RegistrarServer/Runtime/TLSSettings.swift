@@ -55,3 +55,43 @@ public struct TLSSettings: Sendable {
         }
     }
 }
+
+/// TLS between cluster members: each presents `certificateChainPath` and accepts only peers
+/// whose certificate `caPath` signed, both ways (mutual TLS). The CA is the cluster's own trust
+/// anchor, so host names are not checked (members are addressed by IP and port).
+public struct PeerTLSSettings: Sendable {
+    public var certificateChainPath: String
+    public var privateKeyPath: String
+    public var caPath: String
+
+    public init(certificateChainPath: String, privateKeyPath: String, caPath: String) {
+        self.certificateChainPath = certificateChainPath
+        self.privateKeyPath = privateKeyPath
+        self.caPath = caPath
+    }
+
+    /// The server and client sides, made once at start.
+    func contexts() throws -> PeerTLSContexts {
+        let own = TLSSettings(
+            certificateChainPath: certificateChainPath, privateKeyPath: privateKeyPath, clientCAPath: caPath)
+        let server = try own.serverConfiguration(alpn: ["h2"])
+        var client = TLSConfiguration.makeClientConfiguration()
+        client.certificateChain = server.certificateChain
+        client.privateKey = server.privateKey
+        client.trustRoots = server.trustRoots
+        client.certificateVerification = .noHostnameVerification
+        client.applicationProtocols = ["h2"]
+        client.minimumTLSVersion = .tlsv12
+        do {
+            return PeerTLSContexts(
+                server: try NIOSSLContext(configuration: server), client: try NIOSSLContext(configuration: client))
+        } catch {
+            throw StartupError("cannot set up peer TLS with '\(certificateChainPath)' and '\(caPath)': \(error)")
+        }
+    }
+}
+
+struct PeerTLSContexts: Sendable {
+    let server: NIOSSLContext
+    let client: NIOSSLContext
+}
