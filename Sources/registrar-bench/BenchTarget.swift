@@ -42,7 +42,7 @@ struct BenchTarget: ParsableArguments {
         guard let username else { return [:] }
         let (host, port) = try hostAndPort()
         let admin = AdminHTTP(server: ServerAddress(host: host, port: port - 1000), timeout: 10)
-        return ["accessToken": try await admin.login(username: username, password: password ?? "")]
+        return ["accessToken": try await admin.login(username: username, password: password ?? "").accessToken]
     }
 
     func hostAndPort() throws -> (String, Int) {

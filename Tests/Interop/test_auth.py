@@ -119,3 +119,20 @@ def test_user_agent_nacos_server_is_no_identity(auth_server):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403
+
+
+def test_cli_logs_in_from_the_environment_and_is_refused_without(auth_server):
+    import subprocess
+    from interop_support import resolve_binary
+    svc = unique("auth-cli")
+    admin = login(auth_server, "nacos", ADMIN_PASSWORD)
+    status, body = http(auth_server, "POST", "/nacos/v1/ns/instance",
+                        {"serviceName": svc, "ip": "10.7.1.1", "port": "81"}, admin)
+    assert status == 200, body
+    command = [str(resolve_binary()), "instances", svc, "--server", auth_server.addr]
+    env = RegistrarServer.clean_environment()
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+    assert refused.returncode != 0 and "403" in refused.stderr, (refused.returncode, refused.stderr)
+    env.update({"REGISTRAR_USERNAME": "nacos", "REGISTRAR_PASSWORD": ADMIN_PASSWORD})
+    served = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
+    assert served.returncode == 0 and "10.7.1.1" in served.stdout, (served.returncode, served.stdout, served.stderr)

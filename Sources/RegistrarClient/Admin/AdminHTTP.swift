@@ -24,16 +24,30 @@ public struct AdminHTTP: Sendable {
         self.timeout = timeout
     }
 
-    /// Logs in (`POST /nacos/v1/auth/login`) and returns the access token.
-    public func login(username: String, password: String) async throws -> String {
+    /// A login's answer.
+    public struct Login: Sendable {
+        public var accessToken: String
+        /// Seconds the token is valid.
+        public var tokenTTL: Int64
+    }
+
+    /// The server answered the login, and said no (wrong credentials, or too many failures).
+    public struct LoginRefused: Error, CustomStringConvertible {
+        public let status: Int
+        public let body: String
+        public var description: String { "HTTP \(status): \(body)" }
+    }
+
+    /// Logs in (`POST /nacos/v1/auth/login`).
+    public func login(username: String, password: String) async throws -> Login {
         let reply = try await call("POST", "/nacos/v1/auth/login", ["username": username, "password": password])
-        guard reply.status == 200,
-            let object = try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any],
+        guard reply.status == 200 else { throw LoginRefused(status: reply.status, body: reply.body) }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any],
             let token = object["accessToken"] as? String
         else {
-            throw Failure(description: "login as '\(username)' at \(server) failed: HTTP \(reply.status) \(reply.body)")
+            throw Failure(description: "login at \(server) answered no token: \(reply.body)")
         }
-        return token
+        return Login(accessToken: token, tokenTTL: (object["tokenTtl"] as? NSNumber)?.int64Value ?? 18_000)
     }
 
     public func call(_ method: String, _ path: String, _ query: [String: String] = [:]) async throws -> Reply {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOSSL
 
 /// One server in the client's list: the main (HTTP) address, as Nacos clients write it.
 /// The gRPC port is the main port plus `RegistrarClient.Configuration.grpcPortOffset`.
@@ -66,9 +67,30 @@ extension RegistrarClient {
         public var cacheDirectory: String?
         /// Sent as the client version in ConnectionSetupRequest.
         public var clientVersion: String = "Registrar-Swift-Client:0.3.0"
+        /// Credentials for a server with auth: the client logs in over HTTP and sends the token
+        /// with every call, logging in again when it nears expiry or is refused.
+        public var username: String?
+        public var password: String?
+        /// TLS for the SDK port (see `tls(trusting:)`); nil: cleartext.
+        public var tls: NIOSSLContext?
 
         public init(servers: [ServerAddress]) {
             self.servers = servers
+        }
+
+        /// A TLS context that trusts the PEM CA at `caPath` (ALPN h2), optionally presenting a
+        /// client certificate (mutual TLS).
+        public static func tls(
+            trusting caPath: String, certificate: String? = nil, privateKey: String? = nil
+        ) throws -> NIOSSLContext {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(caPath)
+            tls.applicationProtocols = ["h2"]
+            if let certificate, let privateKey {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: privateKey, format: .pem))
+            }
+            return try NIOSSLContext(configuration: tls)
         }
 
         /// Parses `host:port[,host:port...]` (see `ServerAddress.parseList`).

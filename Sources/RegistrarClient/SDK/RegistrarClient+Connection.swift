@@ -22,7 +22,7 @@ extension RegistrarClient {
                 connection = try await NacosConnection.connect(
                     host: target.host, port: target.port + configuration.grpcPortOffset, group: eventLoopGroup,
                     clientVersion: configuration.clientVersion, tenant: configuration.namespaceID,
-                    timeout: TimeAmount(configuration.connectTimeout)
+                    timeout: TimeAmount(configuration.connectTimeout), tls: configuration.tls
                 )
             } catch {
                 failures += 1
@@ -239,12 +239,14 @@ extension RegistrarClient {
     /// responses to `server`.
     func request<Body: Encodable>(
         on connection: NacosConnection, _ type: String, _ body: Body, expecting expected: String,
-        deadline: ContinuousClock.Instant? = nil
+        deadline: ContinuousClock.Instant? = nil, retriedLogin: Bool = false
     ) async throws(RegistrarClientError) -> WireMessage {
+        let headers = try await tokens.headers()
         let timeout = (deadline ?? ContinuousClock.now + configuration.requestTimeout) - ContinuousClock.now
         let response: WireMessage
         do {
-            response = try await connection.request(type, body, timeout: TimeAmount(max(timeout, .milliseconds(1))))
+            response = try await connection.request(
+                type, body, headers: headers, timeout: TimeAmount(max(timeout, .milliseconds(1))))
         } catch let error as WireError {
             throw .badResponse("\(error)")
         } catch {
@@ -256,6 +258,12 @@ extension RegistrarClient {
             let code = fields?.errorCode.flatMap { $0 == 0 ? nil : $0 } ?? fields?.resultCode ?? 500
             // 301: the server no longer knows this connection; Nacos clients reconnect.
             if code == 301 { throw .unavailable("the server dropped the connection (301)") }
+            // 403: the token was refused (expired, or another server's); log in again, once.
+            if code == 403, tokens.hasCredentials, !retriedLogin {
+                tokens.invalidate()
+                return try await request(
+                    on: connection, type, body, expecting: expected, deadline: deadline, retriedLogin: true)
+            }
             throw .server(code: code, message: fields?.message ?? "no message")
         }
         guard response.type == expected else { throw .badResponse("expected \(expected), got \(response.type)") }

@@ -22,6 +22,7 @@ public final class RegistrarClient: Sendable {
     let eventLoopGroup: any EventLoopGroup
     let state = Mutex(ClientState())
     let cache: ServiceInfoCache
+    let tokens: AccessTokens
     private let supervisor = Mutex<Task<Void, Never>?>(nil)
 
     /// Creates the client and starts connecting. Fails only for an empty server list.
@@ -35,6 +36,7 @@ public final class RegistrarClient: Sendable {
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
         self.cache = ServiceInfoCache(directory: configuration.cacheDirectory, namespace: configuration.namespaceID)
+        self.tokens = AccessTokens(configuration: configuration)
         supervisor.withLock { $0 = Task { [self] in await self.superviseConnection() } }
     }
 

@@ -22,6 +22,12 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Log the client's connection events on stderr.")
     var verbose = false
 
+    @Option(help: "Log in as this user (or $REGISTRAR_USERNAME); the password comes from $REGISTRAR_PASSWORD.")
+    var username: String?
+
+    @Option(name: .customLong("tls-ca"), help: "Speak TLS to the SDK port, trusting this PEM CA.")
+    var tlsCA: String?
+
     var serverList: String {
         server ?? ProcessInfo.processInfo.environment["REGISTRAR_SERVER"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "127.0.0.1:8848"
@@ -45,6 +51,17 @@ struct ClientOptions: ParsableArguments {
         configuration.namespace = namespace
         configuration.requestTimeout = .milliseconds(Int64(timeout * 1000))
         configuration.connectTimeout = min(configuration.connectTimeout, configuration.requestTimeout)
+        let environment = ProcessInfo.processInfo.environment
+        // The password never comes from a flag, which every user of the machine can read in `ps`.
+        configuration.username = username ?? environment["REGISTRAR_USERNAME"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.password = environment["REGISTRAR_PASSWORD"]
+        if let tlsCA {
+            do {
+                configuration.tls = try RegistrarClient.Configuration.tls(trusting: tlsCA)
+            } catch {
+                throw ValidationError("cannot use --tls-ca '\(tlsCA)': \(error)")
+            }
+        }
         return try RegistrarClient(configuration: configuration, logger: Logger(label: "registrar.cli"))
     }
 
