@@ -114,6 +114,11 @@ struct Serve: AsyncParsableCommand {
     var tlsKey: String?
 
     @Option(
+        name: .customLong("tls-mode"),
+        help: "required (default with --tls-cert): plaintext is refused; optional: both, on the same ports.")
+    var tlsMode: String?
+
+    @Option(
         name: .customLong("tls-client-ca"),
         help: "PEM CA: clients must present a certificate it signed (mutual TLS).")
     var tlsClientCA: String?
@@ -145,7 +150,7 @@ struct Serve: AsyncParsableCommand {
                     "token-secret": tokenSecret, "admin-password-file": adminPasswordFile,
                     "max-connections-per-ip": maxConnectionsPerIP, "http-header-timeout": httpHeaderTimeout,
                     "http-idle-timeout": httpIdleTimeout, "handshake-timeout": handshakeTimeout,
-                    "tls-cert": tlsCert, "tls-key": tlsKey, "tls-client-ca": tlsClientCA,
+                    "tls-cert": tlsCert, "tls-key": tlsKey, "tls-client-ca": tlsClientCA, "tls-mode": tlsMode,
                     "peer-tls-cert": peerTLSCert, "peer-tls-key": peerTLSKey, "peer-tls-ca": peerTLSCA,
                 ],
                 environment: ProcessInfo.processInfo.environment,

@@ -117,3 +117,30 @@ def test_mutual_tls_serves_a_client_with_a_certificate_and_refuses_one_without(i
         run_async(scenario())
     finally:
         server.stop()
+
+
+def test_optional_mode_serves_tls_and_plaintext_on_the_same_ports(interop_dir, sdk_dir):
+    from v2.nacos.common.client_config import TLSConfig
+    certs = make_certificates(interop_dir / "optional-certs")
+    server = RegistrarServer(interop_dir, name="tls-optional", extra_args=[
+        "--tls-cert", certs["cert"], "--tls-key", certs["key"], "--tls-mode", "optional"])
+    server.start()
+    try:
+        for scheme, extra in [("https", ["--cacert", certs["ca"]]), ("http", [])]:
+            url = f"{scheme}://127.0.0.1:{server.port}/nacos/v1/console/health/readiness"
+            out = subprocess.run(["curl", "-sS", "-m", "5", *extra, url], capture_output=True, text=True, timeout=10)
+            assert out.returncode == 0 and out.stdout.strip() == "OK", (scheme, out.stderr)
+        tls = TLSConfig(enabled=True, ca_file=certs["ca"], cert_file=certs["client_cert"],
+                        key_file=certs["client_key"])
+        svc = unique("tls-optional")
+
+        async def scenario():
+            async with PyClients(server, sdk_dir) as pc:
+                secure = await pc.new(tls=tls)
+                plain = await pc.new()
+                assert await secure.register_instance(py_register_param(svc, "10.6.0.3", 80))
+                assert await plain.register_instance(py_register_param(svc, "10.6.0.4", 80))
+
+        run_async(scenario())
+    finally:
+        server.stop()

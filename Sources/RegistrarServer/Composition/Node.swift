@@ -43,7 +43,9 @@ struct Node: Sendable {
     ) async throws -> Node {
         // TLS files first: a bad one stops the start before anything is opened or bound.
         let transport = try configuration.transport()
-        let httpTLS = try configuration.tls?.serverConfiguration(alpn: ["http/1.1"])
+        let httpTLS = try configuration.tls.map { settings in
+            (try settings.serverContext(alpn: ["http/1.1"]), acceptsPlaintext: settings.acceptsPlaintext)
+        }
         var clusterConfiguration = configuration.cluster
         clusterConfiguration.peerTLSContexts = try clusterConfiguration.peerTLS?.contexts()
         var validation = Validation()
@@ -108,7 +110,8 @@ struct Node: Sendable {
 
     /// The v1 front and its route groups, each with what it uses.
     private static func httpFront(
-        _ configuration: ServerConfiguration, _ tls: TLSConfiguration?, _ naming: NamingContext,
+        _ configuration: ServerConfiguration, _ tls: (NIOSSLContext, acceptsPlaintext: Bool)?,
+        _ naming: NamingContext,
         _ access: AccessControl, _ push: PushScheduler,
         _ cluster: ClusterNode?, _ readiness: Readiness, _ counters: NodeCounters, _ httpCounters: V1Front.Counters,
         _ logger: Logger
@@ -243,6 +246,7 @@ extension ServerConfiguration {
     func transport() throws -> GRPCServer.Configuration {
         var transport = GRPCServer.Configuration(host: host, port: grpcPort)
         transport.tls = try tls?.serverContext(alpn: ["h2"])
+        transport.tlsAcceptsPlaintext = tls?.acceptsPlaintext ?? false
         transport.maximumMessageSize = maximumMessageSize
         transport.keepaliveInterval = keepaliveInterval
         transport.keepaliveTimeout = keepaliveTimeout

@@ -1,6 +1,5 @@
 import Hummingbird
 import HummingbirdCore
-import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOPosix
@@ -64,8 +63,8 @@ final class V1Front: Sendable {
         var idleTimeout: TimeAmount
         /// A new connection's first request headers must arrive within this.
         var headerTimeout: TimeAmount
-        /// HTTPS only, when set.
-        var tls: TLSConfiguration?
+        /// HTTPS, when set; plaintext too if `acceptsPlaintext`.
+        var tls: (context: NIOSSLContext, acceptsPlaintext: Bool)?
     }
 
     /// Connections closed for want of a complete request head in time.
@@ -107,15 +106,19 @@ final class V1Front: Sendable {
         let (headerTimeout, counters) = (settings.headerTimeout, self.counters)
 
         let (started, continuation) = AsyncStream.makeStream(of: Result<SocketAddress?, any Error>.self)
-        let http1 = HTTPServerBuilder.http1(
-            configuration: .init(
-                additionalChannelHandlers: [
-                    FirstReadDeadline(timeout: headerTimeout) { counters.headerTimeouts.add(1, ordering: .relaxed) }
-                ],
-                idleTimeout: settings.idleTimeout))
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [
+                FirstReadDeadline(timeout: headerTimeout) { counters.headerTimeouts.add(1, ordering: .relaxed) }
+            ],
+            idleTimeout: settings.idleTimeout)
+        let tls = settings.tls
         let application = Application(
             router: router,
-            server: try settings.tls.map { try .tls(http1, tlsConfiguration: $0) } ?? http1,
+            server: HTTPServerBuilder { responder in
+                let channel = HTTP1Channel(responder: responder, configuration: http1)
+                guard let tls else { return channel }
+                return HTTPSChannel(base: channel, tls: tls.context, acceptsPlaintext: tls.acceptsPlaintext)
+            },
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "Registrar"),
             onServerRunning: { channel in continuation.yield(.success(channel.localAddress)) },
             eventLoopGroupProvider: .shared(group),
@@ -176,5 +179,29 @@ struct ReadinessMiddleware<Context: RequestContext>: RouterMiddleware {
             return V1Response.text("server is STARTINGnow, please try again later!", status: .serviceUnavailable)
         }
         return try await next(request, context)
+    }
+}
+
+/// The HTTP/1 channel behind TLS: always (`NIOSSLServerHandler`), or when the client speaks it
+/// (`TLSSniffer`, the `optional` mode).
+struct HTTPSChannel<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+
+    let base: Base
+    let tls: NIOSSLContext
+    let acceptsPlaintext: Bool
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            let handler: any ChannelHandler =
+                acceptsPlaintext ? TLSSniffer(tls: tls) : NIOSSLServerHandler(context: tls)
+            try channel.pipeline.syncOperations.addHandler(handler)
+        }.flatMap {
+            base.setup(channel: channel, logger: logger)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
     }
 }

@@ -12,7 +12,7 @@ public struct ServeSettings: Sendable {
         "members", "cluster-conf", "cluster-secret", "advertise", "replica-lease", "verify-interval",
         "auth", "token-ttl", "token-secret", "admin-password-file",
         "max-connections-per-ip", "http-header-timeout", "http-idle-timeout", "handshake-timeout",
-        "tls-cert", "tls-key", "tls-client-ca", "peer-tls-cert", "peer-tls-key", "peer-tls-ca",
+        "tls-cert", "tls-key", "tls-client-ca", "tls-mode", "peer-tls-cert", "peer-tls-key", "peer-tls-ca",
     ]
 
     /// The admin's first password comes only from the environment or a file, never a flag,
@@ -95,12 +95,18 @@ public struct ServeSettings: Sendable {
     private func applyTLS(to configuration: inout ServerConfiguration) throws {
         switch (string("tls-cert"), string("tls-key")) {
         case (nil, nil):
-            guard string("tls-client-ca") == nil else {
-                throw SettingsError("tls-client-ca needs tls-cert and tls-key (the server's own certificate)")
+            guard string("tls-client-ca") == nil, string("tls-mode") == nil else {
+                throw SettingsError(
+                    "tls-client-ca and tls-mode need tls-cert and tls-key (the server's own certificate)")
             }
         case let (cert?, key?):
+            let mode = string("tls-mode") ?? "required"
+            guard mode == "required" || mode == "optional" else {
+                throw SettingsError("tls-mode must be required or optional, got '\(mode)'")
+            }
             configuration.tls = TLSSettings(
-                certificateChainPath: cert, privateKeyPath: key, clientCAPath: string("tls-client-ca"))
+                certificateChainPath: cert, privateKeyPath: key, clientCAPath: string("tls-client-ca"),
+                acceptsPlaintext: mode == "optional")
         default:
             throw SettingsError("TLS needs both tls-cert and tls-key (PEM files)")
         }

@@ -6,11 +6,17 @@ public struct TLSSettings: Sendable {
     public var certificateChainPath: String
     public var privateKeyPath: String
     public var clientCAPath: String?
+    /// `optional` mode: plaintext is accepted too, on the same ports (for a migration).
+    public var acceptsPlaintext: Bool
 
-    public init(certificateChainPath: String, privateKeyPath: String, clientCAPath: String? = nil) {
+    public init(
+        certificateChainPath: String, privateKeyPath: String, clientCAPath: String? = nil,
+        acceptsPlaintext: Bool = false
+    ) {
         self.certificateChainPath = certificateChainPath
         self.privateKeyPath = privateKeyPath
         self.clientCAPath = clientCAPath
+        self.acceptsPlaintext = acceptsPlaintext
     }
 
     /// The server configuration with `alpn` (`h2` for gRPC, `http/1.1` for HTTP). Reads the

@@ -33,6 +33,8 @@ public final class GRPCServer: Sendable {
         public var maximumConnectionsPerIP: Int = 2000
         /// TLS for every connection (its ALPN should offer `h2`); nil: cleartext h2c.
         public var tls: NIOSSLContext?
+        /// With `tls`: also accept plaintext connections on the same port (a migration).
+        public var tlsAcceptsPlaintext = false
 
         public init(host: String, port: Int) {
             self.host = host
@@ -128,9 +130,32 @@ public final class GRPCServer: Sendable {
             handler.connectionClosed()
         }
         let sync = channel.pipeline.syncOperations
-        if let tls = configuration.tls {
-            try sync.addHandler(NIOSSLServerHandler(context: tls))
+        let install = { [self] (sync: ChannelPipeline.SynchronousOperations) throws in
+            try self.addProtocolHandlers(sync, channel: channel, router: handler, configuration: configuration)
         }
+        switch (configuration.tls, configuration.tlsAcceptsPlaintext) {
+        case (nil, _):
+            try install(sync)
+        case let (tls?, false):
+            try sync.addHandler(NIOSSLServerHandler(context: tls))
+            try install(sync)
+        case let (tls?, true):
+            // The HTTP/2 handler speaks first: it joins only once TLS or plaintext is known.
+            let counters = self.counters
+            try sync.addHandler(
+                FirstReadDeadline(timeout: configuration.handshakeTimeout) {
+                    counters.handshakeTimeouts.add(1, ordering: .relaxed)
+                })
+            try sync.addHandler(TLSSniffer(tls: tls, install: install))
+        }
+    }
+
+    /// Keepalive, read compaction, HTTP/2, the preface deadline and the gRPC frame handler.
+    private func addProtocolHandlers(
+        _ sync: ChannelPipeline.SynchronousOperations, channel: Channel,
+        router handler: any GRPCServerConnectionHandler,
+        configuration: Configuration
+    ) throws {
         try sync.addHandler(KeepaliveHandler(clock: keepaliveClock(for: channel.eventLoop)))
         try sync.addHandler(ReadCompactor())
         let initialSettings = [
