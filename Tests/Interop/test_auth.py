@@ -136,3 +136,13 @@ def test_cli_logs_in_from_the_environment_and_is_refused_without(auth_server):
     env.update({"REGISTRAR_USERNAME": "nacos", "REGISTRAR_PASSWORD": ADMIN_PASSWORD})
     served = subprocess.run(command, env=env, capture_output=True, text=True, timeout=30)
     assert served.returncode == 0 and "10.7.1.1" in served.stdout, (served.returncode, served.stdout, served.stderr)
+
+
+def test_cli_http_steps_log_in_too(auth_server):
+    import subprocess
+    from interop_support import resolve_binary
+    env = RegistrarServer.clean_environment()
+    env.update({"REGISTRAR_USERNAME": "nacos", "REGISTRAR_PASSWORD": ADMIN_PASSWORD})
+    out = subprocess.run([str(resolve_binary()), "cluster", "--server", auth_server.addr], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and "UP" in out.stdout, (out.returncode, out.stdout, out.stderr)

@@ -19,9 +19,13 @@ public struct AdminHTTP: Sendable {
         public let description: String
     }
 
-    public init(server: ServerAddress, timeout: Double) {
+    /// Sent as the `accessToken` parameter of every call, for a server with auth.
+    public var accessToken: String?
+
+    public init(server: ServerAddress, timeout: Double, accessToken: String? = nil) {
         self.server = server
         self.timeout = timeout
+        self.accessToken = accessToken
     }
 
     /// A login's answer.
@@ -51,6 +55,8 @@ public struct AdminHTTP: Sendable {
     }
 
     public func call(_ method: String, _ path: String, _ query: [String: String] = [:]) async throws -> Reply {
+        var query = query
+        if let accessToken { query["accessToken"] = accessToken }
         var components = URLComponents()
         components.scheme = "http"
         components.host = server.host

@@ -43,6 +43,27 @@ struct ClientOptions: ParsableArguments {
         get throws { try ServerAddress.parseList(serverList)[0] }
     }
 
+    private var credentials: (username: String, password: String)? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let username = username ?? environment["REGISTRAR_USERNAME"].flatMap({ $0.isEmpty ? nil : $0 })
+        else { return nil }
+        return (username, environment["REGISTRAR_PASSWORD"] ?? "")
+    }
+
+    /// The Open API on the first server, logged in when the options carry a username.
+    func adminHTTP() async throws -> AdminHTTP {
+        var http = AdminHTTP(server: try httpServer, timeout: timeout)
+        if let credentials {
+            do {
+                http.accessToken = try await http.login(username: credentials.username, password: credentials.password)
+                    .accessToken
+            } catch let refused as AdminHTTP.LoginRefused {
+                throw CLIFailure("login as '\(credentials.username)' refused: \(refused)")
+            }
+        }
+        return http
+    }
+
     /// A client configured from the options. Logging goes to stderr: connection events (info)
     /// with `--verbose`, otherwise only errors, so that a failed verb prints one line.
     func makeClient() throws -> RegistrarClient {
@@ -51,10 +72,9 @@ struct ClientOptions: ParsableArguments {
         configuration.namespace = namespace
         configuration.requestTimeout = .milliseconds(Int64(timeout * 1000))
         configuration.connectTimeout = min(configuration.connectTimeout, configuration.requestTimeout)
-        let environment = ProcessInfo.processInfo.environment
         // The password never comes from a flag, which every user of the machine can read in `ps`.
-        configuration.username = username ?? environment["REGISTRAR_USERNAME"].flatMap { $0.isEmpty ? nil : $0 }
-        configuration.password = environment["REGISTRAR_PASSWORD"]
+        configuration.username = credentials?.username
+        configuration.password = credentials?.password
         if let tlsCA {
             do {
                 configuration.tls = try RegistrarClient.Configuration.tls(trusting: tlsCA)

@@ -24,8 +24,7 @@ struct Cluster: AsyncParsableCommand {
 
     func run() async throws {
         let server = try options.httpServer
-        let reply = try await AdminHTTP(server: server, timeout: options.timeout).call(
-            "GET", "/nacos/v1/core/cluster/nodes")
+        let reply = try await options.adminHTTP().call("GET", "/nacos/v1/core/cluster/nodes")
         guard reply.status == 200 else {
             throw CLIFailure("\(server) answered HTTP \(reply.status): \(reply.body.prefix(200))")
         }

@@ -26,7 +26,7 @@ struct Deregister: AsyncParsableCommand {
             if !instance.ephemeral {
                 try await client.deregisterInstance(instance, service: target.service, group: target.group)
             } else {
-                let http = AdminHTTP(server: try options.httpServer, timeout: options.timeout)
+                let http = try await options.adminHTTP()
                 let reply = try await http.call(
                     "DELETE", "/nacos/v1/ns/instance",
                     [
