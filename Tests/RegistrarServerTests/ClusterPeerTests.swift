@@ -183,6 +183,17 @@ struct ClusterPeerTests {
         #expect(try await hosts(node) == ["10.1.0.2"])
     }
 
+    @Test func aMemberWithABlankClusterSecretRefusesToStart() async throws {
+        for blank in [nil, ""] as [String?] {
+            do {
+                _ = try await startNode(peer: peer) { $0.cluster.secret = blank }
+                Issue.record("a member started with cluster secret \(String(describing: blank))")
+            } catch let error as StartupError {
+                #expect(error.description.contains("--cluster-secret"), "\(error)")
+            }
+        }
+    }
+
     @Test func aDatumOwnedBySomeoneElseIsNotTakenFromThisPeer() async throws {
         let (node, me) = try await startNode(peer: peer)
         let forged = ClientDatum(

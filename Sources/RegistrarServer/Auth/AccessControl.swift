@@ -57,6 +57,7 @@ final class AccessControl: Sendable {
         self.mode = configuration.mode
         self.tokenTTL = configuration.tokenTTL
         self.model = Mutex(model)
+        self.adminExists = Atomic(model.hasAdmin)
         self.signer = TokenSigner(secret: secret)
         self.hasher = PasswordHasher(cost: configuration.bcryptCost)
         self.throttle = LoginThrottle(firstDelayMillis: configuration.loginBackoff.nanoseconds / 1_000_000)
@@ -66,7 +67,18 @@ final class AccessControl: Sendable {
     }
 
     var snapshot: AccessModel { model.withLock { $0 } }
-    var hasAdmin: Bool { model.withLock { $0.hasAdmin } }
+    /// Kept with every change of the model: read on every request in `auto` mode.
+    private let adminExists: Atomic<Bool>
+    var hasAdmin: Bool { adminExists.load(ordering: .acquiring) }
+
+    /// Whether requests must carry a token: `on`, or `auto` once an admin exists.
+    var tokensRequired: Bool { mode == .on || (mode == .auto && hasAdmin) }
+
+    /// A peer on this host: the one kind protected mode serves.
+    static func isLoopback(_ ip: String?) -> Bool {
+        guard let ip else { return false }
+        return ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
+    }
 
     // MARK: Checks
 
@@ -254,9 +266,11 @@ final class AccessControl: Sendable {
         } catch {
             throw AccessError(error.description, code: 500)
         }
-        model.withLock { model in
+        let hasAdmin = model.withLock { model in
             for change in changes { model.apply(change) }
+            return model.hasAdmin
         }
+        adminExists.store(hasAdmin, ordering: .releasing)
     }
 
     // MARK: Rules for names

@@ -11,7 +11,7 @@ extension ClusterNode {
         guard let identity = message.headers[ClusterWire.Header.identity] else {
             throw .unauthenticated("the request carries no cluster identity")
         }
-        guard Self.constantTimeEqual(identity, configuration.secret ?? "") else {
+        guard Self.constantTimeEqual(identity, secret) else {
             throw .unauthenticated("the cluster identity does not match this node's --cluster-secret")
         }
         let claimed = message.headers[ClusterWire.Header.member] ?? ""
@@ -122,7 +122,7 @@ extension ClusterNode {
             let slice = datums[min(index * size, datums.count)..<min((index + 1) * size, datums.count)]
             let body = counters.deflate(DistroJSON.encode(DistroJSON.Batch(data: Array(slice))))
             return ClusterWire.envelope(
-                type: ClusterWire.MessageType.chunk, body: body, from: me, secret: configuration.secret ?? "",
+                type: ClusterWire.MessageType.chunk, body: body, from: me, secret: secret,
                 headers: [
                     ClusterWire.Header.sequence: String(index),
                     ClusterWire.Header.last: index == count - 1 ? "true" : "false",

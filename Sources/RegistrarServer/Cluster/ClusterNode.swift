@@ -15,6 +15,8 @@ import Synchronization
 /// Threading: thread-safe. Its loops run as tasks, one per concern, each bounded by `stop()`.
 final class ClusterNode: Sendable {
     let configuration: ClusterConfiguration
+    /// The cluster identity, never empty (the composition root refuses to start without one).
+    let secret: String
     let me: MemberAddress
     let naming: NamingContext
     let readiness: Readiness
@@ -25,10 +27,12 @@ final class ClusterNode: Sendable {
     private let loops = Mutex<[Task<Void, Never>]>([])
 
     init(
-        configuration: ClusterConfiguration, me: MemberAddress, naming: NamingContext, readiness: Readiness,
-        group: EventLoopGroup, logger: Logger
+        configuration: ClusterConfiguration, secret: String, me: MemberAddress, naming: NamingContext,
+        readiness: Readiness, group: EventLoopGroup, logger: Logger
     ) {
+        precondition(!secret.isEmpty, "a cluster member needs a cluster secret")
         self.configuration = configuration
+        self.secret = secret
         self.me = me
         self.naming = naming
         self.readiness = readiness
@@ -39,7 +43,7 @@ final class ClusterNode: Sendable {
         self.members = Mutex(table)
         self.peers = Dictionary(
             uniqueKeysWithValues: table.peers.map {
-                ($0, PeerLink(address: $0, me: me, configuration: configuration, group: group))
+                ($0, PeerLink(address: $0, me: me, secret: secret, configuration: configuration, group: group))
             })
         naming.store.withRegistry { $0.enableReplication(member: me.description) }
     }

@@ -81,7 +81,7 @@ private final class PeerCallHandler: GRPCServerCallHandler {
                 let answer = try node.answer(request, from: sender)
                 return .success([
                     ClusterWire.envelope(
-                        type: answer.type, body: answer.body, from: node.me, secret: node.configuration.secret ?? "",
+                        type: answer.type, body: answer.body, from: node.me, secret: node.secret,
                         headers: answer.headers)
                 ])
             } catch {

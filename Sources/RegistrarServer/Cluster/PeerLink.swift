@@ -27,14 +27,19 @@ final class PeerLink: Sendable {
 
     let address: MemberAddress
     private let me: MemberAddress
+    private let secret: String
     private let configuration: ClusterConfiguration
     private let group: EventLoopGroup
     private let connection = Mutex<GRPCClientConnection?>(nil)
     private let queue = Mutex(Queue())
 
-    init(address: MemberAddress, me: MemberAddress, configuration: ClusterConfiguration, group: EventLoopGroup) {
+    init(
+        address: MemberAddress, me: MemberAddress, secret: String, configuration: ClusterConfiguration,
+        group: EventLoopGroup
+    ) {
         self.address = address
         self.me = me
+        self.secret = secret
         self.configuration = configuration
         self.group = group
     }
@@ -63,7 +68,7 @@ final class PeerLink: Sendable {
         -> WireMessage
     {
         let request = ClusterWire.envelope(
-            type: type, body: body, from: me, secret: configuration.secret ?? "", headers: headers)
+            type: type, body: body, from: me, secret: secret, headers: headers)
         let connection = try await connected()
         let response = try await connection.unary(
             path: ClusterWire.callPath, request: request, timeout: timeout ?? configuration.requestTimeout
@@ -87,7 +92,7 @@ final class PeerLink: Sendable {
         }
         call.send(
             ClusterWire.envelope(
-                type: ClusterWire.MessageType.snapshot, body: [], from: me, secret: configuration.secret ?? ""),
+                type: ClusterWire.MessageType.snapshot, body: [], from: me, secret: secret),
             endStream: true)
         return stream
     }

@@ -48,6 +48,15 @@ struct Node: Sendable {
         }
         var clusterConfiguration = configuration.cluster
         clusterConfiguration.peerTLSContexts = try clusterConfiguration.peerTLS?.contexts()
+        // No member ever runs with a blank identity: an empty one would admit any caller that sends one.
+        let clusterSecret = configuration.cluster.secret.flatMap { $0.isEmpty ? nil : $0 }
+        let member = try me.map { me in
+            guard let clusterSecret else {
+                throw StartupError(
+                    "cluster mode needs --cluster-secret (REGISTRAR_CLUSTER_SECRET), the same on every member")
+            }
+            return (me, secret: clusterSecret)
+        }
         var validation = Validation()
         validation.maximumMetadataLength = configuration.maximumMetadataLength
         let store = RegistryStore(registry: Registry(validation: validation, wallClock: wallClockMillis))
@@ -66,10 +75,10 @@ struct Node: Sendable {
         let naming = NamingContext(
             store: store, validation: validation, durable: durable,
             changes: ChangeNotifier(store: store, listeners: [push]))
-        let cluster = me.map { me in
+        let cluster = member.map { me, secret in
             let node = ClusterNode(
-                configuration: clusterConfiguration, me: me, naming: naming, readiness: readiness, group: group,
-                logger: logger)
+                configuration: clusterConfiguration, secret: secret, me: me, naming: naming,
+                readiness: readiness, group: group, logger: logger)
             return (
                 node, ClusterServer(node: node, host: configuration.host, port: configuration.clusterPort, group: group)
             )

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import RegistrarCore
 
@@ -17,17 +18,28 @@ struct AccessMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        guard access.mode != .off else { return try await next(request, context) }
-        var request = request
-        // Parameters may be in a form body: buffer it so the route can read it again.
-        if request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
-            _ = try await request.collectBody(upTo: reader.maximumBodySize)
+        // Without tokens in play (auth off, or protected mode) the path and the peer decide.
+        guard access.tokensRequired else {
+            let path = Self.normalized(request.uri.path)
+            let decision = access.check(
+                Self.openPaths.contains(path) ? .nothing : .authenticated, token: nil,
+                peerIsLoopback: AccessControl.isLoopback(context.remoteIP), now: 0)
+            return try await serve(request, context, decision, next)
         }
+        // The route reuses the parameters read here (a form body can be read only once).
+        var context = context
         let parameters = try await reader.read(request)
-        let need = Self.need(request.method, request.uri.path, parameters)
+        context.parameters = parameters
         let decision = access.check(
-            need, token: Self.token(request, parameters), peerIsLoopback: Self.isLoopback(context.remoteIP),
-            now: wallClockMillis() / 1000)
+            Self.need(request.method, request.uri.path, parameters), token: Self.token(request, parameters),
+            peerIsLoopback: AccessControl.isLoopback(context.remoteIP), now: wallClockMillis() / 1000)
+        return try await serve(request, context, decision, next)
+    }
+
+    private func serve(
+        _ request: Request, _ context: Context, _ decision: AccessDecision,
+        _ next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         switch decision {
         case let .allowed(username):
             var context = context
@@ -45,17 +57,16 @@ struct AccessMiddleware: RouterMiddleware {
         guard let authorization = request.headers[.authorization] else { return nil }
         let prefix = "Bearer "
         guard authorization.count > prefix.count, authorization.lowercased().hasPrefix("bearer ") else { return nil }
-        return String(authorization.dropFirst(prefix.count)).trimmingWhitespace()
+        return authorization.dropFirst(prefix.count).trimmingCharacters(in: .whitespaces)
     }
 
-    static func isLoopback(_ ip: String?) -> Bool {
-        guard let ip else { return false }
-        return ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.")
+    private static func normalized(_ path: String) -> String {
+        path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
     }
 
     /// What a v1 path needs. Paths not listed need a login (and then answer 404 or their own).
     static func need(_ method: HTTPRequest.Method, _ path: String, _ parameters: V1Parameters) -> AccessNeed {
-        let path = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+        let path = normalized(path)
         if openPaths.contains(path) { return .nothing }
         let action: AccessAction = method == .get ? .read : .write
         if path == "/nacos/v1/ns/service/list" {
@@ -83,10 +94,4 @@ struct AccessMiddleware: RouterMiddleware {
     ]
 
     static let namingPrefixes = ["/nacos/v1/ns/instance", "/nacos/v1/ns/service", "/nacos/v1/ns/cluster"]
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
-    }
 }

@@ -17,11 +17,11 @@ struct AuthRoutes: V1RouteGroup {
         let routes = self
         for path in ["/nacos/v1/auth/login", "/nacos/v1/auth/users/login", "/nacos/v3/auth/user/login"] {
             router.post(RouterPath(path)) { request, context in
-                try await routes.login(try await routes.reader.read(request), from: context.remoteIP ?? "")
+                try await routes.login(try await routes.reader.read(request, context), from: context.remoteIP ?? "")
             }
         }
         router.post("/nacos/v3/auth/user/admin") { request, context in
-            try await routes.initialiseAdmin(try await routes.reader.read(request), context)
+            try await routes.initialiseAdmin(try await routes.reader.read(request, context), context)
         }
         for style in [AnswerStyle.v1, .v3] {
             add(style, to: router)
@@ -34,34 +34,65 @@ struct AuthRoutes: V1RouteGroup {
             style == .v1
             ? ("/nacos/v1/auth/users", "/nacos/v1/auth/roles", "/nacos/v1/auth/permissions")
             : ("/nacos/v3/auth/user", "/nacos/v3/auth/role", "/nacos/v3/auth/permission")
-        func on(
-            _ method: HTTPRequest.Method, _ path: String,
-            _ body: @escaping @Sendable (V1Parameters, V1RequestContext) async throws -> Response
-        ) {
-            router.on(RouterPath(path), method: method) { request, context in
-                try await body(try await routes.reader.read(request), context)
+        /// An admin's read: a page in the style's shape.
+        func list(_ path: String, _ page: @escaping @Sendable (V1Parameters) throws -> Response) {
+            for path in [path, path + "/list"] {
+                router.get(RouterPath(path)) { request, context in
+                    let parameters = try await routes.reader.read(request, context)
+                    try routes.requireAdmin(context)
+                    return try page(parameters)
+                }
             }
         }
-        for list in [users, users + "/list"] {
-            on(.get, list) { parameters, context in try routes.listUsers(parameters, context, style) }
+        /// An admin's change: the body returns the message of its answer.
+        func change(
+            _ method: HTTPRequest.Method, _ path: String,
+            _ body: @escaping @Sendable (V1Parameters) async throws -> String
+        ) {
+            router.on(RouterPath(path), method: method) { request, context in
+                let parameters = try await routes.reader.read(request, context)
+                try routes.requireAdmin(context)
+                return style.ok(try await routes.run { try await body(parameters) })
+            }
         }
-        on(.post, users) { parameters, context in try await routes.createUser(parameters, context, style) }
-        on(.delete, users) { parameters, context in try await routes.deleteUser(parameters, context, style) }
-        on(.put, users) { parameters, context in try await routes.changePassword(parameters, context, style) }
-        for list in [roles, roles + "/list"] {
-            on(.get, list) { parameters, context in try routes.listRoles(parameters, context, style) }
+        list(users) { parameters in try routes.listUsers(parameters, style) }
+        change(.post, users) { parameters in
+            try await routes.access.createUser(
+                try parameters.required("username"), password: try parameters.required("password"))
+            return "create user ok!"
         }
-        on(.post, roles) { parameters, context in try await routes.bindRole(parameters, context, style) }
-        on(.delete, roles) { parameters, context in try await routes.unbindRole(parameters, context, style) }
-        for list in [permissions, permissions + "/list"] {
-            on(.get, list) { parameters, context in try routes.listPermissions(parameters, context, style) }
+        change(.delete, users) { parameters in
+            try await routes.access.deleteUser(try parameters.required("username"))
+            return "delete user ok!"
         }
-        on(.post, permissions) { parameters, context in
-            try await routes.changePermission(parameters, context, style, grant: true)
+        router.put(RouterPath(users)) { request, context in
+            try await routes.changePassword(try await routes.reader.read(request, context), context, style)
         }
-        on(.delete, permissions) { parameters, context in
-            try await routes.changePermission(parameters, context, style, grant: false)
+        list(roles) { parameters in try routes.listRoles(parameters, style) }
+        change(.post, roles) { parameters in
+            try await routes.access.bind(role: try parameters.required("role"), to: try parameters.required("username"))
+            return "add role ok!"
         }
+        change(.delete, roles) { parameters in
+            let username = parameters.optional("username")
+            try await routes.access.unbind(role: try parameters.required("role"), from: username)
+            return "delete role of user \(username ?? "*") ok!"
+        }
+        list(permissions) { parameters in try routes.listPermissions(parameters, style) }
+        change(.post, permissions) { parameters in
+            try await routes.access.grant(try Self.permission(parameters))
+            return "add permission ok!"
+        }
+        change(.delete, permissions) { parameters in
+            try await routes.access.revoke(try Self.permission(parameters))
+            return "delete permission ok!"
+        }
+    }
+
+    private static func permission(_ parameters: V1Parameters) throws(V1Error) -> Permission {
+        Permission(
+            role: try parameters.required("role"), resource: try parameters.required("resource"),
+            action: try parameters.required("action"))
     }
 
     // MARK: Login and the first admin
@@ -90,7 +121,7 @@ struct AuthRoutes: V1RouteGroup {
     }
 
     private func initialiseAdmin(_ parameters: V1Parameters, _ context: V1RequestContext) async throws -> Response {
-        guard AccessMiddleware.isLoopback(context.remoteIP) else {
+        guard AccessControl.isLoopback(context.remoteIP) else {
             throw V1Error(.forbidden, "the first admin password can be set only from the server's own host (loopback)")
         }
         let password = try parameters.required("password")
@@ -100,37 +131,39 @@ struct AuthRoutes: V1RouteGroup {
         return AnswerStyle.v3.ok("admin user '\(AccessModel.initialAdmin)' created")
     }
 
-    // MARK: Users
+    // MARK: Lists (an admin's, checked by `list`)
 
-    private func listUsers(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle) throws
-        -> Response
-    {
-        try requireAdmin(context)
-        let names = access.snapshot.users.keys.sorted()
-        return try style.page(names, parameters) { json, name in
+    private func listUsers(_ parameters: V1Parameters, _ style: AnswerStyle) throws -> Response {
+        try style.page(access.snapshot.users.keys.sorted(), parameters) { json, name in
             json.beginObject()
             json.key("username"); json.string(name)
             json.endObject()
         }
     }
 
-    private func createUser(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle)
-        async throws -> Response
-    {
-        try requireAdmin(context)
-        let username = try parameters.required("username")
-        let password = try parameters.required("password")
-        try await run { try await access.createUser(username, password: password) }
-        return style.ok("create user ok!")
+    private func listRoles(_ parameters: V1Parameters, _ style: AnswerStyle) throws -> Response {
+        let filter = parameters.optional("username")
+        let bindings = access.snapshot.roles.filter { filter == nil || $0.username == filter }
+            .sorted { ($0.role, $0.username) < ($1.role, $1.username) }
+        return try style.page(bindings, parameters) { json, binding in
+            json.beginObject()
+            json.key("role"); json.string(binding.role)
+            json.key("username"); json.string(binding.username)
+            json.endObject()
+        }
     }
 
-    private func deleteUser(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle)
-        async throws -> Response
-    {
-        try requireAdmin(context)
-        let username = try parameters.required("username")
-        try await run { try await access.deleteUser(username) }
-        return style.ok("delete user ok!")
+    private func listPermissions(_ parameters: V1Parameters, _ style: AnswerStyle) throws -> Response {
+        let filter = parameters.optional("role")
+        let permissions = access.snapshot.permissions.filter { filter == nil || $0.role == filter }
+            .sorted { ($0.role, $0.resource, $0.action) < ($1.role, $1.resource, $1.action) }
+        return try style.page(permissions, parameters) { json, permission in
+            json.beginObject()
+            json.key("role"); json.string(permission.role)
+            json.key("resource"); json.string(permission.resource)
+            json.key("action"); json.string(permission.action)
+            json.endObject()
+        }
     }
 
     /// An admin may change anyone's password; a user its own.
@@ -144,75 +177,6 @@ struct AuthRoutes: V1RouteGroup {
         }
         try await run { try await access.changePassword(username, to: password) }
         return style.ok("update user ok!")
-    }
-
-    // MARK: Roles
-
-    private func listRoles(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle) throws
-        -> Response
-    {
-        try requireAdmin(context)
-        let filter = parameters.optional("username")
-        let bindings = access.snapshot.roles.filter { filter == nil || $0.username == filter }
-            .sorted { ($0.role, $0.username) < ($1.role, $1.username) }
-        return try style.page(bindings, parameters) { json, binding in
-            json.beginObject()
-            json.key("role"); json.string(binding.role)
-            json.key("username"); json.string(binding.username)
-            json.endObject()
-        }
-    }
-
-    private func bindRole(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle)
-        async throws -> Response
-    {
-        try requireAdmin(context)
-        let role = try parameters.required("role")
-        let username = try parameters.required("username")
-        try await run { try await access.bind(role: role, to: username) }
-        return style.ok("add role ok!")
-    }
-
-    private func unbindRole(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle)
-        async throws -> Response
-    {
-        try requireAdmin(context)
-        let role = try parameters.required("role")
-        try await run { try await access.unbind(role: role, from: parameters.optional("username")) }
-        return style.ok("delete role of user \(parameters.optional("username") ?? "*") ok!")
-    }
-
-    // MARK: Permissions
-
-    private func listPermissions(_ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle)
-        throws -> Response
-    {
-        try requireAdmin(context)
-        let filter = parameters.optional("role")
-        let permissions = access.snapshot.permissions.filter { filter == nil || $0.role == filter }
-            .sorted { ($0.role, $0.resource, $0.action) < ($1.role, $1.resource, $1.action) }
-        return try style.page(permissions, parameters) { json, permission in
-            json.beginObject()
-            json.key("role"); json.string(permission.role)
-            json.key("resource"); json.string(permission.resource)
-            json.key("action"); json.string(permission.action)
-            json.endObject()
-        }
-    }
-
-    private func changePermission(
-        _ parameters: V1Parameters, _ context: V1RequestContext, _ style: AnswerStyle, grant: Bool
-    ) async throws -> Response {
-        try requireAdmin(context)
-        let permission = Permission(
-            role: try parameters.required("role"), resource: try parameters.required("resource"),
-            action: try parameters.required("action"))
-        if grant {
-            try await run { try await access.grant(permission) }
-            return style.ok("add permission ok!")
-        }
-        try await run { try await access.revoke(permission) }
-        return style.ok("delete permission ok!")
     }
 
     // MARK: Helpers

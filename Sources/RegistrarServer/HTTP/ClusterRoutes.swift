@@ -18,7 +18,7 @@ struct ClusterRoutes: V1RouteGroup {
     func add(to router: Router<V1RequestContext>) {
         let routes = self
         router.put(RouterPath("/nacos/v1/ns/cluster")) { request, context in
-            try await routes.update(try await routes.reader.read(request))
+            try await routes.update(try await routes.reader.read(request, context))
         }
     }
 

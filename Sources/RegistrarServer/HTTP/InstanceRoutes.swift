@@ -20,28 +20,35 @@ struct InstanceRoutes: V1RouteGroup {
         let routes = self
         let path = "/nacos/v1/ns/instance"
         router.post(RouterPath(path)) { request, context in
-            let parameters = try await routes.reader.read(request)
+            let parameters = try await routes.reader.read(request, context)
             if let forwarded = await routes.forwarder?.forwardToResponsibleMember(request, parameters) {
                 return forwarded
             }
             return try await routes.register(parameters)
         }
         router.delete(RouterPath(path)) { request, context in
-            let parameters = try await routes.reader.read(request)
+            let parameters = try await routes.reader.read(request, context)
             if let forwarded = await routes.forwarder?.forwardToResponsibleMember(request, parameters) {
                 return forwarded
             }
             return try await routes.deregister(parameters)
         }
-        router.put(RouterPath(path)) { request, context in try routes.update(try await routes.reader.read(request)) }
-        router.patch(RouterPath(path)) { request, context in try routes.patch(try await routes.reader.read(request)) }
-        router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.reader.read(request)) }
+        router.put(RouterPath(path)) { request, context in
+            try routes.update(try await routes.reader.read(request, context))
+        }
+        router.patch(RouterPath(path)) { request, context in
+            try routes.patch(try await routes.reader.read(request, context))
+        }
+        router.get(RouterPath(path)) { request, context in
+            try routes.detail(try await routes.reader.read(request, context))
+        }
         router.get(RouterPath(path + "/list")) { request, context in
             try routes.list(
-                try await routes.reader.read(request), userAgent: request.headers[.userAgent], context: context)
+                try await routes.reader.read(request, context), userAgent: request.headers[.userAgent], context: context
+            )
         }
         router.put(RouterPath(path + "/beat")) { request, context in
-            let parameters = try await routes.reader.read(request)
+            let parameters = try await routes.reader.read(request, context)
             let target = try routes.beatTarget(parameters)
             if let forwarded = await routes.forwarder?.forwardToResponsibleMember(
                 request, parameters, ip: target.ip, port: target.port)

@@ -19,10 +19,13 @@ struct NamespaceRoutes: V1RouteGroup {
     func add(to router: Router<V1RequestContext>) {
         let routes = self
         let path = RouterPath("/nacos/v1/console/namespaces")
-        router.get(path) { request, context in try routes.read(try await routes.reader.read(request)) }
-        router.post(path) { request, context in try await routes.create(try await routes.reader.read(request)) }
-        router.put(path) { request, context in try await routes.update(try await routes.reader.read(request)) }
-        router.delete(path) { request, context in try await routes.delete(try await routes.reader.read(request)) }
+        router.get(path) { request, context in try routes.read(try await routes.reader.read(request, context)) }
+        router.post(path) { request, context in try await routes.create(try await routes.reader.read(request, context))
+        }
+        router.put(path) { request, context in try await routes.update(try await routes.reader.read(request, context)) }
+        router.delete(path) { request, context in
+            try await routes.delete(try await routes.reader.read(request, context))
+        }
     }
 
     private static func answer(_ value: Bool) -> Response { V1Response.json(Array(String(value).utf8)) }

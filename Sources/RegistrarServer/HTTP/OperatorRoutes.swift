@@ -27,8 +27,8 @@ struct OperatorRoutes: V1RouteGroup {
             routes.readiness.isReady
                 ? V1Response.text("OK") : V1Response.text("server is starting", status: .serviceUnavailable)
         }
-        router.get("/nacos/v1/ns/operator/metrics") { request, _ in
-            try routes.metrics(try await routes.reader.read(request))
+        router.get("/nacos/v1/ns/operator/metrics") { request, context in
+            try routes.metrics(try await routes.reader.read(request, context))
         }
         router.get("/nacos/v1/core/cluster/nodes") { _, _ in routes.clusterNodes() }
         router.get("/nacos/v1/console/server/state") { _, _ in routes.serverState() }

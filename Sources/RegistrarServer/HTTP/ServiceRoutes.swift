@@ -19,17 +19,19 @@ struct ServiceRoutes: V1RouteGroup {
         let routes = self
         let path = "/nacos/v1/ns/service"
         router.post(RouterPath(path)) { request, context in
-            try await routes.create(try await routes.reader.read(request))
+            try await routes.create(try await routes.reader.read(request, context))
         }
         router.put(RouterPath(path)) { request, context in
-            try await routes.update(try await routes.reader.read(request))
+            try await routes.update(try await routes.reader.read(request, context))
         }
         router.delete(RouterPath(path)) { request, context in
-            try await routes.delete(try await routes.reader.read(request))
+            try await routes.delete(try await routes.reader.read(request, context))
         }
-        router.get(RouterPath(path)) { request, context in try routes.detail(try await routes.reader.read(request)) }
+        router.get(RouterPath(path)) { request, context in
+            try routes.detail(try await routes.reader.read(request, context))
+        }
         router.get(RouterPath(path + "/list")) { request, context in
-            try routes.list(try await routes.reader.read(request))
+            try routes.list(try await routes.reader.read(request, context))
         }
     }
 

@@ -17,6 +17,8 @@ struct V1RequestContext: RequestContext {
     /// The logged-in user, once `AccessMiddleware` has checked the token; nil when no identity
     /// was needed (auth off, probes, a loopback peer in protected mode).
     var username: String?
+    /// The parameters, once `AccessMiddleware` has read them (routes then reuse them).
+    var parameters: V1Parameters?
 
     init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
@@ -34,6 +36,12 @@ protocol V1RouteGroup: Sendable {
 /// Reads a request's parameters: the query string, plus a form body (bounded).
 struct V1ParameterReader: Sendable {
     let maximumBodySize: Int
+
+    /// The parameters `AccessMiddleware` already read, or else read now.
+    func read(_ request: Request, _ context: V1RequestContext) async throws -> V1Parameters {
+        if let parameters = context.parameters { return parameters }
+        return try await read(request)
+    }
 
     func read(_ request: Request) async throws -> V1Parameters {
         let contentType = request.headers[.contentType]?.lowercased()

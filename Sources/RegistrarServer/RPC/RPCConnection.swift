@@ -73,7 +73,7 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
         eventLoop.assertInEventLoop()
         let peer = info.remoteAddress?.ipAddress
         return front.access.check(
-            need, token: token, peerIsLoopback: AccessMiddleware.isLoopback(peer), now: wallClockMillis() / 1000,
+            need, token: token, peerIsLoopback: AccessControl.isLoopback(peer), now: wallClockMillis() / 1000,
             cache: &tokenCache)
     }
 
