@@ -14,6 +14,7 @@ extension Target.Dependency {
     static let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
     static let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
     static let compress = Target.Dependency.product(name: "CompressNIO", package: "compress-nio")
+    static let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
 }
 
 let package = Package(
@@ -41,9 +42,11 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         // HMAC-SHA256 for access tokens (JWT HS256), and bcrypt for passwords.
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
-        // TLS on the SDK gRPC port (ALPN h2) and, through HummingbirdTLS, the HTTP port.
+        // TLS on the SDK gRPC port (ALPN h2), the HTTP port and the cluster port.
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.29.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        // The HTTP client (one per process): v1 forwarding between members, logins and the Open API calls.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // The wire contract: protobuf envelope (generated from proto/), PayloadCodec, the JSON
@@ -84,7 +87,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .httpClient,
             ],
             swiftSettings: strict
         ),
@@ -93,7 +96,7 @@ let package = Package(
         .target(
             name: "RegistrarClient",
             dependencies: [
-                "RegistrarWire", "RegistrarTransport", .nioCore, .nioPosix, .logging,
+                "RegistrarWire", "RegistrarTransport", .nioCore, .nioPosix, .logging, .httpClient,
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
@@ -104,6 +107,7 @@ let package = Package(
             dependencies: [
                 "RegistrarServer", "RegistrarClient", "RegistrarWire", "RegistrarTransport",
                 .argumentParser, .logging, .lifecycle, .nioPosix,
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict

@@ -28,11 +28,14 @@ struct BenchTarget: ParsableArguments {
     @Option(name: .customLong("tls-ca"), help: "Connect over TLS, trusting this PEM CA for the server's certificate.")
     var tlsCA: String?
 
-    /// The TLS context of every connection, with `--tls-ca`.
+    /// TLS for the login and the connections, with `--tls-ca`.
+    func tlsConfiguration() throws -> TLSConfiguration? {
+        try tlsCA.map { try RegistrarClient.Configuration.tls(trusting: $0) }
+    }
+
+    /// The TLS context of every connection (ALPN h2), with `--tls-ca`.
     func tlsContext() throws -> NIOSSLContext? {
-        guard let tlsCA else { return nil }
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.trustRoots = .file(tlsCA)
+        guard var configuration = try tlsConfiguration() else { return nil }
         configuration.applicationProtocols = ["h2"]
         return try NIOSSLContext(configuration: configuration)
     }
@@ -41,7 +44,8 @@ struct BenchTarget: ParsableArguments {
     func accessHeaders() async throws -> [String: String] {
         guard let username else { return [:] }
         let (host, port) = try hostAndPort()
-        let admin = AdminHTTP(server: ServerAddress(host: host, port: port - 1000), timeout: 10)
+        let admin = AdminHTTP(
+            server: ServerAddress(host: host, port: port - 1000), timeout: 10, tls: try tlsConfiguration())
         return ["accessToken": try await admin.login(username: username, password: password ?? "").accessToken]
     }
 

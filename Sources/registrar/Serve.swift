@@ -91,6 +91,16 @@ struct Serve: AsyncParsableCommand {
     var maxConnectionsPerIP: String?
 
     @Option(
+        name: .customLong("max-requests-per-second"),
+        help: "Requests per second one SDK connection may send on average; 0: no limit (default 20000).")
+    var maxRequestsPerSecond: String?
+
+    @Option(
+        name: .customLong("request-burst"),
+        help: "Requests one SDK connection may send at once above that rate (default twice the rate).")
+    var requestBurst: String?
+
+    @Option(
         name: .customLong("http-header-timeout"),
         help: "Seconds a new HTTP connection has to send its first request's headers (default 10).")
     var httpHeaderTimeout: String?
@@ -148,7 +158,9 @@ struct Serve: AsyncParsableCommand {
                     "cluster-secret": clusterSecret, "advertise": advertise, "replica-lease": replicaLease,
                     "verify-interval": verifyInterval, "auth": auth, "token-ttl": tokenTTL,
                     "token-secret": tokenSecret, "admin-password-file": adminPasswordFile,
-                    "max-connections-per-ip": maxConnectionsPerIP, "http-header-timeout": httpHeaderTimeout,
+                    "max-connections-per-ip": maxConnectionsPerIP,
+                    "max-requests-per-second": maxRequestsPerSecond, "request-burst": requestBurst,
+                    "http-header-timeout": httpHeaderTimeout,
                     "http-idle-timeout": httpIdleTimeout, "handshake-timeout": handshakeTimeout,
                     "tls-cert": tlsCert, "tls-key": tlsKey, "tls-client-ca": tlsClientCA, "tls-mode": tlsMode,
                     "peer-tls-cert": peerTLSCert, "peer-tls-key": peerTLSKey, "peer-tls-ca": peerTLSCA,

@@ -57,14 +57,25 @@ def pick_cluster_ports(n: int) -> List[int]:
 
 
 def http(port: int, method: str, path: str, params: Optional[dict] = None,
-         timeout: float = 5.0) -> Tuple[int, str]:
-    """(status, body) of one request to 127.0.0.1:port; status 0 when nothing answered."""
-    url = f"http://127.0.0.1:{port}{path}"
+         timeout: float = 5.0, ca: Optional[str] = None, token: Optional[str] = None,
+         headers: Optional[dict] = None) -> Tuple[int, str]:
+    """(status, body) of one request to 127.0.0.1:port; status 0 when nothing answered. With
+    `ca`: https trusting that CA; with `token`: sent as the accessToken parameter."""
+    url = f"{'https' if ca else 'http'}://127.0.0.1:{port}{path}"
+    params = dict(params or {})
+    if token:
+        params["accessToken"] = token
     if params:
         url += "?" + urllib.parse.urlencode(params)
-    req = urllib.request.Request(url, method=method, data=b"" if method in ("POST", "PUT") else None)
+    req = urllib.request.Request(url, method=method, data=b"" if method in ("POST", "PUT") else None,
+                                 headers=headers or {})
+    opener = _HTTP
+    if ca:
+        import ssl
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                             urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca)))
     try:
-        with _HTTP.open(req, timeout=timeout) as resp:
+        with opener.open(req, timeout=timeout) as resp:
             return resp.status, resp.read().decode("utf-8", errors="replace")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode("utf-8", errors="replace")
@@ -81,9 +92,11 @@ class ClusterNode(RegistrarServer):
     member address). Ready when readiness answers 200 "OK" (after the start-up snapshot)."""
 
     def __init__(self, workdir: Path, name: str, port: int, ports: Sequence[int],
-                 extra: Sequence[str] = ()):
-        super().__init__(workdir, resolve_binary(), name=name)
+                 extra: Sequence[str] = (), env: Optional[dict] = None, ca: Optional[str] = None):
+        super().__init__(workdir, resolve_binary(), name=name, extra_env=env)
         self.port = port
+        self.ca = ca                        # https to the HTTP port, trusting this CA
+        self.token: Optional[str] = None    # sent with every HTTP read (auth on)
         self.members = ",".join(f"127.0.0.1:{p}" for p in ports)
         self.extra = list(extra)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,7 +114,7 @@ class ClusterNode(RegistrarServer):
             rc = self.proc.poll()
             if rc is not None:
                 raise RuntimeError(f"{self.name} exited with code {rc} before it was ready")
-            status, body = http(self.port, "GET", READINESS, timeout=1.0)
+            status, body = http(self.port, "GET", READINESS, timeout=1.0, ca=self.ca)
             if status == 200 and body.strip() == "OK":
                 return seen
             if not seen or seen[-1] != status:
@@ -137,7 +150,7 @@ class ClusterNode(RegistrarServer):
 
     # -- HTTP reads -------------------------------------------------------------------
     def get_json(self, path: str, params: Optional[dict] = None):
-        status, body = http(self.port, "GET", path, params)
+        status, body = http(self.port, "GET", path, params, ca=self.ca, token=self.token)
         if status != 200:
             raise RuntimeError(f"GET {path} {params or ''} on {self.name}: {status} {body[:300]}")
         return json.loads(body)
@@ -165,7 +178,8 @@ class Cluster:
     prefixes the printed lines."""
 
     def __init__(self, workdir: Path, tag: str, extra: Sequence[str] = (), size: int = 3,
-                 label: str = "cluster", ready_timeout: float = READY_TIMEOUT):
+                 label: str = "cluster", ready_timeout: float = READY_TIMEOUT, env: Optional[dict] = None,
+                 ca: Optional[str] = None, admin_password: Optional[str] = None):
         self.workdir = Path(workdir) / tag
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.tag = tag
@@ -173,6 +187,9 @@ class Cluster:
         self.size = size
         self.label = label
         self.ready_timeout = ready_timeout
+        self.env = env            # every member's extra environment
+        self.ca = ca              # the HTTP ports speak https, trusting this CA
+        self.admin_password = admin_password   # auth on: the reads log in as nacos with it
         self.nodes: List[ClusterNode] = []
 
     def __getitem__(self, i: int) -> ClusterNode:
@@ -193,7 +210,7 @@ class Cluster:
 
     def _start(self, attempt: int) -> "Cluster":
         ports = pick_cluster_ports(self.size)
-        self.nodes = [ClusterNode(self.workdir, f"{self.tag}-node{i + 1}", p, ports, self.extra)
+        self.nodes = [ClusterNode(self.workdir, f"{self.tag}-node{i + 1}", p, ports, self.extra, self.env, self.ca)
                       for i, p in enumerate(ports)]
         t0 = time.monotonic()
         for n in self.nodes:
@@ -201,6 +218,10 @@ class Cluster:
         for n in self.nodes:
             n.wait_ready(max(1.0, self.ready_timeout - (time.monotonic() - t0)))
         t_ready = time.monotonic() - t0
+        if self.admin_password:
+            token = self.login(self.nodes[0], "nacos", self.admin_password)
+            for n in self.nodes:
+                n.token = token   # the members share the token secret
         self._wait_all_up(t0 + self.ready_timeout)
         print(f"\n[{self.label}] {self.tag}: {self.size} members ready in {t_ready:.2f}s, "
               f"all UP for each other after {time.monotonic() - t0:.2f}s, on {self.addresses}")
@@ -223,6 +244,13 @@ class Cluster:
                 raise RuntimeError(f"members did not all see each other UP within "
                                    f"{self.ready_timeout:.0f}s; last {NODES}: {last}")
             time.sleep(0.1)
+
+    def login(self, node: ClusterNode, username: str, password: str) -> str:
+        status, body = http(node.port, "POST", "/nacos/v1/auth/login",
+                            {"username": username, "password": password}, ca=self.ca)
+        if status != 200:
+            raise RuntimeError(f"login as {username} on {node.name}: {status} {body[:200]}")
+        return json.loads(body)["accessToken"]
 
     def kill_all(self) -> None:
         for n in self.nodes:

@@ -9,7 +9,10 @@ import ssl
 
 import pytest
 
-from cluster_support import Cluster, http, wait_endpoints
+import base64
+import os
+
+from cluster_support import Cluster, deltas, endpoints_owned, http, wait_endpoints
 from interop_support import unique
 from test_tls import make_certificates
 
@@ -55,5 +58,38 @@ def test_members_sync_over_mutual_tls_and_a_foreign_certificate_is_refused(inter
         assert not (len(stranger) >= 4 and stranger[3] == 4), "a foreign certificate was served"
         anonymous = h2_answer(port, certs["ca"])
         assert not (len(anonymous) >= 4 and anonymous[3] == 4), "a client without a certificate was served"
+    finally:
+        cluster.stop()
+
+
+def test_v1_requests_are_forwarded_over_https_with_the_clients_bearer_token(interop_dir):
+    """HTTP TLS, peer mTLS and --auth on: a v1 registration that reaches the member not
+    responsible for its ip:port is forwarded over https (trusting the peer CA, presenting the
+    peer certificate), with the client's Authorization header, and the responsible member
+    accepts it (it would answer 403 without the token)."""
+    certs = make_certificates(interop_dir / "forward-certs")
+    password = "forward-admin-pass"
+    cluster = Cluster(interop_dir, "forward-tls", size=2, label="forward-tls", ca=certs["ca"],
+                      admin_password=password, env={"REGISTRAR_ADMIN_PASSWORD": password}, extra=[
+                          "--tls-cert", certs["cert"], "--tls-key", certs["key"],
+                          "--peer-tls-cert", certs["cert"], "--peer-tls-key", certs["key"],
+                          "--peer-tls-ca", certs["ca"], "--auth", "on",
+                          "--token-secret", base64.b64encode(os.urandom(32)).decode()])
+    cluster.start()
+    try:
+        entry, other = cluster[0], cluster[1]
+        token = cluster.login(entry, "nacos", password)
+        svc = unique("forward-tls")
+        foreign = endpoints_owned(cluster.addresses, [other.addr] * 3)
+        before = cluster.metrics()
+        for ip, port in foreign:
+            status, body = http(entry.port, "POST", "/nacos/v1/ns/instance",
+                                {"serviceName": svc, "ip": ip, "port": str(port)}, ca=certs["ca"],
+                                headers={"Authorization": f"Bearer {token}"})
+            assert (status, body) == (200, "ok"), (status, body)
+        forwarded = deltas(before, cluster.metrics(), "v1Forwarded")
+        assert forwarded[entry.addr] == len(foreign), (forwarded, cluster.logs())
+        wait_endpoints(entry, svc, sorted(foreign), cluster)
+        wait_endpoints(other, svc, sorted(foreign), cluster)
     finally:
         cluster.stop()

@@ -119,6 +119,48 @@ def test_mutual_tls_serves_a_client_with_a_certificate_and_refuses_one_without(i
         server.stop()
 
 
+def test_cli_logs_in_over_https_and_presents_its_client_certificate(interop_dir):
+    """--auth on, TLS with a client CA: the CLI's HTTP login, its HTTP verb (cluster) and its SDK
+    connection (instances) all go over TLS with --tls-ca and the client certificate."""
+    import json
+    from interop_support import resolve_binary
+    certs = make_certificates(interop_dir / "cli-tls-certs")
+    password = "cli-tls-admin-pass"
+    server = RegistrarServer(interop_dir, name="cli-tls", extra_args=[
+        "--tls-cert", certs["cert"], "--tls-key", certs["key"], "--tls-client-ca", certs["ca"], "--auth", "on"],
+        extra_env={"REGISTRAR_ADMIN_PASSWORD": password})
+    server.start()
+    try:
+        base = f"https://127.0.0.1:{server.port}"
+        curl = ["curl", "-sS", "-m", "5", "--cacert", certs["ca"], "--cert", certs["client_cert"],
+                "--key", certs["client_key"]]
+        login = subprocess.run(curl + ["-d", "username=nacos", "-d", f"password={password}",
+                                       f"{base}/nacos/v1/auth/login"], capture_output=True, text=True, timeout=10)
+        token = json.loads(login.stdout)["accessToken"]
+        svc = unique("cli-tls")
+        registered = subprocess.run(curl + ["-X", "POST", f"{base}/nacos/v1/ns/instance?serviceName={svc}"
+                                            f"&ip=10.6.1.1&port=80&accessToken={token}"],
+                                    capture_output=True, text=True, timeout=10)
+        assert registered.stdout.strip() == "ok", (registered.stdout, registered.stderr)
+
+        env = RegistrarServer.clean_environment()
+        env.update({"REGISTRAR_USERNAME": "nacos", "REGISTRAR_PASSWORD": password})
+        tls = ["--server", server.addr, "--tls-ca", certs["ca"]]
+        client_cert = ["--tls-cert", certs["client_cert"], "--tls-key", certs["client_key"]]
+
+        def cli(*args):
+            return subprocess.run([str(resolve_binary()), *args], env=env, capture_output=True, text=True, timeout=30)
+
+        members = cli("cluster", *tls, *client_cert)
+        assert members.returncode == 0 and "UP" in members.stdout, (members.returncode, members.stdout, members.stderr)
+        listed = cli("instances", svc, *tls, *client_cert)
+        assert listed.returncode == 0 and "10.6.1.1" in listed.stdout, (listed.returncode, listed.stdout, listed.stderr)
+        anonymous = cli("cluster", *tls)
+        assert anonymous.returncode != 0, f"served without a client certificate: {anonymous.stdout}"
+    finally:
+        server.stop()
+
+
 def test_optional_mode_serves_tls_and_plaintext_on_the_same_ports(interop_dir, sdk_dir):
     from v2.nacos.common.client_config import TLSConfig
     certs = make_certificates(interop_dir / "optional-certs")

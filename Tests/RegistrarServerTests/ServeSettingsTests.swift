@@ -66,6 +66,22 @@ struct ServeSettingsTests {
         }
     }
 
+    @Test func theRequestRateCapIsASettingAndItsBurstFollowsTheRate() throws {
+        var configuration = ServerConfiguration()
+        try ServeSettings(flags: [:], environment: ["REGISTRAR_MAX_REQUESTS_PER_SECOND": "50"], configFile: nil)
+            .apply(to: &configuration)
+        #expect(configuration.requestsPerSecondPerConnection == 50 && configuration.requestBurstPerConnection == 100)
+        try ServeSettings(flags: ["request-burst": "7"], environment: [:], configFile: nil).apply(to: &configuration)
+        #expect(configuration.requestsPerSecondPerConnection == 50 && configuration.requestBurstPerConnection == 7)
+        for (key, value) in [
+            ("max-requests-per-second", "-1"), ("max-requests-per-second", "fast"), ("request-burst", "0"),
+        ] {
+            #expect(throws: SettingsError.self, "\(key)=\(value)") {
+                try ServeSettings(flags: [key: value], environment: [:], configFile: nil).apply(to: &configuration)
+            }
+        }
+    }
+
     @Test func badSettingsAreClearErrors() throws {
         var configuration = ServerConfiguration()
         #expect(throws: SettingsError.self) {

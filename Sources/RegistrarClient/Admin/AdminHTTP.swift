@@ -1,10 +1,13 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 /// The few operator calls that only the HTTP Open API offers (cluster members, removing an
-/// instance registered over HTTP), for the CLI and the bench. They go to a server's main port.
+/// instance registered over HTTP), and logins, for the SDK, the CLI and the bench. They go to a
+/// server's main port, over https when `tls` is set, through the process's one shared
+/// `HTTPClient`.
 public struct AdminHTTP: Sendable {
     public let server: ServerAddress
     public let timeout: Double
@@ -22,10 +25,14 @@ public struct AdminHTTP: Sendable {
     /// Sent as the `accessToken` parameter of every call, for a server with auth.
     public var accessToken: String?
 
-    public init(server: ServerAddress, timeout: Double, accessToken: String? = nil) {
+    /// TLS for a server whose HTTP port has a certificate (`--tls-cert`); nil: plain http.
+    public var tls: TLSConfiguration?
+
+    public init(server: ServerAddress, timeout: Double, accessToken: String? = nil, tls: TLSConfiguration? = nil) {
         self.server = server
         self.timeout = timeout
         self.accessToken = accessToken
+        self.tls = tls
     }
 
     /// A login's answer.
@@ -42,9 +49,11 @@ public struct AdminHTTP: Sendable {
         public var description: String { "HTTP \(status): \(body)" }
     }
 
-    /// Logs in (`POST /nacos/v1/auth/login`).
+    /// Logs in (`POST /nacos/v1/auth/login`). The credentials go in a form body, never in a URL
+    /// that a proxy or an access log would keep.
     public func login(username: String, password: String) async throws -> Login {
-        let reply = try await call("POST", "/nacos/v1/auth/login", ["username": username, "password": password])
+        let reply = try await call(
+            "POST", "/nacos/v1/auth/login", form: ["username": username, "password": password])
         guard reply.status == 200 else { throw LoginRefused(status: reply.status, body: reply.body) }
         guard let object = try? JSONSerialization.jsonObject(with: Data(reply.body.utf8)) as? [String: Any],
             let token = object["accessToken"] as? String
@@ -54,25 +63,46 @@ public struct AdminHTTP: Sendable {
         return Login(accessToken: token, tokenTTL: (object["tokenTtl"] as? NSNumber)?.int64Value ?? 18_000)
     }
 
-    public func call(_ method: String, _ path: String, _ query: [String: String] = [:]) async throws -> Reply {
+    /// One call; `query` goes in the URL, `form` (if any) in an urlencoded body.
+    public func call(
+        _ method: String, _ path: String, _ query: [String: String] = [:], form: [String: String]? = nil
+    ) async throws -> Reply {
         var query = query
         if let accessToken { query["accessToken"] = accessToken }
         var components = URLComponents()
-        components.scheme = "http"
+        components.scheme = tls == nil ? "http" : "https"
         components.host = server.host
         components.port = server.port
         components.path = path
-        components.queryItems =
-            query.isEmpty ? nil : query.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
+        components.percentEncodedQuery = Self.urlencoded(query)
         guard let url = components.url else { throw Failure(description: "cannot build a URL for \(server)\(path)") }
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.httpMethod = method
-        do {
-            let (data, response) = try await URLSession.shared.data(for: request)
-            return Reply(
-                status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: String(decoding: data, as: UTF8.self))
-        } catch {
-            throw Failure(description: "HTTP \(method) \(url.absoluteString) failed: \(error.localizedDescription)")
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = HTTPMethod(rawValue: method)
+        request.tlsConfiguration = tls
+        if let form {
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: Self.urlencoded(form) ?? ""))
         }
+        let shown = "\(method) \(components.scheme ?? "http")://\(server)\(path)"
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            let body = try await response.body.collect(upTo: Self.maximumReplyBytes)
+            return Reply(status: Int(response.status.code), body: String(buffer: body))
+        } catch {
+            throw Failure(description: "HTTP \(shown) failed: \(error)")
+        }
+    }
+
+    /// Answers of the Open API are small; a bigger one is not ours.
+    static let maximumReplyBytes = 16 << 20
+
+    /// `a=1&b=2`, sorted, with `+` escaped too (servers read a bare `+` as a space).
+    static func urlencoded(_ parameters: [String: String]) -> String? {
+        guard !parameters.isEmpty else { return nil }
+        var components = URLComponents()
+        components.queryItems = parameters.sorted { $0.key < $1.key }.map {
+            URLQueryItem(name: $0.key, value: $0.value)
+        }
+        return components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
     }
 }

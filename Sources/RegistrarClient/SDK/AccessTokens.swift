@@ -1,7 +1,9 @@
+import NIOSSL
 import Synchronization
 
-/// The access token of a client with a username and password: logged in over HTTP at the first
-/// server that answers (`/nacos/v1/auth/login` on its main port), kept until 10 s before it
+/// The access token of a client with a username and password: logged in over HTTP (https with
+/// the client's TLS) at the first server that answers (`/nacos/v1/auth/login` on its main
+/// port), kept until 10 s before it
 /// expires, and dropped when a server refuses it, so that the next call logs in again. Any
 /// member's token is valid on every member of a cluster (they share the token secret).
 ///
@@ -15,12 +17,14 @@ final class AccessTokens: Sendable {
     private let credentials: (username: String, password: String)?
     private let servers: [ServerAddress]
     private let timeout: Double
+    private let tls: TLSConfiguration?
     private let current = Mutex<Token?>(nil)
 
     init(configuration: RegistrarClient.Configuration) {
         credentials = configuration.username.map { ($0, configuration.password ?? "") }
         servers = configuration.servers
         timeout = Double(configuration.requestTimeout.components.seconds) + 1
+        tls = configuration.tls
     }
 
     /// The metadata headers of a request: `accessToken` when the client has credentials.
@@ -30,7 +34,7 @@ final class AccessTokens: Sendable {
         var failures: [String] = []
         for server in servers {
             do {
-                let login = try await AdminHTTP(server: server, timeout: timeout)
+                let login = try await AdminHTTP(server: server, timeout: timeout, tls: tls)
                     .login(username: credentials.username, password: credentials.password)
                 let refreshAt = ContinuousClock.now + .seconds(max(1, login.tokenTTL - 10))
                 current.withLock { $0 = Token(value: login.accessToken, refreshAt: refreshAt) }

@@ -71,26 +71,38 @@ extension RegistrarClient {
         /// with every call, logging in again when it nears expiry or is refused.
         public var username: String?
         public var password: String?
-        /// TLS for the SDK port (see `tls(trusting:)`); nil: cleartext.
-        public var tls: NIOSSLContext?
+        /// TLS (see `tls(trusting:)`) for both ports the client uses: the SDK port (gRPC, ALPN
+        /// h2) and, for logins, the main HTTP port; nil: cleartext.
+        public var tls: TLSConfiguration?
 
         public init(servers: [ServerAddress]) {
             self.servers = servers
         }
 
-        /// A TLS context that trusts the PEM CA at `caPath` (ALPN h2), optionally presenting a
-        /// client certificate (mutual TLS).
+        /// TLS that trusts the PEM CA at `caPath`, optionally presenting a client certificate
+        /// (mutual TLS). Reads the files now, so a bad one fails here with its error.
         public static func tls(
             trusting caPath: String, certificate: String? = nil, privateKey: String? = nil
-        ) throws -> NIOSSLContext {
+        ) throws -> TLSConfiguration {
             var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .file(caPath)
-            tls.applicationProtocols = ["h2"]
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caPath))
+            tls.minimumTLSVersion = .tlsv12
             if let certificate, let privateKey {
                 tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
                 tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: privateKey, format: .pem))
             }
-            return try NIOSSLContext(configuration: tls)
+            return tls
+        }
+
+        /// The gRPC side of `tls`: the same trust and certificate, with ALPN h2.
+        func grpcTLSContext() throws(RegistrarClientError) -> NIOSSLContext? {
+            guard var grpc = tls else { return nil }
+            grpc.applicationProtocols = ["h2"]
+            do {
+                return try NIOSSLContext(configuration: grpc)
+            } catch {
+                throw .invalidArgument("cannot set up TLS: \(error)")
+            }
         }
 
         /// Parses `host:port[,host:port...]` (see `ServerAddress.parseList`).

@@ -22,7 +22,7 @@ extension RegistrarClient {
                 connection = try await NacosConnection.connect(
                     host: target.host, port: target.port + configuration.grpcPortOffset, group: eventLoopGroup,
                     clientVersion: configuration.clientVersion, tenant: configuration.namespaceID,
-                    timeout: TimeAmount(configuration.connectTimeout), tls: configuration.tls
+                    timeout: TimeAmount(configuration.connectTimeout), tls: grpcTLS
                 )
             } catch {
                 failures += 1

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RegistrarWire
 import Synchronization
 
@@ -23,9 +24,11 @@ public final class RegistrarClient: Sendable {
     let state = Mutex(ClientState())
     let cache: ServiceInfoCache
     let tokens: AccessTokens
+    let grpcTLS: NIOSSLContext?
     private let supervisor = Mutex<Task<Void, Never>?>(nil)
 
-    /// Creates the client and starts connecting. Fails only for an empty server list.
+    /// Creates the client and starts connecting. Fails only for an empty server list or a TLS
+    /// configuration that cannot be set up.
     public init(
         configuration: Configuration,
         logger: Logger = Logger(label: "registrar.client"),
@@ -37,6 +40,7 @@ public final class RegistrarClient: Sendable {
         self.eventLoopGroup = eventLoopGroup
         self.cache = ServiceInfoCache(directory: configuration.cacheDirectory, namespace: configuration.namespaceID)
         self.tokens = AccessTokens(configuration: configuration)
+        self.grpcTLS = try configuration.grpcTLSContext()
         supervisor.withLock { $0 = Task { [self] in await self.superviseConnection() } }
     }
 

@@ -185,15 +185,18 @@ final class AccessControl: Sendable {
     // MARK: Changes
 
     /// Creates the `nacos` admin with `password` if no admin exists yet; false if one does.
+    /// `atStart`: the password of the configuration, which each member of a cluster is given
+    /// alike, so it is written even where changes are otherwise refused (cluster mode).
     @discardableResult
-    func initialiseAdmin(password: String) async throws(AccessError) -> Bool {
+    func initialiseAdmin(password: String, atStart: Bool = false) async throws(AccessError) -> Bool {
         guard !hasAdmin else { return false }
         try Self.checkPassword(password)
         let hash = try await hashed(password)
-        try await commit([
-            .putUser(AccessModel.initialAdmin, passwordHash: hash),
-            .bind(RoleBinding(role: AccessModel.adminRole, username: AccessModel.initialAdmin)),
-        ])
+        try await commit(
+            [
+                .putUser(AccessModel.initialAdmin, passwordHash: hash),
+                .bind(RoleBinding(role: AccessModel.adminRole, username: AccessModel.initialAdmin)),
+            ], evenIfRefused: atStart)
         logger.notice("admin user '\(AccessModel.initialAdmin)' created; auth is now required of every client")
         return true
     }
@@ -259,8 +262,8 @@ final class AccessControl: Sendable {
     }
 
     /// On disk first; in memory only once committed.
-    private func commit(_ changes: [AccessChange]) async throws(AccessError) {
-        if let writeRefusal { throw AccessError(writeRefusal) }
+    private func commit(_ changes: [AccessChange], evenIfRefused: Bool = false) async throws(AccessError) {
+        if let writeRefusal, !evenIfRefused { throw AccessError(writeRefusal) }
         do {
             try await store.commit(changes.map { .access($0) })
         } catch {

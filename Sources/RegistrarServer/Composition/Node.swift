@@ -127,7 +127,10 @@ struct Node: Sendable {
     ) -> V1Front {
         let reader = V1ParameterReader(maximumBodySize: configuration.maximumHTTPBodySize)
         let routes: [any V1RouteGroup] = [
-            InstanceRoutes(naming: naming, reader: reader, forwarder: cluster.map(V1Forwarder.init), udpPush: push),
+            InstanceRoutes(
+                naming: naming, reader: reader,
+                forwarder: cluster.map { V1Forwarder(node: $0, membersSpeakHTTPS: configuration.tls != nil) },
+                udpPush: push),
             ServiceRoutes(naming: naming, reader: reader),
             OperatorRoutes(
                 store: naming.store, readiness: readiness, counters: counters, cluster: cluster,
@@ -207,7 +210,7 @@ struct Node: Sendable {
             logger: logger)
         if let password = auth.initialAdminPassword, !access.hasAdmin {
             do {
-                try await access.initialiseAdmin(password: password)
+                try await access.initialiseAdmin(password: password, atStart: true)
             } catch {
                 throw StartupError("cannot create the admin user '\(AccessModel.initialAdmin)': \(error)")
             }

@@ -1,11 +1,10 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOHTTP1
+import NIOSSL
 import RegistrarCore
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// v1 clients (`ip:port#true`) in cluster mode: each belongs to the member that Nacos's hash of
 /// `ip:port` over the sorted healthy members names. Registrations, deregistrations and beats
@@ -16,10 +15,28 @@ import RegistrarCore
 /// disagree) is handled here instead of failing the client: the client then moves to this
 /// member, which replicates it with a newer revision. A request another member forwarded is
 /// always handled here, so requests never bounce.
+///
+/// When the HTTP port has TLS, forwards go over https. With peer TLS, this member presents its
+/// peer certificate and trusts the peer CA (the cluster's own anchor, so no host names); without,
+/// it trusts the system's roots, and a member certificate they cannot verify makes every forward
+/// fail and be handled here.
 struct V1Forwarder: Sendable {
     static let forwardedUserAgent = "Nacos-Server:Registrar-\(RegistrarVersion.current)"
 
     let node: ClusterNode
+    /// nil: plain http.
+    let tls: TLSConfiguration?
+
+    init(node: ClusterNode, membersSpeakHTTPS: Bool) {
+        self.node = node
+        guard membersSpeakHTTPS else {
+            tls = nil
+            return
+        }
+        var tls = node.configuration.peerTLSContexts?.clientConfiguration ?? .makeClientConfiguration()
+        tls.applicationProtocols = []
+        self.tls = tls
+    }
 
     /// Forwards the request to the member responsible for `ip:port` (by default the `ip` and
     /// `port` parameters), and returns that member's answer; nil when this member should
@@ -36,7 +53,7 @@ struct V1Forwarder: Sendable {
         let responsible = node.memberTable.responsible(for: "\(ip):\(port)")
         guard responsible != node.me else { return nil }
         do {
-            let response = try await Self.forward(request, parameters, to: responsible)
+            let response = try await forward(request, parameters, to: responsible)
             node.counters.v1Forwarded.add(1)
             return response
         } catch {
@@ -48,37 +65,36 @@ struct V1Forwarder: Sendable {
         }
     }
 
-    private static let session: URLSession = {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 2
-        configuration.timeoutIntervalForResource = 2
-        return URLSession(configuration: configuration)
-    }()
+    /// A forward that takes longer than this is given up and handled here.
+    static let timeout = TimeAmount.seconds(2)
 
-    private static func forward(_ request: Request, _ parameters: V1Parameters, to member: MemberAddress) async throws
+    private func forward(_ request: Request, _ parameters: V1Parameters, to member: MemberAddress) async throws
         -> Response
     {
-        var text = "http://\(member)\(request.uri.path)"
-        if let query = parameters.query, !query.isEmpty { text += "?" + query }
-        guard let url = URL(string: text) else { throw URLError(.badURL) }
-        var forwarded = URLRequest(url: url)
-        forwarded.httpMethod = request.method.rawValue
+        var url = "\(tls == nil ? "http" : "https")://\(member)\(request.uri.path)"
+        if let query = parameters.query, !query.isEmpty { url += "?" + query }
+        var forwarded = HTTPClientRequest(url: url)
+        forwarded.method = HTTPMethod(rawValue: request.method.rawValue)
+        forwarded.tlsConfiguration = tls
         // The User-Agent only stops a second hop; the member checks the client's own token
         // (in the parameters, or here) as for any request.
-        forwarded.setValue(forwardedUserAgent, forHTTPHeaderField: "User-Agent")
+        forwarded.headers.add(name: "User-Agent", value: Self.forwardedUserAgent)
         if let authorization = request.headers[.authorization] {
-            forwarded.setValue(authorization, forHTTPHeaderField: "Authorization")
+            forwarded.headers.add(name: "Authorization", value: authorization)
         }
         if let form = parameters.form {
-            forwarded.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-            forwarded.httpBody = Data(form.utf8)
+            forwarded.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            forwarded.body = .bytes(ByteBuffer(string: form))
         }
-        let (data, response) = try await session.data(for: forwarded)
-        guard let http = response as? HTTPURLResponse else { throw URLError(.badServerResponse) }
-        let contentType = http.value(forHTTPHeaderField: "Content-Type") ?? "text/plain;charset=UTF-8"
+        let response = try await HTTPClient.shared.execute(forwarded, timeout: Self.timeout)
+        let body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
+        let contentType = response.headers.first(name: "Content-Type") ?? "text/plain;charset=UTF-8"
         return Response(
-            status: HTTPResponse.Status(code: http.statusCode), headers: [.contentType: contentType],
-            body: .init(byteBuffer: ByteBuffer(data: data))
+            status: HTTPResponse.Status(code: Int(response.status.code)), headers: [.contentType: contentType],
+            body: .init(byteBuffer: body)
         )
     }
+
+    /// The answers of the forwarded routes are a word or a small JSON object.
+    static let maximumAnswerBytes = 1 << 20
 }

@@ -11,7 +11,8 @@ public struct ServeSettings: Sendable {
         "host", "port", "grpc-port", "data-dir", "log-level", "health-check-interval",
         "members", "cluster-conf", "cluster-secret", "advertise", "replica-lease", "verify-interval",
         "auth", "token-ttl", "token-secret", "admin-password-file",
-        "max-connections-per-ip", "http-header-timeout", "http-idle-timeout", "handshake-timeout",
+        "max-connections-per-ip", "max-requests-per-second", "request-burst", "http-header-timeout",
+        "http-idle-timeout", "handshake-timeout",
         "tls-cert", "tls-key", "tls-client-ca", "tls-mode", "peer-tls-cert", "peer-tls-key", "peer-tls-ca",
     ]
 
@@ -125,6 +126,21 @@ public struct ServeSettings: Sendable {
                 throw SettingsError("max-connections-per-ip must be a number from 1 to 1000000, got '\(text)'")
             }
             configuration.maximumConnectionsPerIP = limit
+        }
+        if let text = string("max-requests-per-second") {
+            guard let rate = Int(text), (0...10_000_000).contains(rate) else {
+                throw SettingsError(
+                    "max-requests-per-second must be a number from 0 (no limit) to 10000000, got '\(text)'")
+            }
+            configuration.requestsPerSecondPerConnection = rate
+            // The burst follows the rate unless set: twice a second's worth.
+            configuration.requestBurstPerConnection = max(1, 2 * rate)
+        }
+        if let text = string("request-burst") {
+            guard let burst = Int(text), (1...20_000_000).contains(burst) else {
+                throw SettingsError("request-burst must be a number from 1 to 20000000, got '\(text)'")
+            }
+            configuration.requestBurstPerConnection = burst
         }
         if let text = string("http-header-timeout") {
             configuration.httpHeaderTimeout = try seconds("http-header-timeout", text, range: 0.1...600)

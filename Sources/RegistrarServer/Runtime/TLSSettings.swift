@@ -90,7 +90,8 @@ public struct PeerTLSSettings: Sendable {
         client.minimumTLSVersion = .tlsv12
         do {
             return PeerTLSContexts(
-                server: try NIOSSLContext(configuration: server), client: try NIOSSLContext(configuration: client))
+                server: try NIOSSLContext(configuration: server), client: try NIOSSLContext(configuration: client),
+                clientConfiguration: client)
         } catch {
             throw StartupError("cannot set up peer TLS with '\(certificateChainPath)' and '\(caPath)': \(error)")
         }
@@ -100,4 +101,7 @@ public struct PeerTLSSettings: Sendable {
 struct PeerTLSContexts: Sendable {
     let server: NIOSSLContext
     let client: NIOSSLContext
+    /// What `client` was made from: v1 forwarding presents the same certificate to a member's
+    /// https port and trusts the same CA.
+    let clientConfiguration: TLSConfiguration
 }

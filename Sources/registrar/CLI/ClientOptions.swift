@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOSSL
 import RegistrarClient
 import Synchronization
 import UnixSignals
@@ -25,8 +26,14 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Log in as this user (or $REGISTRAR_USERNAME); the password comes from $REGISTRAR_PASSWORD.")
     var username: String?
 
-    @Option(name: .customLong("tls-ca"), help: "Speak TLS to the SDK port, trusting this PEM CA.")
+    @Option(name: .customLong("tls-ca"), help: "Speak TLS (gRPC and HTTP), trusting this PEM CA.")
     var tlsCA: String?
+
+    @Option(name: .customLong("tls-cert"), help: "With --tls-ca: present this PEM client certificate (mutual TLS).")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "The PEM private key of --tls-cert.")
+    var tlsKey: String?
 
     var serverList: String {
         server ?? ProcessInfo.processInfo.environment["REGISTRAR_SERVER"].flatMap { $0.isEmpty ? nil : $0 }
@@ -36,6 +43,19 @@ struct ClientOptions: ParsableArguments {
     func validate() throws {
         guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be between 0 and 600 seconds") }
         do { _ = try ServerAddress.parseList(serverList) } catch { throw ValidationError(error.description) }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard tlsCert == nil || tlsCA != nil else { throw ValidationError("--tls-cert needs --tls-ca") }
+    }
+
+    /// The TLS of both the SDK port and the HTTP calls, with `--tls-ca`.
+    private func tlsConfiguration() throws -> TLSConfiguration? {
+        guard let tlsCA else { return nil }
+        do {
+            return try RegistrarClient.Configuration.tls(trusting: tlsCA, certificate: tlsCert, privateKey: tlsKey)
+        } catch {
+            throw ValidationError(
+                "cannot use --tls-ca '\(tlsCA)'\(tlsCert.map { " with --tls-cert '\($0)'" } ?? ""): \(error)")
+        }
     }
 
     /// The first server's main address, for the few calls that go over HTTP.
@@ -52,7 +72,7 @@ struct ClientOptions: ParsableArguments {
 
     /// The Open API on the first server, logged in when the options carry a username.
     func adminHTTP() async throws -> AdminHTTP {
-        var http = AdminHTTP(server: try httpServer, timeout: timeout)
+        var http = AdminHTTP(server: try httpServer, timeout: timeout, tls: try tlsConfiguration())
         if let credentials {
             do {
                 http.accessToken = try await http.login(username: credentials.username, password: credentials.password)
@@ -75,13 +95,7 @@ struct ClientOptions: ParsableArguments {
         // The password never comes from a flag, which every user of the machine can read in `ps`.
         configuration.username = credentials?.username
         configuration.password = credentials?.password
-        if let tlsCA {
-            do {
-                configuration.tls = try RegistrarClient.Configuration.tls(trusting: tlsCA)
-            } catch {
-                throw ValidationError("cannot use --tls-ca '\(tlsCA)': \(error)")
-            }
-        }
+        configuration.tls = try tlsConfiguration()
         return try RegistrarClient(configuration: configuration, logger: Logger(label: "registrar.cli"))
     }
 
