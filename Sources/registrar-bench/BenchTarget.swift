@@ -35,9 +35,7 @@ struct BenchTarget: ParsableArguments {
 
     /// The TLS context of every connection (ALPN h2), with `--tls-ca`.
     func tlsContext() throws -> NIOSSLContext? {
-        guard var configuration = try tlsConfiguration() else { return nil }
-        configuration.applicationProtocols = ["h2"]
-        return try NIOSSLContext(configuration: configuration)
+        try tlsConfiguration().map(RegistrarClient.Configuration.grpcContext)
     }
 
     /// The metadata headers of every request: the access token when logged in.

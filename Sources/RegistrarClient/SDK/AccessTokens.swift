@@ -3,9 +3,9 @@ import Synchronization
 
 /// The access token of a client with a username and password: logged in over HTTP (https with
 /// the client's TLS) at the first server that answers (`/nacos/v1/auth/login` on its main
-/// port), kept until 10 s before it
-/// expires, and dropped when a server refuses it, so that the next call logs in again. Any
-/// member's token is valid on every member of a cluster (they share the token secret).
+/// port), kept until 10 s before it expires, and dropped when a server refuses it, so that the
+/// next call logs in again. Any member's token is valid on every member of a cluster (they
+/// share the token secret).
 ///
 /// Threading: thread-safe.
 final class AccessTokens: Sendable {

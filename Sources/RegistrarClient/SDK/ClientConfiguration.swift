@@ -94,12 +94,19 @@ extension RegistrarClient {
             return tls
         }
 
-        /// The gRPC side of `tls`: the same trust and certificate, with ALPN h2.
-        func grpcTLSContext() throws(RegistrarClientError) -> NIOSSLContext? {
-            guard var grpc = tls else { return nil }
+        /// The gRPC side of a client TLS configuration: the same trust and certificate, with
+        /// ALPN h2 (for `NacosConnection`).
+        public static func grpcContext(_ tls: TLSConfiguration) throws -> NIOSSLContext {
+            var grpc = tls
             grpc.applicationProtocols = ["h2"]
+            return try NIOSSLContext(configuration: grpc)
+        }
+
+        /// `grpcContext` of `tls`, if set.
+        func grpcTLSContext() throws(RegistrarClientError) -> NIOSSLContext? {
+            guard let tls else { return nil }
             do {
-                return try NIOSSLContext(configuration: grpc)
+                return try Self.grpcContext(tls)
             } catch {
                 throw .invalidArgument("cannot set up TLS: \(error)")
             }
