@@ -41,10 +41,11 @@ struct BenchTarget: ParsableArguments {
     /// The metadata headers of every request: the access token when logged in.
     func accessHeaders() async throws -> [String: String] {
         guard let username else { return [:] }
+        guard let password else { throw ValidationError("--username needs --password") }
         let (host, port) = try hostAndPort()
         let admin = AdminHTTP(
             server: ServerAddress(host: host, port: port - 1000), timeout: 10, tls: try tlsConfiguration())
-        return ["accessToken": try await admin.login(username: username, password: password ?? "").accessToken]
+        return ["accessToken": try await admin.login(username: username, password: password).accessToken]
     }
 
     func hostAndPort() throws -> (String, Int) {

@@ -138,6 +138,16 @@ def test_cli_logs_in_from_the_environment_and_is_refused_without(auth_server):
     assert served.returncode == 0 and "10.7.1.1" in served.stdout, (served.returncode, served.stdout, served.stderr)
 
 
+def test_cli_with_a_username_but_no_password_fails_clearly(auth_server):
+    import subprocess
+    from interop_support import resolve_binary
+    env = RegistrarServer.clean_environment()
+    env["REGISTRAR_USERNAME"] = "nacos"
+    out = subprocess.run([str(resolve_binary()), "instances", "any", "--server", auth_server.addr], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode != 0 and "REGISTRAR_PASSWORD" in out.stderr, (out.returncode, out.stderr)
+
+
 def test_cli_http_steps_log_in_too(auth_server):
     import subprocess
     from interop_support import resolve_binary

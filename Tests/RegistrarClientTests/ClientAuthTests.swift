@@ -52,4 +52,13 @@ struct ClientAuthTests {
             #expect("\(error)".contains("login as 'nacos' refused"), "\(error)")
         }
     }
+
+    @Test func aUsernameWithoutAPasswordIsRefusedNotSentWithAnEmptyOne() throws {
+        var configuration = RegistrarClient.Configuration(servers: [ServerAddress(host: "127.0.0.1", port: 1)])
+        configuration.username = "nacos"
+        #expect(throws: RegistrarClientError.invalidArgument("username 'nacos' is set without a password")) {
+            let client = try RegistrarClient(configuration: configuration)
+            tearDownAfterTest { await client.shutdown() }
+        }
+    }
 }

@@ -21,7 +21,8 @@ final class AccessTokens: Sendable {
     private let current = Mutex<Token?>(nil)
 
     init(configuration: RegistrarClient.Configuration) {
-        credentials = configuration.username.map { ($0, configuration.password ?? "") }
+        // RegistrarClient.init refuses a username without a password.
+        credentials = configuration.username.flatMap { username in configuration.password.map { (username, $0) } }
         servers = configuration.servers
         timeout = Double(configuration.requestTimeout.components.seconds) + 1
         tls = configuration.tls

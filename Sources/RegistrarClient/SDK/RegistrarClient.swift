@@ -27,14 +27,17 @@ public final class RegistrarClient: Sendable {
     let grpcTLS: NIOSSLContext?
     private let supervisor = Mutex<Task<Void, Never>?>(nil)
 
-    /// Creates the client and starts connecting. Fails only for an empty server list or a TLS
-    /// configuration that cannot be set up.
+    /// Creates the client and starts connecting. Fails only for an empty server list, a username
+    /// without a password, or a TLS configuration that cannot be set up.
     public init(
         configuration: Configuration,
         logger: Logger = Logger(label: "registrar.client"),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) throws(RegistrarClientError) {
         guard !configuration.servers.isEmpty else { throw .invalidArgument("the server list is empty") }
+        if let username = configuration.username, configuration.password == nil {
+            throw .invalidArgument("username '\(username)' is set without a password")
+        }
         self.configuration = configuration
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup

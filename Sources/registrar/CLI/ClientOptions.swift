@@ -63,17 +63,22 @@ struct ClientOptions: ParsableArguments {
         get throws { try ServerAddress.parseList(serverList)[0] }
     }
 
-    private var credentials: (username: String, password: String)? {
+    /// The user to log in as, with its password from the environment; nil: no login. A user
+    /// without a password is an error, never an empty password.
+    private func credentials() throws -> (username: String, password: String)? {
         let environment = ProcessInfo.processInfo.environment
         guard let username = username ?? environment["REGISTRAR_USERNAME"].flatMap({ $0.isEmpty ? nil : $0 })
         else { return nil }
-        return (username, environment["REGISTRAR_PASSWORD"] ?? "")
+        guard let password = environment["REGISTRAR_PASSWORD"] else {
+            throw ValidationError("logging in as '\(username)' needs its password in REGISTRAR_PASSWORD")
+        }
+        return (username, password)
     }
 
     /// The Open API on the first server, logged in when the options carry a username.
     func adminHTTP() async throws -> AdminHTTP {
         var http = AdminHTTP(server: try httpServer, timeout: timeout, tls: try tlsConfiguration())
-        if let credentials {
+        if let credentials = try credentials() {
             do {
                 http.accessToken = try await http.login(username: credentials.username, password: credentials.password)
                     .accessToken
@@ -93,6 +98,7 @@ struct ClientOptions: ParsableArguments {
         configuration.requestTimeout = .milliseconds(Int64(timeout * 1000))
         configuration.connectTimeout = min(configuration.connectTimeout, configuration.requestTimeout)
         // The password never comes from a flag, which every user of the machine can read in `ps`.
+        let credentials = try credentials()
         configuration.username = credentials?.username
         configuration.password = credentials?.password
         configuration.tls = try tlsConfiguration()
