@@ -56,11 +56,13 @@ let package = Package(
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict
         ),
-        // A thin gRPC layer over swift-nio-http2 (server and client sides). Knows no Nacos.
+        // A thin gRPC layer over swift-nio-http2 (server and client sides), and the process's one HTTP client
+        // (async-http-client). Knows no Nacos.
         .target(
             name: "RegistrarTransport",
             dependencies: [
                 .nioCore, .nioPosix, .nioHTTP2, .nioHPACK, .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .httpClient,
             ],
             swiftSettings: strict
         ),

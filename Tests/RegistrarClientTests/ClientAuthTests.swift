@@ -61,4 +61,22 @@ struct ClientAuthTests {
             tearDownAfterTest { await client.shutdown() }
         }
     }
+
+    /// A login at a server that is not there must fail at once, so the next server is tried:
+    /// the shared HTTP client does not retry a refused connection until the call's deadline.
+    @Test func aCallToARefusedPortFailsAtOnceInsteadOfWaitingOutItsTimeout() async throws {
+        let closed = try await TestServer.start()
+        let port = closed.http.port
+        await closed.stop()
+        let http = AdminHTTP(server: ServerAddress(host: "127.0.0.1", port: port), timeout: 120)
+        let outcome = try await withTimeout(.seconds(20)) { () -> String in
+            do {
+                _ = try await http.login(username: "nacos", password: "unused-password")
+                return "answered"
+            } catch let failure as AdminHTTP.Failure {
+                return failure.description
+            }
+        }
+        #expect(outcome.contains("failed"), "\(outcome)")
+    }
 }

@@ -3,11 +3,12 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import RegistrarTransport
 
 /// The few operator calls that only the HTTP Open API offers (cluster members, removing an
 /// instance registered over HTTP), and logins, for the SDK, the CLI and the bench. They go to a
-/// server's main port, over https when `tls` is set, through the process's one shared
-/// `HTTPClient`.
+/// server's main port, over https when `tls` is set, through the process's one
+/// `SharedHTTPClient`.
 public struct AdminHTTP: Sendable {
     public let server: ServerAddress
     public let timeout: Double
@@ -85,7 +86,8 @@ public struct AdminHTTP: Sendable {
         }
         let shown = "\(method) \(components.scheme ?? "http")://\(server)\(path)"
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
+            let response = try await SharedHTTPClient.client.execute(
+                request, timeout: .milliseconds(Int64(timeout * 1000)))
             let body = try await response.body.collect(upTo: Self.maximumReplyBytes)
             return Reply(status: Int(response.status.code), body: String(buffer: body))
         } catch {

@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import RegistrarCore
+import RegistrarTransport
 
 /// v1 clients (`ip:port#true`) in cluster mode: each belongs to the member that Nacos's hash of
 /// `ip:port` over the sorted healthy members names. Registrations, deregistrations and beats
@@ -86,7 +87,7 @@ struct V1Forwarder: Sendable {
             forwarded.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
             forwarded.body = .bytes(ByteBuffer(string: form))
         }
-        let response = try await HTTPClient.shared.execute(forwarded, timeout: Self.timeout)
+        let response = try await SharedHTTPClient.client.execute(forwarded, timeout: Self.timeout)
         let body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
         let contentType = response.headers.first(name: "Content-Type") ?? "text/plain;charset=UTF-8"
         return Response(
