@@ -47,6 +47,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         // The HTTP client (one per process): v1 forwarding between members, logins and the Open API calls.
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // PostgreSQL for durable data in cluster mode (one database every member shares).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The wire contract: protobuf envelope (generated from proto/), PayloadCodec, the JSON
@@ -72,10 +74,14 @@ let package = Package(
             dependencies: [.product(name: "HeapModule", package: "swift-collections")],
             swiftSettings: strict
         ),
-        // The durable store: versioned SQLite schema (WAL, full sync) and group-committed writes.
+        // The durable stores: SQLite for one node (WAL, full sync), PostgreSQL with a change log for a cluster.
         .target(
             name: "RegistrarStorage",
-            dependencies: ["RegistrarCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "RegistrarCore", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .logging,
+            ],
             swiftSettings: strict
         ),
         // The runtime: the composition root, gRPC and v1 HTTP fronts, push (gRPC and UDP),
@@ -140,7 +146,10 @@ let package = Package(
             dependencies: ["RegistrarTransport", .nioCore, .nioPosix, .nioEmbedded, .nioHTTP2, .nioHPACK],
             swiftSettings: strict
         ),
-        .testTarget(name: "RegistrarStorageTests", dependencies: ["RegistrarStorage", "RegistrarCore"], swiftSettings: strict),
+        .testTarget(
+            name: "RegistrarStorageTests",
+            dependencies: ["RegistrarStorage", "RegistrarCore", .product(name: "PostgresNIO", package: "postgres-nio")],
+            swiftSettings: strict),
         .testTarget(
             name: "RegistrarClientTests",
             dependencies: ["RegistrarClient", "RegistrarTesting", "RegistrarWire", .nioCore, .nioPosix],

@@ -1,5 +1,5 @@
 /// One published endpoint of a service, as a client registered it.
-public struct Instance: Sendable, Hashable {
+public struct Instance: Sendable, Hashable, Codable {
     public static let defaultCluster = "DEFAULT"
 
     public var ip: String

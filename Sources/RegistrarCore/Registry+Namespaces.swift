@@ -1,7 +1,7 @@
 /// A namespace created through the namespace API. Naming data does not require one (any
 /// namespace id isolates its services, as in Nacos); the API gives them names and guards
 /// their deletion.
-public struct NamespaceInfo: Sendable, Equatable {
+public struct NamespaceInfo: Sendable, Equatable, Codable {
     public var id: String
     public var name: String
     public var description: String

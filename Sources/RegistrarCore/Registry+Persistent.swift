@@ -11,6 +11,13 @@ extension Registry {
         public var ip: String
         public var port: Int
         public var cluster: String
+
+        public init(service: ServiceKey, ip: String, port: Int, cluster: String) {
+            self.service = service
+            self.ip = ip
+            self.port = port
+            self.cluster = cluster
+        }
     }
 
     /// Publishes (or replaces) the persistent instance `instance.ip:instance.port` in `service`.
@@ -108,8 +115,8 @@ extension Registry {
 
 /// How the server checks the persistent instances of one cluster. Probes only ever go to the
 /// instance's own registered ip:port.
-public struct HealthCheckSpec: Sendable, Equatable {
-    public enum Kind: String, Sendable {
+public struct HealthCheckSpec: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable {
         /// Healthy if a TCP connection to ip:port opens (the default).
         case tcp = "TCP"
         /// Healthy if `GET path` on ip:port answers the expected status (any 2xx if none is set).
@@ -143,5 +150,30 @@ public struct HealthCheckSpec: Sendable, Equatable {
             throw .invalidParameter(
                 "expectedResponseCode must be an HTTP status from 100 to 599, got \(expectedStatus)")
         }
+    }
+}
+
+// MARK: Everything durable, for a member that reloads it
+
+extension Registry {
+    /// The durable part of the registry: what a durable store would hold for it.
+    public struct DurableContents: Sendable {
+        public var namespaces: [NamespaceInfo] = []
+        public var services: [ServiceKey: ServiceMetadata] = [:]
+        public var healthChecks: [ServiceKey: [String: HealthCheckSpec]] = [:]
+        public var instances: [ServiceKey: [Instance]] = [:]
+    }
+
+    public func durableContents() -> DurableContents {
+        var contents = DurableContents()
+        contents.namespaces = Array(namespaces.values)
+        for (key, record) in services {
+            if let metadata = record.metadata { contents.services[key] = metadata }
+        }
+        contents.healthChecks = healthChecks
+        for client in clients.values where client.kind == .ipPort(ephemeral: false) {
+            for (service, instances) in client.publications { contents.instances[service, default: []] += instances }
+        }
+        return contents
     }
 }

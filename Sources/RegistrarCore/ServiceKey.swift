@@ -2,7 +2,7 @@
 ///
 /// The empty namespace means `public` and the empty group means `DEFAULT_GROUP`; both are
 /// normalised here, once, so that every front agrees on the same key.
-public struct ServiceKey: Hashable, Sendable, CustomStringConvertible {
+public struct ServiceKey: Hashable, Sendable, Codable, CustomStringConvertible {
     public static let defaultNamespace = "public"
     public static let defaultGroup = "DEFAULT_GROUP"
     /// Separates group and name in a grouped name (`group@@name`).

@@ -1,5 +1,5 @@
 /// What the service API stores about a service, beyond its instances.
-public struct ServiceMetadata: Sendable, Equatable {
+public struct ServiceMetadata: Sendable, Equatable, Codable {
     /// 0…1. When the healthy share of a service's instances falls to or below it, reads return
     /// every instance as healthy (and say so), so callers do not pile onto the few left.
     /// 0 disables it.
@@ -21,7 +21,7 @@ public struct ServiceMetadata: Sendable, Equatable {
 }
 
 /// A service's instance selector, stored and echoed (Nacos 2.x no longer filters by it).
-public struct ServiceSelector: Sendable, Equatable {
+public struct ServiceSelector: Sendable, Equatable, Codable {
     /// `none` or `label`.
     public var type: String
     /// The label expression of a `label` selector.

@@ -2,10 +2,16 @@ import RegistrarCore
 
 /// One write to the durable store. Each names its row by key, so applying a change twice is
 /// harmless (puts replace, deletes of missing rows do nothing).
-public enum StoredChange: Sendable, Equatable {
+///
+/// Codable: the PostgreSQL store's change log holds each committed batch as JSON, and every
+/// member applies it. A new case is a new key in that JSON; an older member that meets one it
+/// does not know stops following and says so (see `ChangeLogEntry`).
+public enum StoredChange: Sendable, Equatable, Codable {
     /// A persistent instance, keyed by (service, ip, port).
     case putInstance(ServiceKey, Instance)
     case deleteInstance(ServiceKey, ip: String, port: Int)
+    /// The health a probe found for a persistent instance (its other fields unchanged).
+    case setHealth(ServiceKey, ip: String, port: Int, healthy: Bool)
     /// A service's metadata set through the service API.
     case putService(ServiceKey, ServiceMetadata)
     case deleteService(ServiceKey)
@@ -24,13 +30,28 @@ public struct StoredState: Sendable {
     public var instances: [(service: ServiceKey, instance: Instance)] = []
     public var healthChecks: [(service: ServiceKey, cluster: String, check: HealthCheckSpec)] = []
     public var access = AccessModel()
+    /// The change-log position this state includes every change up to (a shared store only).
+    public var position: Int64?
 
     public init() {}
+
+    /// The state as a list of puts, in an order that applies cleanly to an empty registry.
+    public var changes: [StoredChange] {
+        namespaces.map { .putNamespace($0) }
+            + services.map { .putService($0.key, $0.metadata) }
+            + healthChecks.map { .putHealthCheck($0.service, cluster: $0.cluster, $0.check) }
+            + instances.map { .putInstance($0.service, $0.instance) }
+    }
 }
 
-/// A store failure, worded for the operator: it names the file and says what SQLite said.
+/// A store failure, worded for the operator: it names the file or database and says what it said.
 public struct StorageError: Error, Sendable, CustomStringConvertible {
     public let description: String
+    /// The store could not be reached or did not answer in time (the write was not acknowledged).
+    public let isUnavailable: Bool
 
-    public init(_ description: String) { self.description = description }
+    public init(_ description: String, unavailable: Bool = false) {
+        self.description = description
+        self.isUnavailable = unavailable
+    }
 }

@@ -30,6 +30,13 @@ struct Serve: AsyncParsableCommand {
     var dataDir: String?
 
     @Option(
+        help: """
+            PostgreSQL for durable data, shared by every member: postgres://user:pass@host:5432/db?sslmode=require \
+            (prefer REGISTRAR_DATABASE: a flag shows in the process list). Default: <data-dir>'s SQLite file.
+            """)
+    var database: String?
+
+    @Option(
         name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
@@ -153,7 +160,8 @@ struct Serve: AsyncParsableCommand {
         do {
             settings = try ServeSettings(
                 flags: [
-                    "host": host, "port": port, "grpc-port": grpcPort, "data-dir": dataDir, "log-level": logLevel,
+                    "host": host, "port": port, "grpc-port": grpcPort, "data-dir": dataDir, "database": database,
+                    "log-level": logLevel,
                     "health-check-interval": healthCheckInterval, "members": members, "cluster-conf": clusterConf,
                     "cluster-secret": clusterSecret, "advertise": advertise, "replica-lease": replicaLease,
                     "verify-interval": verifyInterval, "auth": auth, "token-ttl": tokenTTL,

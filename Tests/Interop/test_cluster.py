@@ -7,7 +7,7 @@ real: nacos-sdk-python 3.2.0 (`v2.nacos`), nacos-sdk-rust-binding-py and the `re
 an OS process. Reads go through those clients or each node's v1 HTTP API.
 
 - one cluster shared by the module for the non-destructive tests (replication, pushes across
-  nodes, compression counters, refused durable writes);
+  nodes, compression counters, durable writes refused without --database);
 - a fresh cluster per destructive test (SIGKILL of a member; a member restarted empty);
 - start-up refusals (no --cluster-secret, a port that is not a member) as bare processes.
 
@@ -218,10 +218,10 @@ def test_replication_traffic_is_compressed(cluster, sdk_dir):
 
 
 # --------------------------------------------------------------------------------------
-# 6. durable writes are refused in cluster mode
+# 6. durable writes are refused in cluster mode without --database (with it: test_cluster_durable.py)
 # --------------------------------------------------------------------------------------
 
-def test_persistent_writes_are_refused_in_cluster_mode(cluster, sdk_dir):
+def test_persistent_writes_are_refused_in_cluster_mode_without_a_database(cluster, sdk_dir):
     n1, n2, _ = cluster.nodes
     svc = unique("cl-durable")
     ns = unique("clns")
@@ -238,7 +238,7 @@ def test_persistent_writes_are_refused_in_cluster_mode(cluster, sdk_dir):
         status, body = http(node.port, "POST", path, params)
         print(f"\n[cluster] POST {path} ({what}) on {node.name}: {status} {body.strip()[:160]}")
         assert status == 400, f"{what} write on {node.name}: expected 400, got {status} {body!r}"
-        assert "cluster mode" in body, f"the refusal should mention cluster mode: {body!r}"
+        assert "cluster mode without --database" in body, f"the refusal should name --database: {body!r}"
     for n in cluster.nodes:
         assert n.host_endpoints(svc) == [], f"a refused write left an instance on {n.name}"
 

@@ -293,7 +293,7 @@ def test_deregistration_through_one_member_removes_everywhere(cluster, sdk, sdk_
 
 
 # --------------------------------------------------------------------------------------
-# 5. persistent registrations are refused in cluster mode
+# 5. persistent registrations are refused in cluster mode without --database
 # --------------------------------------------------------------------------------------
 
 def test_persistent_registration_is_refused(cluster, sdk, sdk_log):
@@ -304,7 +304,7 @@ def test_persistent_registration_is_refused(cluster, sdk, sdk_log):
             status, body = http(n.port, "POST", "/nacos/v1/ns/instance",
                                 {"serviceName": svc, "ip": ip, "port": 9000 + i,
                                  "ephemeral": "false"})
-            assert status == 400 and "cluster mode" in body, \
+            assert status == 400 and "cluster mode without --database" in body, \
                 f"{n.name}: persistent registration answered {status} {body!r}"
         client = sdk(cluster.addresses)
         with pytest.raises(NacosException, match="code is 400"):

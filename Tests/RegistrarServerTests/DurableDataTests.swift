@@ -123,7 +123,7 @@ struct DurableDataTests {
     @Test func aCorruptDataFileStopsStartupNamesTheFileAndIsLeftUntouched() async throws {
         let directory = Self.dataDirectory()
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let file = (directory as NSString).appendingPathComponent(DurableStore.fileName)
+        let file = (directory as NSString).appendingPathComponent(SQLiteStore.fileName)
         let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
         try garbage.write(to: URL(fileURLWithPath: file))
         do {

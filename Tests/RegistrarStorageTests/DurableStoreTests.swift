@@ -3,9 +3,10 @@ import RegistrarCore
 import RegistrarStorage
 import Testing
 
-/// The SQLite store on its own: what is committed is what a reopened store loads, changes are
-/// idempotent row writes, and a file held by another store is refused with a clear reason.
-@Suite("Durable store (SQLite file)")
+/// Both stores, SQLite and PostgreSQL, against one contract: what is committed is what a
+/// reopened store loads, and changes are idempotent row writes. Then SQLite's own: a file held by
+/// another store is refused with a clear reason.
+@Suite("Durable stores (SQLite file and PostgreSQL)")
 struct DurableStoreTests {
     private func directory() -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("registrar-store-\(UUID().uuidString)")
@@ -14,13 +15,14 @@ struct DurableStoreTests {
         return path
     }
 
-    @Test func committedRowsSurviveReopeningAndDeletesRemoveThem() async throws {
-        let dir = directory()
+    @Test(arguments: StoreKind.available)
+    func committedRowsSurviveReopeningAndDeletesRemoveThem(_ kind: StoreKind) async throws {
+        let fixture = try StoreFixture.make(kind)
         let service = ServiceKey(namespace: "dev", group: "G", name: "db")
         let instance = Instance(ip: "10.0.0.7", port: 5432, weight: 2, metadata: ["role": "primary"])
         let other = Instance(ip: "10.0.0.8", port: 5432)
         do {
-            let store = try DurableStore(directory: dir)
+            let store = try await fixture.open()
             try await store.commit([
                 .putNamespace(NamespaceInfo(id: "dev", name: "Development")),
                 .putInstance(service, instance), .putInstance(service, other),
@@ -30,11 +32,11 @@ struct DurableStoreTests {
             try await store.commit([
                 .putInstance(service, instance), .deleteInstance(service, ip: "10.0.0.8", port: 5432),
             ])
-            store.close()
+            await store.close()
         }
-        let reopened = try DurableStore(directory: dir)
-        defer { reopened.close() }
-        let state = try reopened.load()
+        let reopened = try await fixture.open()
+        let state = try await reopened.load()
+        await reopened.close()
         #expect(state.namespaces == [NamespaceInfo(id: "dev", name: "Development")])
         #expect(state.instances.count == 1)
         #expect(state.instances.first?.service == service)
@@ -44,8 +46,9 @@ struct DurableStoreTests {
         #expect(state.healthChecks.count == 1 && state.healthChecks.first?.cluster == "DEFAULT")
     }
 
-    @Test func usersRolesAndPermissionsSurviveReopeningAsTheModelSawThem() async throws {
-        let dir = directory()
+    @Test(arguments: StoreKind.available)
+    func usersRolesAndPermissionsSurviveReopeningAsTheModelSawThem(_ kind: StoreKind) async throws {
+        let fixture = try StoreFixture.make(kind)
         let changes: [AccessChange] = [
             .putUser("nacos", passwordHash: "$2b$10$hash-a"), .putUser("ann", passwordHash: "$2b$10$hash-b"),
             .bind(RoleBinding(role: AccessModel.adminRole, username: "nacos")),
@@ -59,24 +62,53 @@ struct DurableStoreTests {
         var expected = AccessModel()
         for change in changes { expected.apply(change) }
         do {
-            let store = try DurableStore(directory: dir)
+            let store = try await fixture.open()
             try await store.commit(changes.map { .access($0) })
-            store.close()
+            await store.close()
         }
-        let reopened = try DurableStore(directory: dir)
-        defer { reopened.close() }
-        let loaded = try reopened.load().access
+        let reopened = try await fixture.open()
+        let loaded = try await reopened.load().access
+        await reopened.close()
         #expect(loaded == expected)
         #expect(loaded.users.keys.sorted() == ["ann", "nacos"] && loaded.hasAdmin)
         #expect(loaded.permissions == [Permission(role: "readers", resource: "public:*:*", action: "r")])
     }
 
+    @Test(arguments: StoreKind.available)
+    func serviceMetadataAndProbedHealthAreStoredAsWritten(_ kind: StoreKind) async throws {
+        let fixture = try StoreFixture.make(kind)
+        let service = ServiceKey(namespace: "public", group: "DEFAULT_GROUP", name: "orders")
+        let metadata = ServiceMetadata(
+            protectThreshold: 0.5, metadata: ["team": "pay", "tier": "1"],
+            selector: ServiceSelector(type: "label", expression: "CONSUMER.label.env = PROVIDER.label.env"),
+            ephemeral: false)
+        let check = HealthCheckSpec(kind: .http, path: "/health", expectedStatus: 204)
+        do {
+            let store = try await fixture.open()
+            try await store.commit([
+                .putService(service, metadata), .putHealthCheck(service, cluster: "east", check),
+                .putInstance(service, Instance(ip: "10.1.0.1", port: 8080, clusterName: "east", customInstanceId: "a")),
+                .putInstance(service, Instance(ip: "10.1.0.2", port: 8080, clusterName: "east")),
+            ])
+            try await store.commit([.setHealth(service, ip: "10.1.0.1", port: 8080, healthy: false)])
+            await store.close()
+        }
+        let reopened = try await fixture.open()
+        let state = try await reopened.load()
+        await reopened.close()
+        #expect(state.services.map(\.metadata) == [metadata])
+        #expect(state.healthChecks.map(\.check) == [check])
+        #expect(state.instances.map(\.instance.healthy) == [false, true])
+        #expect(state.instances.first?.instance.customInstanceId == "a")
+        #expect(state.instances.first?.instance.clusterName == "east")
+    }
+
     @Test func aSecondStoreOnTheSameFileIsRefusedWithTheReason() throws {
         let dir = directory()
-        let first = try DurableStore(directory: dir)
+        let first = try SQLiteStore(directory: dir)
         defer { first.close() }
         #expect {
-            _ = try DurableStore(directory: dir)
+            _ = try SQLiteStore(directory: dir)
         } throws: { error in
             (error as? StorageError)?.description.contains("in use by another process") == true
         }

@@ -61,7 +61,7 @@ public struct AccessModel: Sendable, Equatable {
 }
 
 /// One change of the access model.
-public enum AccessChange: Sendable, Equatable {
+public enum AccessChange: Sendable, Equatable, Codable {
     /// Creates a user or replaces its password hash.
     case putUser(String, passwordHash: String)
     /// Removes the user and its role bindings.
@@ -79,7 +79,7 @@ public enum AccessAction: String, Sendable, CaseIterable {
     case write = "w"
 }
 
-public struct RoleBinding: Sendable, Hashable {
+public struct RoleBinding: Sendable, Hashable, Codable {
     public var role: String
     public var username: String
 
@@ -89,7 +89,7 @@ public struct RoleBinding: Sendable, Hashable {
     }
 }
 
-public struct Permission: Sendable, Hashable {
+public struct Permission: Sendable, Hashable, Codable {
     public var role: String
     /// A pattern such as `public:*:*` or `dev:DEFAULT_GROUP:naming/orders`.
     public var resource: String

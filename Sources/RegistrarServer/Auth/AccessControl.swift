@@ -29,7 +29,9 @@ enum AccessDecision: Sendable, Equatable {
 /// behind a lock, the token signer, and the mode. Both fronts ask it; it never looks at
 /// `User-Agent` or any other header a client chooses, only at the token and the peer address.
 ///
-/// Changes are written to the durable store first and applied in memory only once committed.
+/// Changes are written to the durable store first and applied in memory only once committed:
+/// here at once with a single node's store, or by the `DurableFollower` (in change-log order,
+/// on every member) with a shared one.
 ///
 /// Threading: thread-safe.
 final class AccessControl: Sendable {
@@ -38,9 +40,11 @@ final class AccessControl: Sendable {
     private let model: Mutex<AccessModel>
     private let signer: TokenSigner
     private let hasher: PasswordHasher
-    private let store: DurableStore
+    private let store: any DurableStore
+    /// With a shared store: where the follower has applied the change log to.
+    private let cursor: ChangeLogCursor?
     private let throttle: LoginThrottle
-    /// Set in cluster mode: the access model is not replicated between members yet.
+    /// Set in cluster mode without a shared store: the access model cannot be replicated.
     private let writeRefusal: String?
     private let logger: Logger
 
@@ -51,8 +55,8 @@ final class AccessControl: Sendable {
         + "or start with --auth off to serve every client without auth (not recommended)."
 
     init(
-        configuration: AuthConfiguration, secret: [UInt8], model: AccessModel, store: DurableStore,
-        writeRefusal: String?, logger: Logger
+        configuration: AuthConfiguration, secret: [UInt8], model: AccessModel, store: any DurableStore,
+        cursor: ChangeLogCursor?, writeRefusal: String?, logger: Logger
     ) {
         self.mode = configuration.mode
         self.tokenTTL = configuration.tokenTTL
@@ -62,6 +66,7 @@ final class AccessControl: Sendable {
         self.hasher = PasswordHasher(cost: configuration.bcryptCost)
         self.throttle = LoginThrottle(firstDelayMillis: configuration.loginBackoff.nanoseconds / 1_000_000)
         self.store = store
+        self.cursor = cursor
         self.writeRefusal = writeRefusal
         self.logger = logger
     }
@@ -264,16 +269,32 @@ final class AccessControl: Sendable {
     /// On disk first; in memory only once committed.
     private func commit(_ changes: [AccessChange], evenIfRefused: Bool = false) async throws(AccessError) {
         if let writeRefusal, !evenIfRefused { throw AccessError(writeRefusal) }
+        let position: Int64?
         do {
-            try await store.commit(changes.map { .access($0) })
+            position = try await store.commit(changes.map { .access($0) })
         } catch {
-            throw AccessError(error.description, code: 500)
+            throw AccessError(error.description, code: error.isUnavailable ? 503 : 500)
         }
+        guard let cursor, let position else { return apply(changes) }
+        if !(await cursor.waitUntilApplied(position, limit: .seconds(2))) {
+            logger.warning(
+                "an access change is committed but not yet applied here", metadata: ["position": "\(position)"])
+        }
+    }
+
+    /// Applies committed changes to memory.
+    func apply(_ changes: [AccessChange]) {
         let hasAdmin = model.withLock { model in
             for change in changes { model.apply(change) }
             return model.hasAdmin
         }
         adminExists.store(hasAdmin, ordering: .releasing)
+    }
+
+    /// Replaces the model with one loaded from the store.
+    func replace(_ loaded: AccessModel) {
+        model.withLock { $0 = loaded }
+        adminExists.store(loaded.hasAdmin, ordering: .releasing)
     }
 
     // MARK: Rules for names

@@ -13,6 +13,7 @@ import RegistrarTransport
 ///
 /// ```
 /// RegistryStore ◄─ DurableWriter (+ DurableStore)      Readiness
+///      ▲  ◄──────── DurableFollower (PostgreSQL change log) ──► ChangeNotifier, AccessControl
 ///      ▲  ▲                                               │
 ///      │  └── PushScheduler ◄── ChangeNotifier ◄── NamingContext ──► fronts, monitors, checker, cluster
 ///      │        │ sinks: ConnectionTable (RPCConnection: PushSink → PushSession → its bi-stream)
@@ -34,6 +35,8 @@ struct Node: Sendable {
     let liveness: LivenessMonitor
     let heartbeats: HeartbeatMonitor
     let healthChecker: HealthChecker
+    /// With a shared store (PostgreSQL): applies the change log.
+    let follower: DurableFollower?
 
     /// Builds a node: opens the data directory and loads the durable state into the registry,
     /// binds the UDP push socket, and wires the rest. Binds no TCP port (`RegistrarServer.start`
@@ -60,11 +63,15 @@ struct Node: Sendable {
         var validation = Validation()
         validation.maximumMetadataLength = configuration.maximumMetadataLength
         let store = RegistryStore(registry: Registry(validation: validation, wallClock: wallClockMillis))
-        let (dataFile, accessModel) = try openDurableStore(configuration, into: store, logger: logger)
+        let (durableStore, accessModel, position) = try await openDurableStore(
+            configuration, me: me, into: store, logger: logger)
+        let cursor = position.map { ChangeLogCursor(position: $0) }
         let durable = DurableWriter(
-            registry: store, store: dataFile, refusal: me == nil ? nil : clusterModeRefusal, logger: logger)
+            registry: store, store: durableStore, cursor: cursor,
+            refusal: me != nil && cursor == nil ? clusterModeRefusal : nil, logger: logger)
         let access = try await accessControl(
-            configuration, model: accessModel, store: dataFile, clusterMode: me != nil, logger: logger)
+            configuration, model: accessModel, store: durableStore, cursor: cursor, clusterMode: me != nil,
+            logger: logger)
         let readiness = Readiness()
         let connections = ConnectionTable()
         let pushCounters = PushCounters()
@@ -86,9 +93,10 @@ struct Node: Sendable {
         let rpcCounters = RPCCounters()
         let transportCounters = GRPCServer.Counters()
         let httpCounters = V1Front.Counters()
+        let durableCounters = DurableCounters()
         let counters = NodeCounters(
             connections: connections, push: pushCounters, rpc: rpcCounters, transport: transportCounters,
-            http: httpCounters, cluster: cluster?.0.counters)
+            http: httpCounters, durable: durableCounters, cluster: cluster?.0.counters)
         let rpc = RPCFront(
             naming: naming, access: access, connections: connections, readiness: readiness,
             settings: .init(
@@ -113,8 +121,22 @@ struct Node: Sendable {
                 naming: naming, interval: configuration.heartbeatScanInterval,
                 udpSubscriberLease: configuration.udpSubscriberLease, logger: logger, loop: group.next()),
             healthChecker: HealthChecker(
-                naming: naming, group: group, settings: configuration.healthCheckSettings, logger: logger)
+                naming: naming, group: group, settings: configuration.healthCheckSettings,
+                prober: cluster.map { prober($0.0) }, counters: durableCounters, logger: logger),
+            follower: (durableStore as? any SharedDurableStore).flatMap { shared in
+                cursor.map { cursor in
+                    DurableFollower(
+                        store: shared, registry: store, changes: naming.changes, access: access, cursor: cursor,
+                        readiness: readiness, settings: .init(), counters: durableCounters, logger: logger)
+                }
+            }
         )
+    }
+
+    /// One member probes each persistent instance: the one v1 clients' hash makes responsible
+    /// for its ip:port, over the healthy members (so a dead member's instances move on).
+    private static func prober(_ cluster: ClusterNode) -> @Sendable (Registry.ProbeTarget) -> Bool {
+        { target in cluster.memberTable.responsible(for: "\(target.ip):\(target.port)") == cluster.me }
     }
 
     /// The v1 front and its route groups, each with what it uses.
@@ -149,17 +171,18 @@ struct Node: Sendable {
             routes: routes, counters: httpCounters, logger: logger)
     }
 
-    /// Durable data is not replicated between members yet, so a member refuses durable writes.
+    /// Without a shared database, durable data cannot be replicated between members.
     private static let clusterModeRefusal = RegistryError(
         code: 400,
-        message: "persistent instances, services and namespaces cannot be written in cluster mode yet: "
-            + "they are not replicated between members (see docs/persistence.md)")
+        message: "persistent instances, services and namespaces cannot be written in cluster mode without "
+            + "--database: start every member with the same PostgreSQL URL (see docs/cluster.md)")
 
-    /// Opens the data file and loads it into the registry, before any port is bound: a node
-    /// never serves (or reports ready) without its durable state.
+    /// Opens the durable store (the database, else the data directory's file) and loads it into
+    /// the registry, before any port is bound: a node never serves (or reports ready) without
+    /// its durable state. Returns the change-log position of a shared store.
     private static func openDurableStore(
-        _ configuration: ServerConfiguration, into registry: RegistryStore, logger: Logger
-    ) throws -> (DurableStore, AccessModel) {
+        _ configuration: ServerConfiguration, me: MemberAddress?, into registry: RegistryStore, logger: Logger
+    ) async throws -> (any DurableStore, AccessModel, Int64?) {
         do {
             try FileManager.default.createDirectory(
                 atPath: configuration.dataDirectory, withIntermediateDirectories: true)
@@ -168,12 +191,17 @@ struct Node: Sendable {
                 "cannot create the data directory '\(configuration.dataDirectory)': \(error.localizedDescription)")
         }
         let started = ContinuousClock.now
-        let store: DurableStore
+        let store: any DurableStore
         let state: StoredState
         do throws(StorageError) {
-            store = try DurableStore(
-                directory: configuration.dataDirectory, maximumPageCount: configuration.dataFileMaximumPages)
-            state = try store.load()
+            if let database = configuration.database {
+                let origin = "\(me.map(\.description) ?? "\(configuration.host):\(configuration.port)") \(UUID())"
+                store = try await PostgresStore.open(try DatabaseURL(database), origin: origin, logger: logger)
+            } else {
+                store = try SQLiteStore(
+                    directory: configuration.dataDirectory, maximumPageCount: configuration.dataFileMaximumPages)
+            }
+            state = try await store.load()
         } catch {
             throw StartupError(error.description)
         }
@@ -181,16 +209,16 @@ struct Node: Sendable {
         logger.info(
             "loaded durable state",
             metadata: [
-                "file": "\(store.path)", "loaded": "\(report)", "took": "\(ContinuousClock.now - started)",
+                "store": "\(store.location)", "loaded": "\(report)", "took": "\(ContinuousClock.now - started)",
             ])
-        return (store, state.access)
+        return (store, state.access, state.position)
     }
 
     /// Users come from the data file; the token secret from the configuration or the data
     /// directory; the first admin from the configuration, if none exists yet.
     private static func accessControl(
-        _ configuration: ServerConfiguration, model: AccessModel, store: DurableStore, clusterMode: Bool,
-        logger: Logger
+        _ configuration: ServerConfiguration, model: AccessModel, store: any DurableStore, cursor: ChangeLogCursor?,
+        clusterMode: Bool, logger: Logger
     ) async throws -> AccessControl {
         let auth = configuration.auth
         // Tokens are in use once an admin exists (or with --auth on); a cluster then needs one key.
@@ -203,10 +231,10 @@ struct Node: Sendable {
         }
         let secret = try auth.tokenSecret ?? TokenSecretFile.loadOrCreate(directory: configuration.dataDirectory)
         let access = AccessControl(
-            configuration: auth, secret: secret, model: model, store: store,
-            writeRefusal: clusterMode
-                ? "users, roles and permissions cannot be changed in cluster mode yet: they are not replicated "
-                    + "between members (set the admin password on each member at start)" : nil,
+            configuration: auth, secret: secret, model: model, store: store, cursor: cursor,
+            writeRefusal: clusterMode && cursor == nil
+                ? "users, roles and permissions cannot be changed in cluster mode without --database: start every "
+                    + "member with the same PostgreSQL URL (or set the admin password on each member at start)" : nil,
             logger: logger)
         if let password = auth.initialAdminPassword, !access.hasAdmin {
             do {

@@ -11,6 +11,22 @@ final class RPCCounters: Sendable {
     let rateLimited = Atomic<Int>(0)
 }
 
+/// Health probes this member ran, and durable-change batches it applied from a shared store's log.
+///
+/// Threading: thread-safe.
+final class DurableCounters: Sendable {
+    let healthProbes = Atomic<Int>(0)
+    let changeLogBatchesApplied = Atomic<Int>(0)
+    let changeLogReloads = Atomic<Int>(0)
+
+    var all: [(String, Int)] {
+        [
+            ("healthProbes", healthProbes.value), ("changeLogBatchesApplied", changeLogBatchesApplied.value),
+            ("changeLogReloads", changeLogReloads.value),
+        ]
+    }
+}
+
 /// Every counter of a node by name: the metrics endpoint and the shutdown log read them here.
 struct NodeCounters: Sendable {
     let connections: ConnectionTable
@@ -18,6 +34,7 @@ struct NodeCounters: Sendable {
     let rpc: RPCCounters
     let transport: GRPCServer.Counters
     let http: V1Front.Counters
+    let durable: DurableCounters
     /// Cluster mode only.
     let cluster: ClusterCounters?
 
@@ -30,6 +47,6 @@ struct NodeCounters: Sendable {
                 ("grpcRequestsRateLimited", rpc.rateLimited.value),
                 ("httpHeaderTimeouts", http.headerTimeouts.value),
             ]
-            + (cluster?.all ?? [])
+            + durable.all + (cluster?.all ?? [])
     }
 }

@@ -22,6 +22,7 @@ public final class RegistrarServer: Service, Sendable {
     private struct Running: Sendable {
         var node: Node
         var healthChecks: Task<Void, Never>
+        var follower: Task<Void, Never>?
     }
 
     private let running = Mutex<Running?>(nil)
@@ -57,7 +58,10 @@ public final class RegistrarServer: Service, Sendable {
         node.liveness.start()
         node.heartbeats.start()
         let checker = node.healthChecker
-        running.withLock { $0 = Running(node: node, healthChecks: Task { await checker.run() }) }
+        let follower = node.follower.map { follower in Task { await follower.run() } }
+        running.withLock {
+            $0 = Running(node: node, healthChecks: Task { await checker.run() }, follower: follower)
+        }
         if let cluster = node.cluster { await cluster.node.loadSnapshot() }
         node.readiness.set(true)
         logger.info(
@@ -119,6 +123,7 @@ public final class RegistrarServer: Service, Sendable {
         let node = running.node
         node.readiness.set(false)
         running.healthChecks.cancel()
+        running.follower?.cancel()
         node.liveness.stop()
         node.heartbeats.stop()
         logger.info("shutting down: GOAWAY to \(node.connections.count) connection(s)")

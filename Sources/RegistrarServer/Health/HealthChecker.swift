@@ -7,8 +7,8 @@ import RegistrarCore
 /// `threshold` consecutive results against an instance's current health flip it, and the flip
 /// is pushed to the service's subscribers.
 ///
-/// Health is kept in memory only: after a restart, instances start with the health they were
-/// registered with and the first rounds correct it.
+/// A flip is a durable write: it survives a restart and, with a shared store, every member
+/// applies and pushes it. In a cluster only the member `prober` picks probes an instance.
 ///
 /// Threading: `run()` is one task; cancel it to stop.
 struct HealthChecker: Sendable {
@@ -22,6 +22,9 @@ struct HealthChecker: Sendable {
     let naming: NamingContext
     let group: any EventLoopGroup
     let settings: Settings
+    /// Whether this member probes a target; nil: every target.
+    let prober: (@Sendable (Registry.ProbeTarget) -> Bool)?
+    let counters: DurableCounters
     let logger: Logger
 
     private struct Streak {
@@ -35,7 +38,9 @@ struct HealthChecker: Sendable {
             let nanos = Double(settings.interval.nanoseconds) * Double.random(in: 0.9...1.1)
             try? await Task.sleep(nanoseconds: UInt64(max(1, nanos)))
             if Task.isCancelled { return }
-            let targets = naming.store.read { $0.probeTargets() }
+            let prober = self.prober
+            let targets = naming.store.read { $0.probeTargets() }.filter { prober?($0.target) ?? true }
+            counters.healthProbes.add(targets.count, ordering: .relaxed)
             let results = await probe(targets)
             var seen = Set<Registry.ProbeTarget>()
             for (target, healthy, outcome) in results {
@@ -44,8 +49,7 @@ struct HealthChecker: Sendable {
                 streak.healthy = healthy
                 let probedHealthy = outcome == .healthy
                 streak.against = probedHealthy == healthy ? 0 : streak.against + 1
-                if streak.against >= settings.threshold {
-                    flip(target, to: probedHealthy, outcome: outcome)
+                if streak.against >= settings.threshold, await flip(target, to: probedHealthy, outcome: outcome) {
                     streak = Streak(healthy: probedHealthy)
                 }
                 streaks[target] = streak
@@ -78,17 +82,23 @@ struct HealthChecker: Sendable {
         }
     }
 
-    private func flip(_ target: Registry.ProbeTarget, to healthy: Bool, outcome: HealthProbe.Outcome) {
-        let changed = naming.store.withRegistry { $0.setProbedHealth(of: target, healthy: healthy) }
-        guard !changed.isEmpty else { return }
+    /// Stores and pushes a flip; false if it could not be stored (the next round tries again).
+    private func flip(_ target: Registry.ProbeTarget, to healthy: Bool, outcome: HealthProbe.Outcome) async -> Bool {
         let metadata: Logger.Metadata = [
             "service": "\(target.service)", "instance": "\(target.ip):\(target.port)", "cluster": "\(target.cluster)",
         ]
+        do throws(RegistryError) {
+            try await naming.write(.probedHealth(target, healthy: healthy))
+        } catch {
+            logger.warning(
+                "cannot store a health flip", metadata: metadata.merging(["error": "\(error.message)"]) { $1 })
+            return false
+        }
         if case let .unhealthy(reason) = outcome {
             logger.warning("persistent instance turned unhealthy: \(reason)", metadata: metadata)
         } else {
             logger.info("persistent instance is healthy again", metadata: metadata)
         }
-        naming.changes.servicesChanged(changed)
+        return true
     }
 }

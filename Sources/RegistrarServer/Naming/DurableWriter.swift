@@ -41,6 +41,10 @@ struct DurableWrite: Sendable {
 /// A write whose apply fails after its commit (an ephemeral registration raced it into the same
 /// new service) is undone on disk, so memory and disk never disagree.
 ///
+/// With a shared store (`cursor` set) the batch is not applied here: the `DurableFollower`
+/// applies every member's batches in change-log order, and the writer answers once the
+/// follower has reached its batch.
+///
 /// Threading: thread-safe. One drain task at a time does the work.
 final class DurableWriter: Sendable {
     private struct Pending: Sendable {
@@ -54,18 +58,24 @@ final class DurableWriter: Sendable {
     }
 
     private let queue = Mutex(Queue())
-    /// Set in cluster mode: durable data is not replicated yet, so every write is refused.
+    /// Set in cluster mode without a shared store: every write is refused.
     private let refusal: RegistryError?
     /// The open store; nil once closed.
-    private let storage: Mutex<DurableStore?>
+    private let storage: Mutex<(any DurableStore)?>
+    /// With a shared store: where the follower has applied the change log to.
+    private let cursor: ChangeLogCursor?
     private let registry: RegistryStore
     private let logger: Logger
     /// Most writes per transaction.
     private let maximumBatch = 512
 
-    init(registry: RegistryStore, store: DurableStore, refusal: RegistryError?, logger: Logger) {
+    init(
+        registry: RegistryStore, store: any DurableStore, cursor: ChangeLogCursor?, refusal: RegistryError?,
+        logger: Logger
+    ) {
         self.registry = registry
         self.storage = Mutex(store)
+        self.cursor = cursor
         self.refusal = refusal
         self.logger = logger
     }
@@ -77,7 +87,7 @@ final class DurableWriter: Sendable {
         for _ in 0..<500 where queue.withLock({ $0.draining }) {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        store.close()
+        await store.close()
     }
 
     /// Runs `write`; returns the services it changed once it is on disk and in the registry.
@@ -139,16 +149,25 @@ final class DurableWriter: Sendable {
             }
         }
         guard !accepted.isEmpty else { return }
+        let position: Int64?
         do {
-            try await store.commit(changes)
+            position = try await store.commit(changes)
         } catch {
             logger.error(
                 "durable write failed; \(accepted.count) request(s) answered with an error",
                 metadata: ["error": "\(error)"])
-            for (pending, _) in accepted {
-                pending.continuation.resume(
-                    returning: .failure(RegistryError(code: 500, message: "the write was not stored: \(error)")))
+            let failure = RegistryError(
+                code: error.isUnavailable ? 503 : 500, message: "the write was not stored: \(error)")
+            for (pending, _) in accepted { pending.continuation.resume(returning: .failure(failure)) }
+            return
+        }
+        if let cursor {
+            // Committed: the follower applies and pushes it; answer once it has (or soon anyway).
+            if let position, !(await cursor.waitUntilApplied(position, limit: .seconds(2))) {
+                logger.warning(
+                    "a durable write is committed but not yet applied here", metadata: ["position": "\(position)"])
             }
+            for (pending, _) in accepted { pending.continuation.resume(returning: .success([])) }
             return
         }
         var outcomes: [Result<[ServiceKey], RegistryError>] = []

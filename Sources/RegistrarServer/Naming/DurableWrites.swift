@@ -153,3 +153,22 @@ extension DurableWrite {
         )
     }
 }
+
+extension DurableWrite {
+    /// A health flip the checker found: stored, so that every member (and a restart) sees it.
+    static func probedHealth(_ target: Registry.ProbeTarget, healthy: Bool) -> DurableWrite {
+        DurableWrite(
+            scope: .instances(target.service),
+            prepare: { registry in
+                guard let instance = registry.persistentInstance(ip: target.ip, port: target.port, in: target.service),
+                    instance.healthy != healthy
+                else { return ([], []) }
+                return (
+                    [.setHealth(target.service, ip: target.ip, port: target.port, healthy: healthy)],
+                    [.setHealth(target.service, ip: target.ip, port: target.port, healthy: instance.healthy)]
+                )
+            },
+            apply: { registry in registry.setProbedHealth(of: target, healthy: healthy) }
+        )
+    }
+}

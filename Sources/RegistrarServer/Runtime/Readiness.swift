@@ -7,8 +7,19 @@ import Synchronization
 /// Threading: thread-safe (one atomic).
 final class Readiness: Sendable {
     private let ready = Atomic<Bool>(false)
+    private let databaseDown = Atomic<Bool>(false)
 
     var isReady: Bool { ready.load(ordering: .relaxed) }
+
+    /// Whether the shared durable store (PostgreSQL) answers. A member whose database is down
+    /// still serves (ephemeral data, durable reads from memory), so this does not gate
+    /// `isReady`; the readiness probe reports it.
+    var databaseReachable: Bool { !databaseDown.load(ordering: .relaxed) }
+
+    /// Records the database's state; true if it changed.
+    func setDatabaseReachable(_ reachable: Bool) -> Bool {
+        databaseDown.exchange(!reachable, ordering: .relaxed) == reachable
+    }
 
     func set(_ value: Bool) {
         ready.store(value, ordering: .relaxed)

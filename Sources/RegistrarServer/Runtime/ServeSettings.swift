@@ -8,7 +8,7 @@ public struct ServeSettings: Sendable {
     /// The keys a config file may hold; the environment variable is `REGISTRAR_` + the key in
     /// upper case with `-` as `_`.
     public static let keys = [
-        "host", "port", "grpc-port", "data-dir", "log-level", "health-check-interval",
+        "host", "port", "grpc-port", "data-dir", "database", "log-level", "health-check-interval",
         "members", "cluster-conf", "cluster-secret", "advertise", "replica-lease", "verify-interval",
         "auth", "token-ttl", "token-secret", "admin-password-file",
         "max-connections-per-ip", "max-requests-per-second", "request-burst", "http-header-timeout",
@@ -84,6 +84,7 @@ public struct ServeSettings: Sendable {
         }
         if let grpcPort = try port("grpc-port") { configuration.grpcPortOverride = grpcPort }
         if let dataDirectory = string("data-dir") { configuration.dataDirectory = dataDirectory }
+        if let database = string("database"), !database.isEmpty { configuration.database = database }
         if let text = string("health-check-interval") {
             configuration.healthCheckInterval = try seconds("health-check-interval", text, range: 0.1...3600)
         }

@@ -10,6 +10,9 @@ public struct ServerConfiguration: Sendable {
     /// Overrides P+1000 for the SDK gRPC port.
     public var grpcPortOverride: Int?
     public var dataDirectory = "./data"
+    /// A PostgreSQL URL: durable data lives there (shared by every member) instead of the
+    /// data directory's SQLite file. Nil: SQLite, and in cluster mode no durable writes.
+    public var database: String?
 
     /// Largest gRPC message accepted.
     public var maximumMessageSize = 10 * 1024 * 1024

@@ -2,7 +2,7 @@ import GRDB
 import RegistrarCore
 
 // Users, roles and permissions: Nacos's `users`, `roles` and `permissions` tables.
-extension DurableStore {
+extension SQLiteStore {
     static func applyAccess(_ change: AccessChange, _ db: Database) throws {
         switch change {
         case let .putUser(username, passwordHash):

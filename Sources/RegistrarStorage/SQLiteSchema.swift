@@ -2,7 +2,7 @@ import GRDB
 
 /// The versioned schema. Migrations only ever move forward: a change is a new migration
 /// appended here, never an edit of an old one (GRDB records which ones a file has run).
-enum Schema {
+enum SQLiteSchema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: namespaces, services, persistent instances, cluster health checks") { db in
