@@ -113,7 +113,7 @@ let package = Package(
         .executableTarget(
             name: "registrar",
             dependencies: [
-                "RegistrarServer", "RegistrarClient", "RegistrarWire", "RegistrarTransport",
+                "RegistrarServer", "RegistrarClient", "RegistrarWire", "RegistrarTransport", "RegistrarStorage",
                 .argumentParser, .logging, .lifecycle, .nioPosix,
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -18,8 +18,8 @@ func withDeadline<T: Sendable>(
             Task {
                 try? await Task.sleep(for: limit)
                 guard !Task.isCancelled else { return }
-                work.cancel()
                 race.finish(.failure(StorageError(message, unavailable: true)))
+                work.cancel()
             })
     }
     return try result.get()

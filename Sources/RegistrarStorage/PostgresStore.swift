@@ -34,12 +34,14 @@ public final class PostgresStore: SharedDurableStore {
     /// Serializes members that migrate the same database at once.
     static let migrationLock: Int64 = 0x5245_4749_5354_5201
 
-    /// Connects and brings the schema up to date. Fails (within a few timeouts) if the database
-    /// cannot be reached, refuses the credentials, or has a schema newer than this build's.
+    /// Connects and (with `migrating`, the default) brings the schema up to date. Fails (within
+    /// a few timeouts) if the database cannot be reached, refuses the credentials, or has a schema
+    /// newer than this build's.
     public static func open(
-        _ url: DatabaseURL, origin: String, timeout: Duration = .seconds(2), logger: Logger
+        _ url: DatabaseURL, origin: String, timeout: Duration = .seconds(2), migrating: Bool = true, logger: Logger
     ) async throws(StorageError) -> PostgresStore {
         let store = try PostgresStore(url, origin: origin, timeout: timeout, logger: logger)
+        guard migrating else { return store }
         do {
             _ = try await store.migrate()
         } catch {

@@ -35,12 +35,27 @@ public struct StoredState: Sendable {
 
     public init() {}
 
-    /// The state as a list of puts, in an order that applies cleanly to an empty registry.
+    /// The naming state as a list of puts, in an order that applies cleanly to an empty registry.
     public var changes: [StoredChange] {
         namespaces.map { .putNamespace($0) }
             + services.map { .putService($0.key, $0.metadata) }
             + healthChecks.map { .putHealthCheck($0.service, cluster: $0.cluster, $0.check) }
             + instances.map { .putInstance($0.service, $0.instance) }
+    }
+
+    /// Everything, access model included, as puts (what `registrar db import` writes).
+    public var allChanges: [StoredChange] {
+        let users = access.users.sorted { $0.key < $1.key }.map { AccessChange.putUser($0.key, passwordHash: $0.value) }
+        let bindings = access.roles.sorted { ($0.role, $0.username) < ($1.role, $1.username) }.map(AccessChange.bind)
+        let grants = access.permissions.sorted { ($0.role, $0.resource, $0.action) < ($1.role, $1.resource, $1.action) }
+            .map(AccessChange.grant)
+        return changes + (users + bindings + grants).map(StoredChange.access)
+    }
+
+    /// Whether the store holds nothing at all.
+    public var isEmpty: Bool {
+        namespaces.isEmpty && services.isEmpty && instances.isEmpty && healthChecks.isEmpty
+            && access.users.isEmpty && access.roles.isEmpty && access.permissions.isEmpty
     }
 }
 

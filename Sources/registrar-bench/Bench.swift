@@ -15,7 +15,7 @@ struct Bench: AsyncParsableCommand {
             "Measure a running server: transport ceiling, registrations, queries, push latency and fan-out, connection memory, reconnect storms.",
         subcommands: [
             HealthBench.self, RegisterBench.self, QueryBench.self, PushBench.self, ConnectionsBench.self,
-            StormBench.self, ClusterBench.self,
+            StormBench.self, ClusterBench.self, DurableBench.self,
         ]
     )
 }
@@ -58,23 +58,31 @@ struct RegisterBench: AsyncParsableCommand {
         let persistent = self.persistent
         let load = ClosedLoop(target: target, connections: connections, inFlight: inFlight, requests: requests) {
             n, index, lane in
-            // Each lane owns its services and every request is a real change. Ephemeral: every
-            // request moves a port. Persistent: a lane keeps one loopback ip:port per service (the
-            // server probes persistent instances) and every request changes its metadata.
-            let service = "bench-\(index)-\(lane)-\(n % services)"
-            let (ip, port, metadata) =
-                persistent
-                ? ("127.1.\(index % 256).\(lane % 256)", 20_000 + index % 1000, "\(n)")
-                : ("10.0.\(index).\(lane)", 1 + n % 60000, "1")
-            let json =
-                #"{"type":"registerInstance","namespace":"public","groupName":"DEFAULT_GROUP","serviceName":"\#(service)","instance":{"ip":"\#(ip)","port":\#(port),"weight":1.0,"healthy":true,"enabled":true,"ephemeral":\#(!persistent),"clusterName":"DEFAULT","metadata":{"bench":"\#(metadata)"}}}"#
-            return (persistent ? "PersistentInstanceRequest" : "InstanceRequest", Array(json.utf8))
+            Self.registration(n, connection: index, lane: lane, services: services, persistent: persistent)
         }
         let (figures, errors) = try await load.run(persistent ? "persistent_registrations" : "registrations")
         let kind = persistent ? "register --persistent" : "register"
         try target.report(
             "\(kind): \(connections) connections x \(inFlight) in flight, \(services) services per lane", figures,
             errors: errors)
+    }
+}
+
+extension RegisterBench {
+    /// Registration `n` of a lane: each lane owns its services and every request is a real change.
+    /// Ephemeral: every request moves a port. Persistent: a lane keeps one loopback ip:port per
+    /// service (the server probes persistent instances) and every request changes its metadata.
+    static func registration(_ n: Int, connection index: Int, lane: Int, services: Int, persistent: Bool)
+        -> (String, [UInt8])
+    {
+        let service = "bench-\(index)-\(lane)-\(n % services)"
+        let (ip, port, metadata) =
+            persistent
+            ? ("127.1.\(index % 256).\(lane % 256)", 20_000 + index % 1000, "\(n)")
+            : ("10.0.\(index).\(lane)", 1 + n % 60000, "1")
+        let json =
+            #"{"type":"registerInstance","namespace":"public","groupName":"DEFAULT_GROUP","serviceName":"\#(service)","instance":{"ip":"\#(ip)","port":\#(port),"weight":1.0,"healthy":true,"enabled":true,"ephemeral":\#(!persistent),"clusterName":"DEFAULT","metadata":{"bench":"\#(metadata)"}}}"#
+        return (persistent ? "PersistentInstanceRequest" : "InstanceRequest", Array(json.utf8))
     }
 }
 

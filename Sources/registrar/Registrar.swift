@@ -11,6 +11,7 @@ struct Registrar: AsyncParsableCommand {
         abstract: "A service registry that speaks the Nacos 2.x protocols.",
         subcommands: [
             Serve.self, Services.self, Instances.self, Register.self, Deregister.self, Watch.self, Cluster.self,
+            Database.self,
         ]
     )
 

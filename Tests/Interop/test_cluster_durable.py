@@ -10,7 +10,8 @@ its own cluster, every member started with `REGISTRAR_DATABASE` set to that data
 - a member killed with -9 and restarted with an empty data dir answers with everything at once;
 - with PostgreSQL stopped, durable writes fail with a clear 503 while ephemeral ones work, and
   readiness says so; once it is back, durable writes work again and the members converge;
-- exactly one member probes a persistent instance, and another takes over when it dies.
+- exactly one member probes a persistent instance, and another takes over when it dies;
+- `registrar db migrate`, and `registrar db import` of a single node's data into a cluster.
 
 Visibility latencies are printed (`-s`), never asserted: the bench measures them.
 """
@@ -28,8 +29,9 @@ from typing import List, Optional, Tuple
 import pytest
 
 from cluster_support import READINESS, Cluster, ClusterClients, ClusterNode, http
-from interop_support import (LoopbackListener, Recorder, async_wait_for_event, py_register_param,
-                             py_subscribe_param, run_async, unique, wait_until)
+from interop_support import (LoopbackListener, Recorder, RegistrarServer, async_wait_for_event,
+                             py_register_param, py_subscribe_param, resolve_binary, run_async, unique,
+                             wait_until)
 
 ADMIN_URL = os.environ.get("REGISTRAR_TEST_DATABASE")
 PG_CTL = os.environ.get("REGISTRAR_TEST_PG_CTL")
@@ -81,7 +83,7 @@ class ProbeTarget(LoopbackListener):
 
 
 def get_json(node: ClusterNode, path: str, params: Optional[dict] = None):
-    status, body = http(node.port, "GET", path, params)
+    status, body = http(node.port, "GET", path, params, token=getattr(node, "token", None))
     if status != 200:
         raise AssertionError(f"GET {path} on {node.name}: {status} {body[:200]}")
     return json.loads(body)
@@ -102,12 +104,12 @@ def durable_view(node: ClusterNode, service: str, namespace: str) -> dict:
             "instances": sorted(hosts(node, service))}
 
 
-def post(node: ClusterNode, path: str, params: dict, method: str = "POST") -> None:
+def post(node: RegistrarServer, path: str, params: dict, method: str = "POST") -> None:
     status, body = http(node.port, method, path, params)
     assert status == 200, f"{method} {path} on {node.name}: {status} {body[:300]}"
 
 
-def write_durable_data(node: ClusterNode, service: str, namespace: str, ep: Tuple[str, int]) -> None:
+def write_durable_data(node: RegistrarServer, service: str, namespace: str, ep: Tuple[str, int]) -> None:
     post(node, "/nacos/v1/console/namespaces", {"customNamespaceId": namespace, "namespaceName": namespace})
     post(node, "/nacos/v1/ns/service", {"serviceName": service, "protectThreshold": "0.4", "ephemeral": "false",
                                         "metadata": "team=pay"})
@@ -286,3 +288,52 @@ def test_exactly_one_member_probes_a_persistent_instance_and_another_takes_over(
                    "a survivor probes the instance", timeout=10, context=cluster.ctx())
         counted = [a - b for a, b in zip(probes(survivors), before)]
     assert sum(1 for d in counted if d > 0) == 1, f"probes per surviving member: {counted}"
+
+
+# --------------------------------------------------------------------------------------
+# 6. operations: `registrar db migrate`, and a single node grown into a cluster with `db import`
+# --------------------------------------------------------------------------------------
+
+def registrar_db(*args: str, database: str) -> subprocess.CompletedProcess:
+    env = {**RegistrarServer.clean_environment(), "REGISTRAR_DATABASE": database}
+    return subprocess.run([str(resolve_binary()), "db", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_db_migrate_applies_the_schema_once():
+    database = create_database()
+    first = registrar_db("migrate", database=database)
+    assert first.returncode == 0 and "migrated from version 0 to 1" in first.stdout, first
+    again = registrar_db("migrate", database=database)
+    assert again.returncode == 0 and "already at version 1" in again.stdout, again
+
+
+def test_a_single_nodes_data_imported_into_postgres_is_served_by_a_cluster(workdir, fresh):
+    import base64
+    single = RegistrarServer(workdir, name="single").start()
+    svc, ns = unique("dur-import"), unique("durimp")
+    password = "import-admin-" + uuid.uuid4().hex[:8]
+    try:
+        write_durable_data(single, svc, ns, ("10.50.3.1", 7301))
+        status, body = http(single.port, "POST", "/nacos/v3/auth/user/admin", {"password": password})
+        assert status == 200, f"setting the admin password: {status} {body}"
+    finally:
+        single.stop()
+    database = create_database()
+    imported = registrar_db("import", "--from", str(single.data_dir), database=database)
+    assert imported.returncode == 0, imported
+    assert "1 namespace(s), 1 service(s), 1 cluster check(s), 1 persistent instance(s) and 1 user(s)" \
+        in imported.stdout, imported.stdout
+    twice = registrar_db("import", "--from", str(single.data_dir), database=database)
+    assert twice.returncode == 1 and "already holds durable data" in twice.stderr, twice
+
+    # the admin logs in on the cluster (the user came along), and every member serves the data
+    cluster = Cluster(workdir, unique("dur-imported"), extra=EXTRA + [
+        "--token-secret", base64.b64encode(os.urandom(32)).decode()], label="durable",
+        env={"REGISTRAR_DATABASE": database}, admin_password=password).start()
+    try:
+        expected = {"namespace": True, "threshold": 0.4, "metadata": {"team": "pay"},
+                    "checks": {"DEFAULT": "NONE"}, "instances": [("10.50.3.1", 7301)]}
+        for n in cluster.nodes:
+            assert durable_view(n, svc, ns) == expected, n.name
+    finally:
+        cluster.stop()
