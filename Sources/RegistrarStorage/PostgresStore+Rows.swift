@@ -13,7 +13,7 @@ extension PostgresStore {
                 INSERT INTO persistent_instance
                 (namespace, grp, service, ip, port, cluster, weight, healthy, enabled, metadata, instance_id)
                 VALUES (\(s.namespace), \(s.group), \(s.name), \(instance.ip), \(instance.port), \(instance.clusterName),
-                        \(instance.weight), \(instance.healthy), \(instance.enabled), \(try encode(instance.metadata)),
+                        \(instance.weight), \(instance.healthy), \(instance.enabled), \(try MetadataColumn.encode(instance.metadata)),
                         \(instance.customInstanceId))
                 ON CONFLICT (namespace, grp, service, ip, port) DO UPDATE SET cluster = EXCLUDED.cluster,
                     weight = EXCLUDED.weight, healthy = EXCLUDED.healthy, enabled = EXCLUDED.enabled,
@@ -37,7 +37,7 @@ extension PostgresStore {
                 INSERT INTO service
                 (namespace, grp, name, ephemeral, protect_threshold, metadata, selector_type, selector_expression)
                 VALUES (\(s.namespace), \(s.group), \(s.name), \(metadata.ephemeral), \(metadata.protectThreshold),
-                        \(try encode(metadata.metadata)), \(metadata.selector.type), \(metadata.selector.expression))
+                        \(try MetadataColumn.encode(metadata.metadata)), \(metadata.selector.type), \(metadata.selector.expression))
                 ON CONFLICT (namespace, grp, name) DO UPDATE SET ephemeral = EXCLUDED.ephemeral,
                     protect_threshold = EXCLUDED.protect_threshold, metadata = EXCLUDED.metadata,
                     selector_type = EXCLUDED.selector_type, selector_expression = EXCLUDED.selector_expression
@@ -128,7 +128,7 @@ extension PostgresStore {
             ).decode((String, String, String, Bool, Double, String, String, String?).self)
         {
             let stored = ServiceMetadata(
-                protectThreshold: threshold, metadata: try decode(metadata),
+                protectThreshold: threshold, metadata: try MetadataColumn.decode(metadata),
                 selector: ServiceSelector(type: selector, expression: expression), ephemeral: ephemeral)
             state.services.append((ServiceKey(namespace: namespace, group: group, name: name), stored))
         }
@@ -142,7 +142,7 @@ extension PostgresStore {
         {
             let instance = Instance(
                 ip: ip, port: port, weight: weight, healthy: healthy, enabled: enabled, clusterName: cluster,
-                metadata: try decode(metadata), customInstanceId: id)
+                metadata: try MetadataColumn.decode(metadata), customInstanceId: id)
             state.instances.append((ServiceKey(namespace: namespace, group: group, name: service), instance))
         }
         for try await (namespace, group, service, cluster, type, path, expected) in try await connection.query(
@@ -187,16 +187,6 @@ extension PostgresStore {
         } catch {
             throw StorageError("cannot encode a change for the change log: \(error)")
         }
-    }
-
-    private static func encode(_ map: [String: String]) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(map), as: UTF8.self)
-    }
-
-    private static func decode(_ text: String) throws -> [String: String] {
-        try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
     }
 
     /// PostgreSQL's own words (postgres-nio hides them from `description`), and whether the

@@ -123,7 +123,7 @@ extension SQLiteStore {
                 arguments: key(service) + [
                     instance.ip, instance.port, instance.clusterName, instance.weight, instance.healthy,
                     instance.enabled,
-                    try encode(instance.metadata), instance.customInstanceId,
+                    try MetadataColumn.encode(instance.metadata), instance.customInstanceId,
                 ]
             )
         case let .deleteInstance(service, ip, port):
@@ -140,7 +140,7 @@ extension SQLiteStore {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: key(service) + [
-                    metadata.ephemeral, metadata.protectThreshold, try encode(metadata.metadata),
+                    metadata.ephemeral, metadata.protectThreshold, try MetadataColumn.encode(metadata.metadata),
                     metadata.selector.type, metadata.selector.expression,
                 ]
             )
@@ -184,7 +184,7 @@ extension SQLiteStore {
         }
         for row in try Row.fetchAll(db, sql: "SELECT * FROM service ORDER BY namespace, grp, name") {
             let metadata = ServiceMetadata(
-                protectThreshold: row["protect_threshold"], metadata: try decode(row["metadata"]),
+                protectThreshold: row["protect_threshold"], metadata: try MetadataColumn.decode(row["metadata"]),
                 selector: ServiceSelector(type: row["selector_type"], expression: row["selector_expression"]),
                 ephemeral: row["ephemeral"]
             )
@@ -197,7 +197,8 @@ extension SQLiteStore {
             let instance = Instance(
                 ip: row["ip"], port: row["port"], weight: row["weight"], healthy: row["healthy"],
                 enabled: row["enabled"],
-                clusterName: row["cluster"], metadata: try decode(row["metadata"]), customInstanceId: row["instance_id"]
+                clusterName: row["cluster"], metadata: try MetadataColumn.decode(row["metadata"]),
+                customInstanceId: row["instance_id"]
             )
             state.instances.append(
                 (ServiceKey(namespace: row["namespace"], group: row["grp"], name: row["service"]), instance))
@@ -217,13 +218,4 @@ extension SQLiteStore {
         return state
     }
 
-    private static func encode(_ map: [String: String]) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: try encoder.encode(map), as: UTF8.self)
-    }
-
-    private static func decode(_ text: String) throws -> [String: String] {
-        try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
-    }
 }

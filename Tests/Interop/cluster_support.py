@@ -429,6 +429,19 @@ class ClusterClients(PyClients):
         return client
 
 
+async def sdk_persistent_register(pc: "ClusterClients", node: ClusterNode, service: str, ip: str,
+                                  port: int) -> Tuple[bool, str]:
+    """A persistent register (PersistentInstanceRequest) through nacos-sdk-python on `node`:
+    (whether it succeeded, what the SDK returned or raised)."""
+    from interop_support import py_register_param
+    client = await pc.on(node)
+    try:
+        ok = await client.register_instance(py_register_param(service, ip, port, ephemeral=False))
+        return ok is True, f"returned {ok!r}"
+    except Exception as e:  # noqa: BLE001 - the SDK raises NacosException on an error code
+        return False, f"raised {type(e).__name__}: {e}"
+
+
 def connected_grpc_port(client) -> Optional[int]:
     info = client.grpc_client_proxy.rpc_client.get_current_server()
     return int(info.server_port) if info is not None else None

@@ -28,7 +28,7 @@ from typing import List
 import pytest
 
 from cluster_support import (GROUP, SECRET, ClusterClients, Members, cluster_fixtures, comparable,
-                             connected_grpc_port, http, line_with, pick_cluster_ports, redo_ready,
+                             connected_grpc_port, http, line_with, pick_cluster_ports, redo_ready, sdk_persistent_register,
                              serve_once, wait_endpoints, wait_endpoints_on)
 from interop_support import (GRPC_OFFSET, Recorder, async_wait_for_event, async_wait_until,
                              endpoints, py_list_param, py_register_param, py_subscribe_param,
@@ -245,14 +245,9 @@ def test_persistent_writes_are_refused_in_cluster_mode_without_a_database(cluste
     # the same write through the SDK (a persistent gRPC register) is refused too
     async def sdk_write():
         async with ClusterClients(sdk_dir) as pc:
-            c = await pc.on(n1)
-            try:
-                ok = await c.register_instance(py_register_param(svc, "10.40.6.3", 8808, ephemeral=False))
-                outcome = f"returned {ok!r}"
-            except Exception as e:  # noqa: BLE001 - the SDK raises NacosException on an error code
-                ok, outcome = False, f"raised {type(e).__name__}: {e}"
+            ok, outcome = await sdk_persistent_register(pc, n1, svc, "10.40.6.3", 8808)
             print(f"[cluster] SDK persistent register on node1 {outcome}")
-            assert ok is not True, "the SDK's persistent register was accepted in cluster mode"
+            assert not ok, "the SDK's persistent register was accepted in cluster mode"
     run_async(sdk_write())
     for n in cluster.nodes:
         assert n.host_endpoints(svc) == [], f"the refused SDK write left an instance on {n.name}"

@@ -11,6 +11,7 @@ its own cluster, every member started with `REGISTRAR_DATABASE` set to that data
 - with PostgreSQL stopped, durable writes fail with a clear 503 while ephemeral ones work, and
   readiness says so; once it is back, durable writes work again and the members converge;
 - exactly one member probes a persistent instance, and another takes over when it dies;
+- a user created on one member logs in on another, and is refused there once deleted;
 - `registrar db migrate`, and `registrar db import` of a single node's data into a cluster.
 
 Visibility latencies are printed (`-s`), never asserted: the bench measures them.
@@ -28,7 +29,7 @@ from typing import List, Optional, Tuple
 
 import pytest
 
-from cluster_support import READINESS, Cluster, ClusterClients, ClusterNode, http
+from cluster_support import READINESS, Cluster, ClusterClients, ClusterNode, http, sdk_persistent_register
 from interop_support import (LoopbackListener, Recorder, RegistrarServer, async_wait_for_event,
                              py_register_param, py_subscribe_param, resolve_binary, run_async, unique,
                              wait_until)
@@ -204,7 +205,7 @@ def test_a_member_killed_and_restarted_empty_serves_everything_in_its_first_read
 # --------------------------------------------------------------------------------------
 
 @pytest.mark.skipif(not PG_CTL, reason="REGISTRAR_TEST_PG_CTL not set")
-def test_with_postgres_stopped_durable_writes_fail_clearly_and_work_again_once_it_returns(fresh):
+def test_with_postgres_stopped_durable_writes_fail_clearly_and_work_again_once_it_returns(fresh, sdk_dir):
     cluster = fresh("dur-pgdown")
     n1, n2, n3 = cluster.nodes
     svc, ephemeral_svc = unique("dur-down"), unique("dur-down-eph")
@@ -220,6 +221,14 @@ def test_with_postgres_stopped_durable_writes_fail_clearly_and_work_again_once_i
         print(f"\n[durable] durable write with PostgreSQL stopped: {status} after {took:.2f}s: {body[:160]}")
         assert status == 503, f"expected 503, got {status} {body!r}"
         assert "not stored" in body and "database" in body, body
+
+        # over gRPC the SDK gets an error response, not a success
+        async def sdk_write():
+            async with ClusterClients(sdk_dir) as pc:
+                ok, outcome = await sdk_persistent_register(pc, n1, svc, "10.50.2.5", 7205)
+                print(f"[durable] SDK persistent register with PostgreSQL stopped {outcome}")
+                assert not ok and "503" in outcome, outcome
+        run_async(sdk_write())
         # ephemeral data keeps working, and durable data is still read from memory
         post(n2, "/nacos/v1/ns/instance", {"serviceName": ephemeral_svc, "ip": "10.50.2.3", "port": "7203"})
         for n in cluster.nodes:
@@ -291,7 +300,37 @@ def test_exactly_one_member_probes_a_persistent_instance_and_another_takes_over(
 
 
 # --------------------------------------------------------------------------------------
-# 6. operations: `registrar db migrate`, and a single node grown into a cluster with `db import`
+# 6. users are shared: one created on member 1 logs in on member 3
+# --------------------------------------------------------------------------------------
+
+def test_a_user_created_on_one_member_logs_in_on_another(workdir):
+    import base64
+    password = "cluster-admin-" + uuid.uuid4().hex[:8]
+    cluster = Cluster(workdir, unique("dur-users"), extra=EXTRA + [
+        "--token-secret", base64.b64encode(os.urandom(32)).decode()], label="durable",
+        env={"REGISTRAR_DATABASE": create_database(), "REGISTRAR_ADMIN_PASSWORD": password},
+        admin_password=password).start()
+    try:
+        n1, n2, n3 = cluster.nodes
+        status, body = http(n1.port, "POST", "/nacos/v1/auth/users",
+                            {"username": "ann", "password": "ann-password-1"}, token=n1.token)
+        assert status == 200, f"creating a user on node1: {status} {body}"
+        for n in (n2, n3):
+            wait_until(lambda n=n: http(n.port, "POST", "/nacos/v1/auth/login",
+                                        {"username": "ann", "password": "ann-password-1"})[0],
+                       lambda s: s == 200, f"ann logs in on {n.name}", timeout=10, context=cluster.ctx())
+        status, body = http(n2.port, "DELETE", "/nacos/v1/auth/users", {"username": "ann"}, token=n2.token)
+        assert status == 200, f"deleting the user on node2: {status} {body}"
+        wait_until(lambda: http(n1.port, "POST", "/nacos/v1/auth/login",
+                                {"username": "ann", "password": "ann-password-1"})[0],
+                   lambda s: s == 403, "ann is refused on node1 once deleted on node2", timeout=10,
+                   context=cluster.ctx())
+    finally:
+        cluster.stop()
+
+
+# --------------------------------------------------------------------------------------
+# 7. operations: `registrar db migrate`, and a single node grown into a cluster with `db import`
 # --------------------------------------------------------------------------------------
 
 def registrar_db(*args: str, database: str) -> subprocess.CompletedProcess:

@@ -201,7 +201,7 @@ final class AccessControl: Sendable {
             [
                 .putUser(AccessModel.initialAdmin, passwordHash: hash),
                 .bind(RoleBinding(role: AccessModel.adminRole, username: AccessModel.initialAdmin)),
-            ], evenIfRefused: atStart)
+            ], atStart: atStart)
         logger.notice("admin user '\(AccessModel.initialAdmin)' created; auth is now required of every client")
         return true
     }
@@ -266,16 +266,18 @@ final class AccessControl: Sendable {
         }
     }
 
-    /// On disk first; in memory only once committed.
-    private func commit(_ changes: [AccessChange], evenIfRefused: Bool = false) async throws(AccessError) {
-        if let writeRefusal, !evenIfRefused { throw AccessError(writeRefusal) }
+    /// On disk first; in memory only once committed. `atStart`: the start-up admin, written even
+    /// where changes are refused, and applied here at once (the change-log follower does not run
+    /// yet, and nothing else writes on this member then; the follower's later apply repeats it).
+    private func commit(_ changes: [AccessChange], atStart: Bool = false) async throws(AccessError) {
+        if let writeRefusal, !atStart { throw AccessError(writeRefusal) }
         let position: Int64?
         do {
             position = try await store.commit(changes.map { .access($0) })
         } catch {
             throw AccessError(error.description, code: error.isUnavailable ? 503 : 500)
         }
-        guard let cursor, let position else { return apply(changes) }
+        guard let cursor, let position, !atStart else { return apply(changes) }
         if !(await cursor.waitUntilApplied(position, limit: .seconds(2))) {
             logger.warning(
                 "an access change is committed but not yet applied here", metadata: ["position": "\(position)"])

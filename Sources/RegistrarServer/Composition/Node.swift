@@ -66,13 +66,13 @@ struct Node: Sendable {
         let (durableStore, accessModel, position) = try await openDurableStore(
             configuration, me: me, into: store, logger: logger)
         let cursor = position.map { ChangeLogCursor(position: $0) }
+        let readiness = Readiness()
         let durable = DurableWriter(
-            registry: store, store: durableStore, cursor: cursor,
+            registry: store, store: durableStore, cursor: cursor, readiness: cursor == nil ? nil : readiness,
             refusal: me != nil && cursor == nil ? clusterModeRefusal : nil, logger: logger)
         let access = try await accessControl(
             configuration, model: accessModel, store: durableStore, cursor: cursor, clusterMode: me != nil,
             logger: logger)
-        let readiness = Readiness()
         let connections = ConnectionTable()
         let pushCounters = PushCounters()
         let udpPush = await bindUDPPush(configuration, group: group, counters: pushCounters, logger: logger)

@@ -64,18 +64,22 @@ final class DurableWriter: Sendable {
     private let storage: Mutex<(any DurableStore)?>
     /// With a shared store: where the follower has applied the change log to.
     private let cursor: ChangeLogCursor?
+    /// Whether the shared store answers (the follower finds out): while it does not, writes
+    /// fail at once instead of each waiting out the database deadline.
+    private let readiness: Readiness?
     private let registry: RegistryStore
     private let logger: Logger
     /// Most writes per transaction.
     private let maximumBatch = 512
 
     init(
-        registry: RegistryStore, store: any DurableStore, cursor: ChangeLogCursor?, refusal: RegistryError?,
-        logger: Logger
+        registry: RegistryStore, store: any DurableStore, cursor: ChangeLogCursor?, readiness: Readiness?,
+        refusal: RegistryError?, logger: Logger
     ) {
         self.registry = registry
         self.storage = Mutex(store)
         self.cursor = cursor
+        self.readiness = readiness
         self.refusal = refusal
         self.logger = logger
     }
@@ -93,6 +97,10 @@ final class DurableWriter: Sendable {
     /// Runs `write`; returns the services it changed once it is on disk and in the registry.
     func submit(_ write: DurableWrite) async throws(RegistryError) -> [ServiceKey] {
         if let refusal { throw refusal }
+        if let readiness, !readiness.databaseReachable {
+            throw RegistryError(
+                code: 503, message: "the write was not stored: the database is unreachable (retry once it is back)")
+        }
         let result = await withCheckedContinuation { continuation in
             let startDrain = queue.withLock { queue in
                 queue.pending.append(Pending(write: write, continuation: continuation))
