@@ -389,17 +389,36 @@ def test_owner_sigkill_survivors_take_over(fresh_cluster, sdk, sdk_log):
             f"{expected_after}; history (t, owned, listing):\n" + "\n".join(map(str, history)))
 
         # stays so past the 15 s beat timeout of whoever adopted first (no second owner
-        # that stops hearing beats and marks them unhealthy, no replica expiring)
+        # that stops hearing beats and marks them unhealthy, no replica expiring). Ownership
+        # may move only by design: a forward that fails (a member too slow to answer within
+        # its 2 s on a loaded machine) is handled where it arrived. Then it must move back
+        # within a beat interval and a replication round, and the listing never changes.
+        def forward_failures() -> int:
+            ms = c.metrics(survivors)
+            return sum(int(ms[a].get("v1ForwardFailures", 0)) for a in after_addrs)
+
+        failures_at_settle = forward_failures()
         hold_until = t_kill + UNHEALTHY_AFTER + 4.0
+        back_by: Optional[float] = None
         checks = 0
-        while time.monotonic() < hold_until:
+        while time.monotonic() < hold_until or back_by is not None:
             view = listing(survivors, svc)
             ms = c.metrics(survivors)
             owned = {a: int(ms[a]["ephemeralIpPortClientCount"]) for a in after_addrs}
             checks += 1
-            assert all_listed_healthy(view, eps) and owned == expected_after, \
-                (f"t={time.monotonic() - t_kill:.1f}s after the kill: listing {view}, owned "
-                 f"{owned} (expected {expected_after}); history:\n" + "\n".join(map(str, history)))
+            now = time.monotonic()
+            context = (f"t={now - t_kill:.1f}s after the kill: listing {view}, owned {owned} (expected "
+                       f"{expected_after}); history:\n" + "\n".join(map(str, history)))
+            assert all_listed_healthy(view, eps), context
+            if owned == expected_after:
+                back_by = None
+            elif back_by is None:
+                moved_by_failed_forward = forward_failures() > failures_at_settle
+                assert moved_by_failed_forward, f"ownership moved with no failed forward: {context}"
+                history.append((round(now - t_kill, 1), owned, "moved by a failed forward"))
+                back_by = now + 8.0
+            else:
+                assert now < back_by, f"ownership did not move back within 8 s: {context}"
             time.sleep(1.0)
 
         ms = c.metrics(survivors)
