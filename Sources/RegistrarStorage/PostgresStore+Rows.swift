@@ -5,6 +5,56 @@ import RegistrarCore
 
 // The rows: the same tables and columns as the SQLite store, written with upserts.
 extension PostgresStore {
+    /// Applies `changes` in order. Each run of instance upserts is one statement: the writes of
+    /// all members are serialized by the change-log lock, so round trips under it are the rate.
+    static func apply(_ changes: [StoredChange], _ connection: PostgresConnection, logger: Logger) async throws {
+        var upserts: [(ServiceKey, Instance)] = []
+        for change in changes {
+            if case let .putInstance(service, instance) = change {
+                upserts.append((service, instance))
+                continue
+            }
+            try await putInstances(upserts, connection, logger: logger)
+            upserts.removeAll()
+            try await apply(change, connection, logger: logger)
+        }
+        try await putInstances(upserts, connection, logger: logger)
+    }
+
+    private static func putInstances(
+        _ upserts: [(ServiceKey, Instance)], _ connection: PostgresConnection, logger: Logger
+    ) async throws {
+        guard upserts.count > 1 else {
+            if let (service, instance) = upserts.first {
+                try await apply(.putInstance(service, instance), connection, logger: logger)
+            }
+            return
+        }
+        // One statement may not upsert a row twice: the last write of each instance wins.
+        var latest: [String: Int] = [:]
+        for (index, (s, instance)) in upserts.enumerated() {
+            latest["\(s.namespace)\u{0}\(s.group)\u{0}\(s.name)\u{0}\(instance.ip)\u{0}\(instance.port)"] = index
+        }
+        let rows = latest.values.sorted().map { upserts[$0] }
+        let metadata = try rows.map { try MetadataColumn.encode($0.1.metadata) }
+        try await connection.query(
+            """
+            INSERT INTO persistent_instance
+            (namespace, grp, service, ip, port, cluster, weight, healthy, enabled, metadata, instance_id)
+            SELECT namespace, grp, service, ip, port, cluster, weight, healthy, enabled, metadata,
+                   CASE WHEN has_id THEN instance_id END
+            FROM unnest(\(rows.map(\.0.namespace)), \(rows.map(\.0.group)), \(rows.map(\.0.name)),
+                        \(rows.map(\.1.ip)), \(rows.map(\.1.port)), \(rows.map(\.1.clusterName)),
+                        \(rows.map(\.1.weight)), \(rows.map(\.1.healthy)), \(rows.map(\.1.enabled)), \(metadata),
+                        \(rows.map { $0.1.customInstanceId ?? "" }), \(rows.map { $0.1.customInstanceId != nil }))
+                 AS row(namespace, grp, service, ip, port, cluster, weight, healthy, enabled, metadata,
+                        instance_id, has_id)
+            ON CONFLICT (namespace, grp, service, ip, port) DO UPDATE SET cluster = EXCLUDED.cluster,
+                weight = EXCLUDED.weight, healthy = EXCLUDED.healthy, enabled = EXCLUDED.enabled,
+                metadata = EXCLUDED.metadata, instance_id = EXCLUDED.instance_id
+            """, logger: logger)
+    }
+
     static func apply(_ change: StoredChange, _ connection: PostgresConnection, logger: Logger) async throws {
         switch change {
         case let .putInstance(s, instance):

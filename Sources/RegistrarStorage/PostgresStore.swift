@@ -149,14 +149,16 @@ public final class PostgresStore: SharedDurableStore {
         return try await run("the write") { [self] in
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(\(Self.writeLock))", logger: self.logger)
-                for change in changes { try await Self.apply(change, connection, logger: self.logger) }
+                try await Self.apply(changes, connection, logger: self.logger)
+                // One round trip for the log row and its notification (sent at commit).
                 let rows = try await connection.query(
-                    "INSERT INTO change_log (origin, changes) VALUES (\(self.origin), \(batch)) RETURNING position",
-                    logger: self.logger)
+                    """
+                    WITH entry AS (
+                        INSERT INTO change_log (origin, changes) VALUES (\(self.origin), \(batch)) RETURNING position)
+                    SELECT position, pg_notify(\(Self.channel), position::text)::text FROM entry
+                    """, logger: self.logger)
                 var position: Int64 = 0
-                for try await value in rows.decode(Int64.self) { position = value }
-                try await connection.query(
-                    "SELECT pg_notify(\(Self.channel), \(String(position)))", logger: self.logger)
+                for try await (value, _) in rows.decode((Int64, String).self) { position = value }
                 return position
             }
         }

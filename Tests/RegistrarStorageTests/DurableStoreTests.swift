@@ -46,6 +46,34 @@ struct DurableStoreTests {
         #expect(state.healthChecks.count == 1 && state.healthChecks.first?.cluster == "DEFAULT")
     }
 
+    /// One batch is applied in order, however the store groups its rows: the last write of an
+    /// instance wins, and a delete between two writes sees the first and not the second.
+    @Test(arguments: StoreKind.available)
+    func aBatchIsAppliedInOrderWithTheLastWriteOfAnInstanceWinning(_ kind: StoreKind) async throws {
+        let fixture = try StoreFixture.make(kind)
+        let service = ServiceKey(namespace: "public", group: "G", name: "cache")
+        let a = Instance(ip: "10.2.0.1", port: 6379, weight: 1, customInstanceId: "first")
+        let b = Instance(ip: "10.2.0.2", port: 6379)
+        let c = Instance(ip: "10.2.0.3", port: 6379)
+        do {
+            let store = try await fixture.open()
+            try await store.commit([
+                .putInstance(service, a), .putInstance(service, b),
+                .putInstance(service, Instance(ip: "10.2.0.1", port: 6379, weight: 3)),
+                .deleteInstance(service, ip: "10.2.0.2", port: 6379),
+                .putInstance(service, c), .putInstance(service, Instance(ip: "10.2.0.3", port: 6379, weight: 4)),
+            ])
+            await store.close()
+        }
+        let reopened = try await fixture.open()
+        let state = try await reopened.load()
+        await reopened.close()
+        let stored = Dictionary(uniqueKeysWithValues: state.instances.map { ($0.instance.ip, $0.instance) })
+        #expect(stored.keys.sorted() == ["10.2.0.1", "10.2.0.3"])
+        #expect(stored["10.2.0.1"]?.weight == 3 && stored["10.2.0.1"]?.customInstanceId == nil)
+        #expect(stored["10.2.0.3"]?.weight == 4)
+    }
+
     @Test(arguments: StoreKind.available)
     func usersRolesAndPermissionsSurviveReopeningAsTheModelSawThem(_ kind: StoreKind) async throws {
         let fixture = try StoreFixture.make(kind)

@@ -43,7 +43,9 @@ struct DurableWrite: Sendable {
 ///
 /// With a shared store (`cursor` set) the batch is not applied here: the `DurableFollower`
 /// applies every member's batches in change-log order, and the writer answers once the
-/// follower has reached its batch.
+/// follower has reached its batch. The next batch commits meanwhile (the database round trip,
+/// not the follower, bounds the rate), unless it conflicts with a batch not yet applied here:
+/// it is checked against the registry only once that batch is in it.
 ///
 /// Threading: thread-safe. One drain task at a time does the work.
 final class DurableWriter: Sendable {
@@ -113,6 +115,9 @@ final class DurableWriter: Sendable {
     }
 
     private func drain() async {
+        // With a shared store: batches committed and not yet applied here, so that a batch is
+        // prepared only once every earlier batch it conflicts with is in the registry.
+        var unapplied: [(position: Int64, scopes: [DurableWrite.Scope])] = []
         while true {
             let batch = queue.withLock { queue -> [Pending] in
                 var taken: [Pending] = []
@@ -130,18 +135,30 @@ final class DurableWriter: Sendable {
                 return taken
             }
             guard !batch.isEmpty else { return }
-            await run(batch)
+            if let cursor {
+                let applied = cursor.position
+                unapplied.removeAll { $0.position <= applied }
+                let conflicting = unapplied.filter { earlier in
+                    batch.contains { pending in earlier.scopes.contains { $0.conflicts(with: pending.write.scope) } }
+                }
+                if let last = conflicting.last?.position {
+                    _ = await cursor.waitUntilApplied(last, limit: .seconds(2))
+                }
+            }
+            if let position = await run(batch) { unapplied.append((position, batch.map(\.write.scope))) }
         }
     }
 
-    private func run(_ batch: [Pending]) async {
+    /// Returns the change-log position of a batch committed to a shared store: its answers go
+    /// out once the follower has applied it, while the next batch is already on its way.
+    private func run(_ batch: [Pending]) async -> Int64? {
         guard let store = storage.withLock({ $0 }) else {
             for pending in batch {
                 pending.continuation.resume(
                     returning: .failure(
                         RegistryError(code: 503, message: "the data store is closed: this node is shutting down")))
             }
-            return
+            return nil
         }
         var accepted: [(pending: Pending, undo: [StoredChange])] = []
         var changes: [StoredChange] = []
@@ -156,7 +173,7 @@ final class DurableWriter: Sendable {
                 }
             }
         }
-        guard !accepted.isEmpty else { return }
+        guard !accepted.isEmpty else { return nil }
         let position: Int64?
         do {
             position = try await store.commit(changes)
@@ -167,16 +184,19 @@ final class DurableWriter: Sendable {
             let failure = RegistryError(
                 code: error.isUnavailable ? 503 : 500, message: "the write was not stored: \(error)")
             for (pending, _) in accepted { pending.continuation.resume(returning: .failure(failure)) }
-            return
+            return nil
         }
         if let cursor {
             // Committed: the follower applies and pushes it; answer once it has (or soon anyway).
-            if let position, !(await cursor.waitUntilApplied(position, limit: .seconds(2))) {
-                logger.warning(
-                    "a durable write is committed but not yet applied here", metadata: ["position": "\(position)"])
+            let (logger, answered) = (logger, accepted.map(\.pending))
+            Task {
+                if let position, !(await cursor.waitUntilApplied(position, limit: .seconds(2))) {
+                    logger.warning(
+                        "a durable write is committed but not yet applied here", metadata: ["position": "\(position)"])
+                }
+                for pending in answered { pending.continuation.resume(returning: .success([])) }
             }
-            for (pending, _) in accepted { pending.continuation.resume(returning: .success([])) }
-            return
+            return position
         }
         var outcomes: [Result<[ServiceKey], RegistryError>] = []
         var undo: [StoredChange] = []
@@ -200,5 +220,6 @@ final class DurableWriter: Sendable {
             }
         }
         for ((pending, _), outcome) in zip(accepted, outcomes) { pending.continuation.resume(returning: outcome) }
+        return nil
     }
 }
