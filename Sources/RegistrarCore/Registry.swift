@@ -165,7 +165,7 @@ public struct Registry: Sendable {
     // MARK: Subscribing
 
     /// Subscribes `client` to `service` (which need not exist yet). Returns true the first time
-    /// this client subscribes to it, when the caller owes it a push of its own.
+    /// this client subscribes to it.
     @discardableResult
     public mutating func subscribe(client id: ClientID, service: ServiceKey, clusters: String = "")
         throws(RegistryError) -> Bool

@@ -12,6 +12,9 @@ Rust SDK specifics the tests rely on:
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+import urllib.request
 
 import pytest
 
@@ -158,3 +161,40 @@ def test_rust_process_kill_removes_instance(server, workdir):
         run_async(scenario())
     finally:
         child.cleanup()
+
+
+def _push_counters(server) -> dict:
+    url = f"http://{server.addr}/nacos/v1/ns/operator/metrics?onlyStatus=false"
+    with urllib.request.urlopen(url, timeout=5) as answer:
+        metrics = json.load(answer)
+    return {k: int(metrics.get(k, 0)) for k in ("pushesSent", "pushesSkippedAsKnown")}
+
+
+def test_rust_subscribe_then_register_at_once_in_one_process(server):
+    """Subscribe on client B, then at once register on client A, in the same process: the sync
+    binding used to stall when a push repeating B's subscribe answer landed inside A's call.
+    The first push B gets is A's instance; nothing repeats the answer (counted on the server)."""
+    svc = unique("rs-sub-race")
+    rec = Recorder("B.subscribe listener")
+    a = rust_sync_client(server)
+    b = rust_sync_client(server)
+    # a service with an instance already (from a third client: one instance per service and
+    # client), so B's subscribe answer carries data a push could repeat
+    first = rust_sync_client(server)  # held: a collected client's connection closes
+    first.register_instance(svc, GROUP, rust_instance("10.2.1.1", 8081))
+    wait_until(lambda: b.get_all_instances(svc, GROUP, subscribe=False),
+               lambda hs: endpoints(hs) == [("10.2.1.1", 8081)], "the first instance is listed",
+               context=_ctx(server))
+    before = _push_counters(server)
+    started = time.monotonic()
+    b.subscribe(svc, GROUP, None, rec.rust_listener)
+    a.register_instance(svc, GROUP, rust_instance("10.2.1.2", 8082))
+    took = time.monotonic() - started
+    assert took < 3.0, f"subscribe then register took {took:.1f}s (the push race stalls the binding)"
+    both = [("10.2.1.1", 8081), ("10.2.1.2", 8082)]
+    wait_for_event(rec, lambda ev: ev == both, "push carrying A's second instance", context=_ctx(server))
+    # B's pushes: exactly the change; the one repeat the notifier offered was dropped
+    after = wait_until(lambda: _push_counters(server), lambda c: c["pushesSent"] >= before["pushesSent"] + 1,
+                       "the server counted B's push", context=_ctx(server))
+    assert after["pushesSent"] - before["pushesSent"] == 1, (before, after, rec)
+    assert rec.snapshot()[0] == both, f"B's first push is not A's change: {rec!r}"

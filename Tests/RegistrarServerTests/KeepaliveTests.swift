@@ -17,8 +17,8 @@ struct KeepaliveTests {
         let doomed = try await NacosConnection.connect(host: "127.0.0.1", port: proxy.port, group: TestServer.group)
         let service = "halfopen-\(UUID().uuidString.prefix(8))"
         try await doomed.register(service, ip: "10.6.0.1", port: 1)
-        _ = try await watcher.subscribe(service)
-        _ = try await watcher.nextPush(of: service) { $0.count == 1 }
+        let answer = try await watcher.subscribe(service)
+        #expect(answer.serviceInfo?.hosts?.count == 1)
 
         proxy.blackhole()
         let emptied = try await watcher.nextPush(of: service, within: .seconds(10)) { $0.isEmpty }

@@ -108,14 +108,21 @@ struct NamingFlowTests {
         await server.stop()
     }
 
-    @Test func firstTimeSubscriberGetsItsOwnPush() async throws {
+    /// The subscribe answer carries the service; the first push is the next change, not the
+    /// same data again (Nacos repeats it 500 ms later; the Rust SDK can stall on that push).
+    @Test func aSubscriberIsFirstPushedTheChangeAfterItsAnswer() async throws {
         let server = try await TestServer.start()
         let publisher = try await server.connect()
         let service = "first-\(UUID().uuidString.prefix(8))"
         try await publisher.register(service, ip: "10.0.0.3", port: 3)
         let subscriber = try await server.connect()
-        _ = try await subscriber.subscribe(service)
-        #expect(try await subscriber.nextPush(of: service) { $0.count == 1 } != nil)
+        let answer = try await subscriber.subscribe(service)
+        #expect(answer.serviceInfo?.hosts?.count == 1)
+        let second = try await server.connect()  // one instance per service and connection
+        try await second.register(service, ip: "10.0.0.4", port: 4)
+        let first = try await subscriber.nextPush(of: service) { _ in true }
+        #expect(first?.hosts?.count == 2)
+        await second.close()
         await publisher.close()
         await subscriber.close()
         await server.stop()

@@ -140,4 +140,25 @@ struct PushLogicTests {
         loop.advanceTime(by: .seconds(60))
         #expect(stream.sent.count == 2 && counters.acked.value == 2 && counters.retries.value == 0)
     }
+
+    @Test func nothingAtOrBelowWhatTheClientHasIsPushed() throws {
+        let loop = EmbeddedEventLoop()
+        let stream = RecordingStream()
+        let counters = PushCounters()
+        let session = session(stream, loop, counters)
+        session.answered(service, revision: 5)  // the subscribe answer carried revision 5
+        session.offer(service, .init(revision: 5, json: Array("{\"r\":5}".utf8)))
+        session.offer(service, .init(revision: 4, json: Array("{\"r\":4}".utf8)))
+        #expect(stream.sent.isEmpty && counters.skipped.value == 2)
+        session.offer(service, .init(revision: 6, json: Array("{\"r\":6}".utf8)))
+        #expect(stream.sent.count == 1)
+        session.acknowledged(
+            requestId: try #require(stream.requestId(0)), success: true, type: "NotifySubscriberResponse")
+        session.offer(service, .init(revision: 6, json: Array("{\"r\":6}".utf8)))  // acked: known
+        #expect(stream.sent.count == 1 && counters.skipped.value == 3)
+        // After an unsubscribe, a new subscription starts from its own answer.
+        session.forget(service)
+        session.offer(service, .init(revision: 6, json: Array("{\"r\":6}".utf8)))
+        #expect(stream.sent.count == 2)
+    }
 }

@@ -9,6 +9,8 @@ final class RPCCounters: Sendable {
     let malformedPayloads = Atomic<Int>(0)
     let accessRefusals = Atomic<Int>(0)
     let rateLimited = Atomic<Int>(0)
+    let unknownRequests = Atomic<Int>(0)
+    let unknownTypes = UnknownRequestTypes()
 }
 
 /// Health probes this member ran, and durable-change batches it applied from a shared store's log.
@@ -45,6 +47,7 @@ struct NodeCounters: Sendable {
                 ("grpcConnectionsRefusedPerIP", transport.refusedConnections.value),
                 ("grpcHandshakeTimeouts", transport.handshakeTimeouts.value),
                 ("grpcRequestsRateLimited", rpc.rateLimited.value),
+                ("grpcUnknownRequests", rpc.unknownRequests.value),
                 ("httpHeaderTimeouts", http.headerTimeouts.value),
             ]
             + durable.all + (cluster?.all ?? [])

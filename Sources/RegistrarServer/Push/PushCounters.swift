@@ -8,6 +8,8 @@ final class PushCounters: Sendable {
     let acked = Atomic<Int>(0)
     let retries = Atomic<Int>(0)
     let abandoned = Atomic<Int>(0)
+    /// Offers dropped because the client already had that revision (its subscribe answer).
+    let skipped = Atomic<Int>(0)
     let udpSent = Atomic<Int>(0)
     let udpAcks = Atomic<Int>(0)
     let udpResends = Atomic<Int>(0)
@@ -15,7 +17,8 @@ final class PushCounters: Sendable {
     var all: [(String, Int)] {
         [
             ("pushesSent", sent.value), ("pushesAcked", acked.value), ("pushRetries", retries.value),
-            ("pushesAbandoned", abandoned.value), ("udpPushesSent", udpSent.value), ("udpPushAcks", udpAcks.value),
+            ("pushesAbandoned", abandoned.value),
+            ("pushesSkippedAsKnown", skipped.value), ("udpPushesSent", udpSent.value), ("udpPushAcks", udpAcks.value),
             ("udpPushResends", udpResends.value),
         ]
     }

@@ -46,6 +46,9 @@ final class PushSession {
     private var inFlight: [ServiceKey: InFlight] = [:]
     private var pending: [ServiceKey: RegistryStore.EncodedServiceInfo] = [:]
     private var serviceByRequestId: [String: ServiceKey] = [:]
+    /// The newest revision of each subscribed service the client has (a subscribe answer or an
+    /// acked push): nothing at or below it is pushed again.
+    private var delivered: [ServiceKey: UInt64] = [:]
 
     init(
         stream: any PushStream, eventLoop: any EventLoop, settings: PushSettings,
@@ -59,8 +62,13 @@ final class PushSession {
     }
 
     /// Queues `content` for `service`; sends it now if nothing is in flight for that service.
+    /// Content the client already has is dropped.
     func offer(_ service: ServiceKey, _ content: RegistryStore.EncodedServiceInfo) {
         eventLoop.assertInEventLoop()
+        if let known = delivered[service], content.revision <= known {
+            counters.skipped.add(1)
+            return
+        }
         if let current = inFlight[service] {
             if content.revision > current.content.revision {
                 pending[service] = content
@@ -68,6 +76,21 @@ final class PushSession {
             return
         }
         send(service, content, attempt: 1)
+    }
+
+    /// A subscribe answer carried `revision` of `service`: the client is pushed only what
+    /// changes after it (Nacos pushes the same data again; a client busy in another call can
+    /// stall on that push).
+    func answered(_ service: ServiceKey, revision: UInt64) {
+        eventLoop.assertInEventLoop()
+        delivered[service] = max(delivered[service] ?? 0, revision)
+        if let next = pending[service], next.revision <= revision { pending.removeValue(forKey: service) }
+    }
+
+    /// The client unsubscribed from `service`.
+    func forget(_ service: ServiceKey) {
+        eventLoop.assertInEventLoop()
+        delivered.removeValue(forKey: service)
     }
 
     /// A response on the stream: the ack (or refusal) of the push with `requestId`.
@@ -83,6 +106,7 @@ final class PushSession {
         if success {
             counters.acked.add(1)
             inFlight.removeValue(forKey: service)
+            delivered[service] = max(delivered[service] ?? 0, current.content.revision)
             if let next = pending.removeValue(forKey: service) {
                 send(service, next, attempt: 1)
             }
@@ -99,6 +123,7 @@ final class PushSession {
         inFlight.removeAll()
         pending.removeAll()
         serviceByRequestId.removeAll()
+        delivered.removeAll()
     }
 
     private func send(_ service: ServiceKey, _ content: RegistryStore.EncodedServiceInfo, attempt: Int) {

@@ -151,9 +151,9 @@ struct NamingHandlers {
         do throws(RegistryError) {
             let service = try serviceKey(request)
             let clusters = request.clusters ?? ""
-            var firstTime = false
-            if request.subscribe ?? true {
-                firstTime = try naming.store.withRegistry { (registry) throws(RegistryError) in
+            let subscribing = request.subscribe ?? true
+            if subscribing {
+                _ = try naming.store.withRegistry { (registry) throws(RegistryError) in
                     try registry.subscribe(client: connection.id, service: service, clusters: clusters)
                 }
             } else {
@@ -161,13 +161,10 @@ struct NamingHandlers {
                 naming.store.withRegistry { $0.unsubscribe(client: connection.id, service: service) }
             }
             let encoded = naming.store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters))
-            var reply = Reply(
+            // Before the answer goes out: a change pushed from now on is one the answer lacks.
+            connection.noteSubscription(service, answered: subscribing ? encoded.revision : nil)
+            return Reply(
                 type: "", json: ResponseBody.serviceInfo(encoded.json, message: "success", requestId: requestId))
-            if firstTime {
-                let connection = self.connection
-                reply.afterResponse = { connection.offerPush(service, encoded) }
-            }
-            return reply
         } catch {
             return failure(error)
         }

@@ -170,6 +170,18 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
         }
     }
 
+    /// The client's subscribe (`revision` of `service` answered) or unsubscribe (nil).
+    func noteSubscription(_ service: ServiceKey, answered revision: UInt64?) {
+        eventLoop.execute {
+            guard !self.isClosed else { return }
+            if let revision {
+                self.pushSession.answered(service, revision: revision)
+            } else {
+                self.pushSession.forget(service)
+            }
+        }
+    }
+
     /// Sends a ClientDetectionRequest; the connection is dropped if it is not answered in time.
     func detect() {
         eventLoop.execute {

@@ -46,6 +46,14 @@ enum RequestDispatcher {
         // Errors before the body is parsed carry no requestId: Nacos does not echo it on unary
         // calls, and the clients match unary responses by their HTTP/2 stream anyway.
         guard let responseType = responseTypes[message.type] else {
+            let counters = connection.front.counters
+            counters.unknownRequests.add(1)
+            if let shown = counters.unknownTypes.firstSighting(of: message.type) {
+                let why =
+                    "answered with 302 RequestHandler Not Found (logged once per type; grpcUnknownRequests"
+                    + " counts all)"
+                connection.logger.notice("request type \"\(shown)\" is not served; \(why)")
+            }
             return .error(302, "RequestHandler Not Found", requestId: nil)
         }
         guard connection.isRegistered else {
