@@ -57,6 +57,9 @@ final class DurableWriter: Sendable {
     private struct Queue: ~Copyable {
         var pending: [Pending] = []
         var draining = false
+        /// With a shared store: batches committed and not yet applied here. A batch is checked
+        /// against the registry only once every earlier batch it conflicts with is in it.
+        var unapplied: [(position: Int64, scopes: [DurableWrite.Scope])] = []
     }
 
     private let queue = Mutex(Queue())
@@ -115,9 +118,6 @@ final class DurableWriter: Sendable {
     }
 
     private func drain() async {
-        // With a shared store: batches committed and not yet applied here, so that a batch is
-        // prepared only once every earlier batch it conflicts with is in the registry.
-        var unapplied: [(position: Int64, scopes: [DurableWrite.Scope])] = []
         while true {
             let batch = queue.withLock { queue -> [Pending] in
                 var taken: [Pending] = []
@@ -137,15 +137,18 @@ final class DurableWriter: Sendable {
             guard !batch.isEmpty else { return }
             if let cursor {
                 let applied = cursor.position
-                unapplied.removeAll { $0.position <= applied }
-                let conflicting = unapplied.filter { earlier in
-                    batch.contains { pending in earlier.scopes.contains { $0.conflicts(with: pending.write.scope) } }
+                let conflicting = queue.withLock { queue in
+                    queue.unapplied.removeAll { $0.position <= applied }
+                    return queue.unapplied.last { earlier in
+                        batch.contains { pending in earlier.scopes.contains { $0.conflicts(with: pending.write.scope) }
+                        }
+                    }
                 }
-                if let last = conflicting.last?.position {
-                    _ = await cursor.waitUntilApplied(last, limit: .seconds(2))
-                }
+                if let conflicting { _ = await cursor.waitUntilApplied(conflicting.position, limit: .seconds(2)) }
             }
-            if let position = await run(batch) { unapplied.append((position, batch.map(\.write.scope))) }
+            if let position = await run(batch) {
+                queue.withLock { $0.unapplied.append((position, batch.map(\.write.scope))) }
+            }
         }
     }
 
