@@ -31,9 +31,9 @@ extension PostgresStore {
             return
         }
         // One statement may not upsert a row twice: the last write of each instance wins.
-        var latest: [String: Int] = [:]
-        for (index, (s, instance)) in upserts.enumerated() {
-            latest["\(s.namespace)\u{0}\(s.group)\u{0}\(s.name)\u{0}\(instance.ip)\u{0}\(instance.port)"] = index
+        var latest: [InstanceRow: Int] = [:]
+        for (index, (service, instance)) in upserts.enumerated() {
+            latest[InstanceRow(service: service, ip: instance.ip, port: instance.port)] = index
         }
         let rows = latest.values.sorted().map { upserts[$0] }
         let metadata = try rows.map { try MetadataColumn.encode($0.1.metadata) }
@@ -53,6 +53,13 @@ extension PostgresStore {
                 weight = EXCLUDED.weight, healthy = EXCLUDED.healthy, enabled = EXCLUDED.enabled,
                 metadata = EXCLUDED.metadata, instance_id = EXCLUDED.instance_id
             """, logger: logger)
+    }
+
+    /// The primary key of `persistent_instance`.
+    private struct InstanceRow: Hashable {
+        var service: ServiceKey
+        var ip: String
+        var port: Int
     }
 
     static func apply(_ change: StoredChange, _ connection: PostgresConnection, logger: Logger) async throws {

@@ -29,11 +29,7 @@ struct ClusterBench: AsyncParsableCommand {
     func run() async throws {
         FileDescriptorLimit.raiseToHardLimit()
         let ports = try (0..<2).map { _ in try LocalMember.freeBasePort() }
-        let members = ports.map { "127.0.0.1:\($0)" }.joined(separator: ",")
-        let arguments = [
-            "--members", members, "--cluster-secret", "bench-\(UUID().uuidString)", "--verify-interval",
-            String(verifyInterval),
-        ]
+        let arguments = LocalMember.clusterArguments(ports: ports) + ["--verify-interval", String(verifyInterval)]
         let a = try LocalMember.launch(port: ports[0], extra: arguments)
         defer { a.terminate() }
         try await a.waitUntilReady(within: .seconds(60))
@@ -132,6 +128,14 @@ final class LocalMember: Sendable {
         self.process = process
         self.log = log
         self.directory = directory
+    }
+
+    /// Arguments that make the bench's members one cluster: the members and a shared key made
+    /// for this run (32 random bytes, hex), never a fixed one.
+    static func clusterArguments(ports: [Int]) -> [String] {
+        var random = SystemRandomNumberGenerator()
+        let key = (0..<32).map { _ in String(format: "%02x", random.next() as UInt8) }.joined()
+        return ["--members", ports.map { "127.0.0.1:\($0)" }.joined(separator: ","), "--cluster-secret", key]
     }
 
     /// A main port P with P, P+1000 and P+1001 free on loopback.

@@ -41,11 +41,7 @@ struct DurableBench: AsyncParsableCommand {
         single.terminate()
 
         let ports = try (0..<members).map { _ in try LocalMember.freeBasePort() }
-        let arguments =
-            quiet + [
-                "--members", ports.map { "127.0.0.1:\($0)" }.joined(separator: ","), "--cluster-secret",
-                "bench-\(UUID().uuidString)", "--database", database,
-            ]
+        let arguments = quiet + LocalMember.clusterArguments(ports: ports) + ["--database", database]
         let cluster = try ports.map { try LocalMember.launch(port: $0, extra: arguments) }
         defer { for member in cluster { member.terminate() } }
         for member in cluster { try await member.waitUntilReady(within: .seconds(60)) }
