@@ -20,7 +20,8 @@ struct V1HeartbeatAndCrossProtocolTests {
         let subscriber = try await server.connect()
         _ = try await subscriber.subscribe("fading")
         let timings =
-            #"{"preserved.heart.beat.interval":"200","preserved.heart.beat.timeout":"600","preserved.ip.delete.timeout":"2400"}"#
+            #"{"preserved.heart.beat.interval":"200","preserved.heart.beat.timeout":"600","#
+            + #""preserved.ip.delete.timeout":"2400"}"#
 
         try await server.http.register("fading", ip: "10.6.0.1", port: 80, [("metadata", timings)])
         let unhealthy = try await subscriber.nextPush(of: "fading", within: .seconds(5)) { hosts in
