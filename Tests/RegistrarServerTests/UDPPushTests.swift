@@ -89,7 +89,9 @@ struct UDPPushTests {
     }
 
     @Test func subscriberReceivesPushesOnARealSocketAndAcksThem() async throws {
-        let server = try await TestServer.start(Self.quickResend)
+        // A resend delay long enough for an ack to land on a loaded machine: with 300 ms, CI saw
+        // the resend go out before the ack arrived.
+        let server = try await TestServer.start { $0.udpPushResendDelay = .milliseconds(1200) }
         let listener = try await UDPPushListener()
         tearDownAfterTest { await listener.close() }
         let subscribe: [(String, String)] = [("udpPort", String(listener.port)), ("clientIP", "127.0.0.1")]
@@ -114,9 +116,14 @@ struct UDPPushTests {
         #expect(hosts?.first?["ip"] as? String == "10.5.0.1")
         #expect(change.lastRefTime > first.lastRefTime)
         try await listener.ack(change)
+        #expect(
+            try await eventually {
+                try await server.http.call("GET", "/nacos/v1/ns/operator/metrics", [("onlyStatus", "false")]).object[
+                    "udpPushAcks"] as? Int == 2
+            })
 
-        // Acked packets are not sent again.
-        #expect(await listener.next(within: .milliseconds(900)) == nil)
+        // Acked packets are not sent again, well past the resend delay.
+        #expect(await listener.next(within: .milliseconds(1800)) == nil)
         let metrics = try await server.http.call("GET", "/nacos/v1/ns/operator/metrics", [("onlyStatus", "false")])
             .object
         #expect(metrics["udpPushAcks"] as? Int == 2)
