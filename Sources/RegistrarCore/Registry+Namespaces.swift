@@ -40,10 +40,13 @@ extension Registry {
         guard !info.id.isEmpty, info.id.utf8.count <= 128,
             info.id.allSatisfy({ $0 == "-" || $0 == "_" || ($0.isASCII && ($0.isLetter || $0.isNumber)) })
         else {
-            throw .invalidParameter("namespace id '\(info.id)' is illegal: use 1 to 128 letters, digits, '_' or '-'")
+            throw .invalidParameter(
+                "namespace id '\(info.id)' is illegal: use 1 to 128 letters, digits, '_' or '-'",
+                detail: RegistryError.Detail.illegalNamespace)
         }
         guard info.id != ServiceKey.defaultNamespace, namespaces[info.id] == nil else {
-            throw .invalidParameter("namespace id '\(info.id)' already exists")
+            throw .invalidParameter(
+                "namespace id '\(info.id)' already exists", detail: RegistryError.Detail.namespaceAlreadyExists)
         }
         try checkNamespaceText(info)
     }
@@ -83,14 +86,18 @@ extension Registry {
         guard ServiceKey.normalizedNamespace(id) != ServiceKey.defaultNamespace else {
             throw .invalidParameter("the public namespace cannot be \(verb)")
         }
-        guard namespaces[id] != nil else { throw .notFound("namespaceId [ \(id) ] not exist") }
+        guard namespaces[id] != nil else {
+            throw .notFound("namespaceId [ \(id) ] not exist", detail: RegistryError.Detail.namespaceNotExist)
+        }
     }
 
     private func checkNamespaceText(_ info: NamespaceInfo) throws(RegistryError) {
         guard !info.name.trimmingWhitespace.isEmpty, info.name.utf8.count <= 128,
             !info.name.contains(where: { "@#$%^&*".contains($0) })
         else {
-            throw .invalidParameter("namespace name '\(info.name)' is illegal: 1 to 128 bytes, none of @#$%^&*")
+            throw .invalidParameter(
+                "namespace name '\(info.name)' is illegal: 1 to 128 bytes, none of @#$%^&*",
+                detail: RegistryError.Detail.illegalNamespace)
         }
         guard info.description.utf8.count <= 256 else {
             throw .invalidParameter("namespace description is longer than 256 bytes")

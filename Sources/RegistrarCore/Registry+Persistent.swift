@@ -59,6 +59,28 @@ extension Registry {
         return setHealth(of: id, in: target.service, healthy: healthy) ? [target.service] : []
     }
 
+    /// An operator's health mark (`PUT …/health/instance`): only for a persistent instance whose
+    /// cluster is not probed (`NONE`); a probe would overwrite the mark, and an ephemeral
+    /// instance is healthy exactly while its client lives.
+    public mutating func markHealth(
+        of target: ProbeTarget, healthy: Bool
+    ) throws(RegistryError) -> [ServiceKey] {
+        guard let instance = persistentInstance(ip: target.ip, port: target.port, in: target.service),
+            instance.clusterName == target.cluster
+        else {
+            throw .notFound(
+                "no persistent instance \(target.ip):\(target.port) in cluster \(target.cluster) of "
+                    + "\(target.service.groupedName): only persistent instances take a health mark")
+        }
+        let check = healthCheck(of: target.service, cluster: target.cluster)
+        guard check.kind == .none else {
+            throw .invalidParameter(
+                "health check is still working: cluster \(target.cluster) of \(target.service.groupedName) is "
+                    + "probed by \(check.kind.rawValue); set its health checker to NONE to mark health by hand")
+        }
+        return setProbedHealth(of: target, healthy: healthy)
+    }
+
     /// Every persistent instance with the check its cluster asks for (`NONE` ones left out).
     public func probeTargets() -> [(target: ProbeTarget, check: HealthCheckSpec, healthy: Bool)] {
         var targets: [(ProbeTarget, HealthCheckSpec, Bool)] = []

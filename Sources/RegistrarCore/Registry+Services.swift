@@ -42,7 +42,9 @@ extension Registry {
         try validation.check(service: service)
         try check(metadata)
         guard !isVisible(service) else {
-            throw .invalidParameter("specified service \(service.groupedName) already exists!")
+            throw .invalidParameter(
+                "specified service \(service.groupedName) already exists!",
+                detail: RegistryError.Detail.serviceAlreadyExists)
         }
     }
 
@@ -64,7 +66,7 @@ extension Registry {
         -> ServiceMetadata
     {
         try check(metadata)
-        guard isVisible(service) else { throw .invalidParameter("service \(service.groupedName) not found!") }
+        guard isVisible(service) else { throw Self.serviceNotFound(service) }
         var metadata = metadata
         metadata.ephemeral = services[service]!.ephemeral
         return metadata
@@ -82,10 +84,11 @@ extension Registry {
 
     /// Deletes a service that has no instances left.
     public func checkDeleteService(_ service: ServiceKey) throws(RegistryError) {
-        guard isVisible(service) else { throw .invalidParameter("service \(service.groupedName) not found!") }
+        guard isVisible(service) else { throw Self.serviceNotFound(service) }
         guard services[service]!.publishers.isEmpty else {
             throw .invalidParameter(
-                "Service \(service.groupedName) is not empty, can't be delete. Please unregister instance first")
+                "Service \(service.groupedName) is not empty, can't be delete. Please unregister instance first",
+                detail: RegistryError.Detail.serviceDeleteFailure)
         }
     }
 
@@ -99,13 +102,18 @@ extension Registry {
         return [service]
     }
 
+    private static func serviceNotFound(_ service: ServiceKey) -> RegistryError {
+        .invalidParameter("service \(service.groupedName) not found!", detail: RegistryError.Detail.serviceNotExist)
+    }
+
     /// The metadata stored through the service API, if any.
     public func storedMetadata(of service: ServiceKey) -> ServiceMetadata? { services[service]?.metadata }
 
     public func serviceDetail(_ service: ServiceKey) throws(RegistryError) -> ServiceDetail {
         guard isVisible(service), let record = services[service] else {
             throw .invalidParameter(
-                "service not found, namespace: \(service.namespace), serviceName: \(service.groupedName)")
+                "service not found, namespace: \(service.namespace), serviceName: \(service.groupedName)",
+                detail: RegistryError.Detail.serviceNotExist)
         }
         let names = Set(allInstances(of: service).map(\.clusterName)).union(healthChecks[service]?.keys ?? [:].keys)
             .sorted()
@@ -169,7 +177,8 @@ extension Registry {
         try check(overlay)
         guard isVisible(service) else {
             throw .invalidParameter(
-                "service not found, namespace: \(service.namespace), service: \(service.groupedName)")
+                "service not found, namespace: \(service.namespace), service: \(service.groupedName)",
+                detail: RegistryError.Detail.instanceError)
         }
         services[service]!.overlays[address] = overlay
         servicesWithOverlays.insert(service)

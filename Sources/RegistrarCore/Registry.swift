@@ -246,16 +246,20 @@ public struct Registry: Sendable {
     public func listServices(namespace: String, group: String, pageNo: Int, pageSize: Int) -> (
         count: Int, names: [String]
     ) {
-        let namespace = ServiceKey.normalizedNamespace(namespace)
         let group = group.isEmpty ? ServiceKey.defaultGroup : group
-        let names = services.compactMap { key, record in
-            key.namespace == namespace && key.group == group && (!record.publishers.isEmpty || record.metadata != nil)
-                ? key.name : nil
-        }.sorted()
+        let names = visibleServices(namespace: namespace).filter { $0.group == group }.map(\.name).sorted()
         let size = max(1, pageSize)
         let start = max(0, pageNo - 1) * size
         guard start < names.count else { return (names.count, []) }
         return (names.count, Array(names[start..<min(names.count, start + size)]))
+    }
+
+    /// The services of `namespace` that lists show: those with publishers or stored metadata.
+    public func visibleServices(namespace: String) -> [ServiceKey] {
+        let namespace = ServiceKey.normalizedNamespace(namespace)
+        return services.compactMap { key, record in
+            key.namespace == namespace && (!record.publishers.isEmpty || record.metadata != nil) ? key : nil
+        }
     }
 
     // MARK: Internals

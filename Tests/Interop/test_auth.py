@@ -156,3 +156,30 @@ def test_cli_http_steps_log_in_too(auth_server):
     out = subprocess.run([str(resolve_binary()), "cluster", "--server", auth_server.addr], env=env,
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and "UP" in out.stdout, (out.returncode, out.stdout, out.stderr)
+
+
+def test_v3_admin_api_needs_an_admin_token_and_probes_need_none(auth_server):
+    admin = login(auth_server, "nacos", ADMIN_PASSWORD)
+    user = unique("v3-viewer")
+    status, body = http(auth_server, "POST", "/nacos/v1/auth/users", {"username": user, "password": "viewer-pass-2"},
+                        admin)
+    assert status == 200, body
+    viewer = login(auth_server, user, "viewer-pass-2")
+    path = "/nacos/v3/admin/core/namespace/list"
+    for token in (None, viewer):
+        status, body = http(auth_server, "GET", path, {}, token)
+        answer = json.loads(body)
+        assert (status, answer["code"]) == (403, 10001), (token is None, body)
+    status, body = http(auth_server, "GET", path, {}, admin)
+    assert status == 200 and json.loads(body)["data"][0]["namespace"] == "public", body
+    # A v2 write is a naming write: refused without a token, in the v2 envelope.
+    svc = unique("auth-v2")
+    status, body = http(auth_server, "POST", "/nacos/v2/ns/instance", {"serviceName": svc, "ip": "10.7.0.9",
+                                                                        "port": "80"})
+    assert (status, json.loads(body)["code"]) == (403, 10001), body
+    status, body = http(auth_server, "POST", "/nacos/v2/ns/instance",
+                        {"serviceName": svc, "ip": "10.7.0.9", "port": "80"}, admin)
+    assert status == 200 and json.loads(body)["data"] == "ok", body
+    for probe in ("/nacos/v3/admin/core/state/liveness", "/nacos/v3/admin/core/state/readiness"):
+        status, body = http(auth_server, "GET", probe, {})
+        assert status == 200 and json.loads(body)["data"] == "ok", (probe, body)

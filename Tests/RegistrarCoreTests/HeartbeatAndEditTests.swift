@@ -124,7 +124,11 @@ struct HeartbeatAndEditTests {
     @Test func serviceMetadataLifecycleAndKinds() throws {
         var registry = registry()
         try registry.createService(web, metadata: ServiceMetadata(protectThreshold: 0.5))
-        #expect(throws: RegistryError.invalidParameter("specified service DEFAULT_GROUP@@web already exists!")) {
+        #expect(
+            throws: RegistryError.invalidParameter(
+                "specified service DEFAULT_GROUP@@web already exists!",
+                detail: RegistryError.Detail.serviceAlreadyExists)
+        ) {
             try registry.createService(web, metadata: ServiceMetadata())
         }
         #expect(registry.listServices(namespace: "", group: "", pageNo: 1, pageSize: 10).names == ["web"])

@@ -113,7 +113,9 @@ struct Node: Sendable {
                 RPCConnection(info: info, front: rpc)
             },
             httpFront: httpFront(
-                configuration, httpTLS, naming, access, push, cluster?.0, readiness, counters, httpCounters, logger),
+                configuration, httpTLS, naming, access, push, connections, cluster?.0, readiness, counters,
+                httpCounters,
+                logger),
             liveness: LivenessMonitor(
                 connections: connections, scanInterval: configuration.livenessScanInterval,
                 idleBeforeDetection: configuration.idleBeforeDetection, loop: group.next()),
@@ -143,21 +145,36 @@ struct Node: Sendable {
     private static func httpFront(
         _ configuration: ServerConfiguration, _ tls: (NIOSSLContext, acceptsPlaintext: Bool)?,
         _ naming: NamingContext,
-        _ access: AccessControl, _ push: PushScheduler,
+        _ access: AccessControl, _ push: PushScheduler, _ connections: ConnectionTable,
         _ cluster: ClusterNode?, _ readiness: Readiness, _ counters: NodeCounters, _ httpCounters: V1Front.Counters,
         _ logger: Logger
     ) -> V1Front {
         let reader = V1ParameterReader(maximumBodySize: configuration.maximumHTTPBodySize)
+        let members = MemberDirectory(
+            readiness: readiness, cluster: cluster, advertisedIP: V1Front.advertisedIP(host: configuration.host),
+            port: configuration.port)
+        let metrics = NodeMetrics(store: naming.store, counters: counters, members: members)
+        let instances = InstanceOperations(naming: naming)
+        let services = ServiceOperations(naming: naming)
+        let forwarder = cluster.map { V1Forwarder(node: $0, membersSpeakHTTPS: configuration.tls != nil) }
+        let connectionSummary: @Sendable (ClientID) async -> ConnectionSummary? = { id in
+            await connections.connection(id)?.summary()
+        }
         let routes: [any V1RouteGroup] = [
-            InstanceRoutes(
-                naming: naming, reader: reader,
-                forwarder: cluster.map { V1Forwarder(node: $0, membersSpeakHTTPS: configuration.tls != nil) },
-                udpPush: push),
-            ServiceRoutes(naming: naming, reader: reader),
+            InstanceRoutes(operations: instances, reader: reader, forwarder: forwarder, udpPush: push),
+            ServiceRoutes(operations: services, reader: reader),
             OperatorRoutes(
-                store: naming.store, readiness: readiness, counters: counters, cluster: cluster,
-                advertisedIP: V1Front.advertisedIP(host: configuration.host), port: configuration.port, reader: reader,
+                readiness: readiness, metrics: metrics, members: members, reader: reader,
                 authEnabled: access.mode != .off),
+            OpenAPINamingRoutes(
+                version: .v2, instances: instances, services: services, reader: reader, forwarder: forwarder),
+            OpenAPINamingRoutes(
+                version: .v3Admin, instances: instances, services: services, reader: reader, forwarder: forwarder),
+            ClientInspectionRoutes(naming: naming, reader: reader, connection: connectionSummary),
+            CoreRoutes(readiness: readiness, members: members, reader: reader),
+            V3ClientRoutes(instances: instances, reader: reader, forwarder: forwarder),
+            V3AdminNamingRoutes(naming: naming, metrics: metrics, reader: reader),
+            V3AdminNamespaceRoutes(naming: naming, reader: reader, logger: logger),
             AuthRoutes(access: access, reader: reader),
             ClusterRoutes(naming: naming, reader: reader),
             NamespaceRoutes(naming: naming, reader: reader, logger: logger),

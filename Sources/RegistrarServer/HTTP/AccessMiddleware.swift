@@ -64,14 +64,16 @@ struct AccessMiddleware: RouterMiddleware {
         path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
     }
 
-    /// What a v1 path needs. Paths not listed need a login (and then answer 404 or their own).
+    /// What a path needs. Paths not listed need a login (and then answer 404 or their own).
     static func need(_ method: HTTPRequest.Method, _ path: String, _ parameters: V1Parameters) -> AccessNeed {
         let path = normalized(path)
         if openPaths.contains(path) { return .nothing }
         let action: AccessAction = method == .get ? .read : .write
-        if path == "/nacos/v1/ns/service/list" {
+        if path == "/nacos/v1/ns/service/list" || path == "/nacos/v2/ns/service/list" {
             return .naming(resource(parameters, service: nil), .read)
         }
+        // The v3 admin API, client inspection and the cluster view are for operators.
+        if adminPrefixes.contains(where: { path.hasPrefix($0) }) { return .admin }
         if namingPrefixes.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) {
             return .naming(resource(parameters, service: parameters.optional("serviceName")), action)
         }
@@ -90,8 +92,13 @@ struct AccessMiddleware: RouterMiddleware {
     static let openPaths: Set<String> = [
         "/nacos/v1/console/health/liveness", "/nacos/v1/console/health/readiness",
         "/nacos/v1/auth/login", "/nacos/v1/auth/users/login", "/nacos/v3/auth/user/login",
-        "/nacos/v3/auth/user/admin",
+        "/nacos/v3/auth/user/admin", "/nacos/v3/admin/core/state/liveness", "/nacos/v3/admin/core/state/readiness",
     ]
 
-    static let namingPrefixes = ["/nacos/v1/ns/instance", "/nacos/v1/ns/service", "/nacos/v1/ns/cluster"]
+    static let namingPrefixes = [
+        "/nacos/v1/ns/instance", "/nacos/v1/ns/service", "/nacos/v1/ns/cluster",
+        "/nacos/v2/ns/instance", "/nacos/v2/ns/service", "/nacos/v2/ns/health", "/nacos/v3/client/ns/instance",
+    ]
+
+    static let adminPrefixes = ["/nacos/v3/admin/", "/nacos/v2/ns/client", "/nacos/v2/core/"]
 }

@@ -203,18 +203,12 @@ enum AnswerStyle: Sendable {
     case v1, v3
 
     func ok(_ message: String) -> Response {
+        guard self == .v1 else { return Envelope.ok(message) }
         var json = JSONWriter(capacity: 96)
         json.beginObject()
-        switch self {
-        case .v1:
-            json.key("code"); json.int(200)
-            json.key("message"); json.string(message)
-            json.key("data"); json.raw("null".utf8)
-        case .v3:
-            json.key("code"); json.int(0)
-            json.key("message"); json.string("success")
-            json.key("data"); json.string(message)
-        }
+        json.key("code"); json.int(200)
+        json.key("message"); json.string(message)
+        json.key("data"); json.raw("null".utf8)
         json.endObject()
         return V1Response.json(json.bytes)
     }
@@ -223,25 +217,37 @@ enum AnswerStyle: Sendable {
     func page<Item>(
         _ items: [Item], _ parameters: V1Parameters, _ write: (inout JSONWriter, Item) -> Void
     ) throws(V1Error) -> Response {
-        let pageNo = max(1, try parameters.int("pageNo") ?? 1)
-        let pageSize = min(1000, max(1, try parameters.int("pageSize") ?? 100))
+        let page = try Page(parameters)
+        guard self == .v3 else {
+            var json = JSONWriter(capacity: 128)
+            page.write(items, into: &json, write)
+            return V1Response.json(json.bytes)
+        }
+        return Envelope.ok { page.write(items, into: &$0, write) }
+    }
+}
+
+/// Nacos's Page: `pageNo` from 1 and `pageSize` up to 1000 (100 by default), written as
+/// `{"totalCount", "pageNumber", "pagesAvailable", "pageItems"}`.
+struct Page {
+    var pageNo: Int
+    var pageSize: Int
+
+    init(_ parameters: V1Parameters) throws(V1Error) {
+        pageNo = max(1, try parameters.int("pageNo") ?? 1)
+        pageSize = min(1000, max(1, try parameters.int("pageSize") ?? 100))
+    }
+
+    func write<Item>(_ items: [Item], into json: inout JSONWriter, _ write: (inout JSONWriter, Item) -> Void) {
         let start = min(items.count, (pageNo - 1) * pageSize)
         let slice = items[start..<min(items.count, start + pageSize)]
-        var json = JSONWriter(capacity: 128 + slice.count * 64)
         json.beginObject()
-        if self == .v3 {
-            json.key("code"); json.int(0)
-            json.key("message"); json.string("success")
-            json.key("data"); json.beginObject()
-        }
         json.key("totalCount"); json.int(items.count)
         json.key("pageNumber"); json.int(pageNo)
         json.key("pagesAvailable"); json.int((items.count + pageSize - 1) / pageSize)
         json.key("pageItems"); json.beginArray()
         for item in slice { write(&json, item) }
         json.endArray()
-        if self == .v3 { json.endObject() }
         json.endObject()
-        return V1Response.json(json.bytes)
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import RegistrarCore
 
-/// `PUT /nacos/v1/ns/cluster`: the health check of one cluster of a service, used for its
+/// `PUT /nacos/v1/ns/cluster` (and `/nacos/v3/admin/ns/cluster`): the health check of one cluster of a service, used for its
 /// persistent instances and kept in the durable store.
 ///
 /// `healthChecker` is Nacos's JSON: `{"type":"TCP"}` (the default), `{"type":"HTTP",
@@ -19,6 +19,11 @@ struct ClusterRoutes: V1RouteGroup {
         let routes = self
         router.put(RouterPath("/nacos/v1/ns/cluster")) { request, context in
             try await routes.update(try await routes.reader.read(request, context))
+            return V1Response.ok
+        }
+        router.put(RouterPath("/nacos/v3/admin/ns/cluster")) { request, context in
+            try await routes.update(try await routes.reader.read(request, context))
+            return Envelope.ok()
         }
     }
 
@@ -28,7 +33,7 @@ struct ClusterRoutes: V1RouteGroup {
         var expectedResponseCode: Int?
     }
 
-    private func update(_ parameters: V1Parameters) async throws -> Response {
+    private func update(_ parameters: V1Parameters) async throws {
         let service = try parameters.service(validation: naming.validation)
         let cluster = try parameters.required("clusterName")
         var check = HealthCheckSpec.tcp
@@ -44,6 +49,5 @@ struct ClusterRoutes: V1RouteGroup {
             check = HealthCheckSpec(kind: kind, path: decoded.path ?? "/", expectedStatus: decoded.expectedResponseCode)
         }
         try await naming.write(.setHealthCheck(check, of: service, cluster: cluster))
-        return V1Response.ok
     }
 }

@@ -3,14 +3,13 @@ import Hummingbird
 import RegistrarCore
 import RegistrarWire
 
-/// `/nacos/v1/ns/instance…`: v1 registration, edits, reads and heartbeats.
-///
-/// An instance registered here belongs to the client `ip:port#true`, which lives by heartbeats
-/// (5/15/30 s by default, or the instance's `preserved.*` metadata); see `Registry.sweep`.
+/// `/nacos/v1/ns/instance…`: v1 registration, edits, reads and heartbeats (the operations
+/// themselves are `InstanceOperations`, shared with the v2 and v3 APIs).
 ///
 /// Threading: handlers run on the request's event loop; the registry is behind its lock.
 struct InstanceRoutes: V1RouteGroup {
-    let naming: NamingContext
+    private var naming: NamingContext { operations.naming }
+    let operations: InstanceOperations
     let reader: V1ParameterReader
     /// Cluster mode: sends requests for another member's `ip:port` there.
     let forwarder: V1Forwarder?
@@ -24,23 +23,28 @@ struct InstanceRoutes: V1RouteGroup {
             if let forwarded = await routes.forwarder?.forwardToResponsibleMember(request, parameters) {
                 return forwarded
             }
-            return try await routes.register(parameters)
+            try await routes.operations.register(parameters)
+            return V1Response.ok
         }
         router.delete(RouterPath(path)) { request, context in
             let parameters = try await routes.reader.read(request, context)
             if let forwarded = await routes.forwarder?.forwardToResponsibleMember(request, parameters) {
                 return forwarded
             }
-            return try await routes.deregister(parameters)
+            try await routes.operations.deregister(parameters)
+            return V1Response.ok
         }
         router.put(RouterPath(path)) { request, context in
-            try routes.update(try await routes.reader.read(request, context))
+            try routes.operations.update(try await routes.reader.read(request, context))
+            return V1Response.ok
         }
         router.patch(RouterPath(path)) { request, context in
-            try routes.patch(try await routes.reader.read(request, context))
+            try routes.operations.patch(try await routes.reader.read(request, context))
+            return V1Response.ok
         }
         router.get(RouterPath(path)) { request, context in
-            try routes.detail(try await routes.reader.read(request, context))
+            let (instance, service) = try routes.operations.detail(try await routes.reader.read(request, context))
+            return V1Response.json(V1JSON.instanceDetail(instance, service: service))
         }
         router.get(RouterPath(path + "/list")) { request, context in
             try routes.list(
@@ -59,121 +63,10 @@ struct InstanceRoutes: V1RouteGroup {
         }
     }
 
-    /// Registers an instance: a heartbeat one (`ip:port#true`), or with `ephemeral=false` a
-    /// persistent one, answered only once it is on disk.
-    private func register(_ parameters: V1Parameters) async throws -> Response {
-        let service = try parameters.service(validation: naming.validation)
-        let ip = try parameters.required("ip")
-        let port = try parameters.port()
-        let instance = Instance(
-            ip: ip, port: port, weight: try parameters.weight() ?? 1.0,
-            healthy: parameters.bool("healthy", default: true),
-            enabled: enabled(parameters) ?? true,
-            clusterName: parameters.optional("clusterName") ?? parameters.optional("cluster"),
-            metadata: try parameters.metadata() ?? [:]
-        )
-        if parameters.bool("ephemeral", default: true) {
-            try publish(instance, into: service)
-        } else {
-            try await naming.write(.registerPersistent(instance, into: service))
-        }
-        return V1Response.ok
-    }
-
-    /// `enabled`, or the legacy `enable` that the Java and Python clients send.
-    private func enabled(_ parameters: V1Parameters) -> Bool? {
-        guard parameters.optional("enabled") != nil || parameters.optional("enable") != nil else { return nil }
-        return parameters.optional("enabled") != nil
-            ? parameters.bool("enabled", default: true) : parameters.bool("enable", default: true)
-    }
-
-    private func publish(_ instance: Instance, into service: ServiceKey) throws {
-        let now = monotonicMillis()
-        let changed = try naming.store.withRegistry { (registry) throws(RegistryError) in
-            try registry.publishBeating(instance, into: service, now: now)
-        }
-        naming.changes.servicesChanged(changed)
-    }
-
-    /// Deregisters an instance. Without an `ephemeral` parameter, a persistent instance at
-    /// that address is the one meant when there is no heartbeat one (Nacos would answer `ok`
-    /// and remove nothing).
-    private func deregister(_ parameters: V1Parameters) async throws -> Response {
-        let service = try parameters.service(validation: naming.validation)
-        let ip = try parameters.required("ip")
-        let port = try parameters.port()
-        _ = try parameters.weight()
-        let heartbeatClient = IPPortClientID.make(ip: ip, port: port, ephemeral: true)
-        let persistent =
-            parameters.optional("ephemeral") == nil
-            ? naming.store.read {
-                $0.persistentInstance(ip: ip, port: port, in: service) != nil
-                    && !$0.publishes(heartbeatClient, into: service)
-            }
-            : !parameters.bool("ephemeral", default: true)
-        if persistent {
-            try await naming.write(.deregisterPersistent(ip: ip, port: port, from: service))
-        } else {
-            naming.changes.servicesChanged(
-                naming.store.withRegistry { $0.withdrawIPPortClient(heartbeatClient, from: service) })
-        }
-        return V1Response.ok
-    }
-
-    private func address(_ parameters: V1Parameters, legacyCluster: Bool) throws -> InstanceAddress {
-        let ip = try parameters.required("ip")
-        let port = try parameters.port()
-        let cluster =
-            parameters.optional("clusterName") ?? (legacyCluster ? parameters.optional("cluster") : nil)
-            ?? Instance.defaultCluster
-        try naming.validation.checkCluster(cluster)
-        return InstanceAddress(ip: ip, port: port, cluster: cluster)
-    }
-
-    /// `PUT`: an operator edit (weight, enabled, metadata) of an instance of an existing service.
-    private func update(_ parameters: V1Parameters) throws -> Response {
-        let service = try parameters.service(validation: naming.validation)
-        let address = try address(parameters, legacyCluster: true)
-        let overlay = InstanceOverlay(
-            weight: try parameters.weight() ?? 1.0, enabled: enabled(parameters) ?? true,
-            metadata: try parameters.metadata() ?? [:])
-        let changed = try naming.store.withRegistry { (registry) throws(RegistryError) in
-            try registry.editInstance(service, at: address, overlay: overlay)
-        }
-        naming.changes.servicesChanged(changed)
-        return V1Response.ok
-    }
-
-    /// `PATCH`: changes only the given fields of an existing instance.
-    private func patch(_ parameters: V1Parameters) throws -> Response {
-        let service = try parameters.service(validation: naming.validation)
-        let address = try address(parameters, legacyCluster: true)
-        let weight = try parameters.weight()
-        let metadata = try parameters.metadata()
-        let changed = try naming.store.withRegistry { (registry) throws(RegistryError) in
-            try registry.patchInstance(
-                service, at: address, weight: weight, enabled: enabled(parameters), metadata: metadata)
-        }
-        naming.changes.servicesChanged(changed)
-        return V1Response.ok
-    }
-
-    private func detail(_ parameters: V1Parameters) throws -> Response {
-        let service = try parameters.service(validation: naming.validation)
-        let address = try address(parameters, legacyCluster: false)
-        let instance = try naming.store.read { (registry) throws(RegistryError) in
-            try registry.instance(in: service, ip: address.ip, port: address.port, cluster: address.cluster)
-        }
-        return V1Response.json(V1JSON.instanceDetail(instance, service: service))
-    }
-
     /// The instances of a service (2.x shape, grouped `name`). With `udpPort` (and `clientIP`)
     /// from a client that can take UDP pushes, the caller is subscribed for them.
     private func list(_ parameters: V1Parameters, userAgent: String?, context: V1RequestContext) throws -> Response {
-        let service = try parameters.service(validation: naming.validation)
-        let clusters = parameters.optional("clusters") ?? ""
-        try naming.validation.checkClusters(clusters)
-        let healthyOnly = parameters.optional("healthyOnly")?.lowercased() == "true"
+        let (service, filter) = try operations.listQuery(parameters)
         let udpPort = try parameters.int("udpPort") ?? 0
         guard (0...65535).contains(udpPort) else {
             throw V1Error(.badRequest, "Param 'udpPort' is illegal, the value should be between 0 and 65535.")
@@ -182,10 +75,9 @@ struct InstanceRoutes: V1RouteGroup {
             let clientIP = parameters.optional("clientIP") ?? context.remoteIP
         {
             let subscriber = IPPortClientID.make(ip: clientIP, port: udpPort, ephemeral: true)
-            subscribeForUDPPush(subscriber, service: service, clusters: clusters)
+            subscribeForUDPPush(subscriber, service: service, clusters: filter.clusters)
         }
-        let encoded = naming.store.encodedServiceInfo(
-            service, filter: SnapshotFilter(clusters: clusters, healthyOnly: healthyOnly), style: .v1)
+        let encoded = naming.store.encodedServiceInfo(service, filter: filter, style: .v1)
         return V1Response.json(encoded.json)
     }
 
@@ -246,7 +138,7 @@ struct InstanceRoutes: V1RouteGroup {
             let instance = Instance(
                 ip: ip, port: port, weight: beat.weight ?? 1.0, clusterName: cluster,
                 metadata: beat.metadata?.compactMapValues(\.value) ?? [:])
-            try publish(instance, into: service)
+            try operations.publish(instance, into: service)
             outcome = naming.store.withRegistry {
                 $0.heartbeat(client: client, service: service, now: monotonicMillis())
             }

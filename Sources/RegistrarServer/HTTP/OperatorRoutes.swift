@@ -8,14 +8,9 @@ import RegistrarWire
 ///
 /// Threading: handlers run on the request's event loop.
 struct OperatorRoutes: V1RouteGroup {
-    let store: RegistryStore
     let readiness: Readiness
-    let counters: NodeCounters
-    /// Cluster mode: the member table; nil for a standalone node.
-    let cluster: ClusterNode?
-    /// How a standalone node lists itself.
-    let advertisedIP: String
-    let port: Int
+    let metrics: NodeMetrics
+    let members: MemberDirectory
     let reader: V1ParameterReader
     /// Whether clients must log in (`server/state` tells tools).
     let authEnabled: Bool
@@ -40,41 +35,15 @@ struct OperatorRoutes: V1RouteGroup {
         router.get("/nacos/v1/console/server/state") { _, _ in routes.serverState() }
     }
 
-    private var status: String { readiness.isReady ? "UP" : "STARTING" }
+    private var status: String { members.status }
 
     private func metrics(_ parameters: V1Parameters) throws -> Response {
-        guard !parameters.bool("onlyStatus", default: true) else {
-            return V1Response.json(V1JSON.metrics(status: status, statistics: nil))
-        }
-        let statistics = store.read { $0.statistics() }
-        let extra = counters.all
-        var loadAverage = [0.0, 0, 0]
-        let load = getloadavg(&loadAverage, 1) == 1 ? loadAverage[0] : 0
-        return V1Response.json(V1JSON.metrics(status: status, statistics: statistics, extra: extra, load: load))
+        V1Response.json(metrics.json(full: !parameters.bool("onlyStatus", default: true)))
     }
 
     /// Every member with its state; a standalone node lists itself.
     private func clusterNodes() -> Response {
-        let now = wallClockMillis()
-        guard let node = cluster else {
-            return V1Response.json(
-                V1JSON.clusterNodes([
-                    V1JSON.Member(
-                        ip: advertisedIP, port: port, state: status, version: RegistrarVersion.nacosAPI,
-                        lastRefreshTime: now
-                    )
-                ]))
-        }
-        let table = node.memberTable
-        let members = table.members.values.sorted { $0.address < $1.address }.map { member in
-            let isMe = member.address == table.me
-            return V1JSON.Member(
-                ip: member.address.host, port: member.address.port, state: isMe ? status : member.state.rawValue,
-                version: RegistrarVersion.nacosAPI, lastRefreshTime: isMe ? now : member.lastSeen,
-                failAccessCount: member.failures
-            )
-        }
-        return V1Response.json(V1JSON.clusterNodes(members))
+        V1Response.json(V1JSON.clusterNodes(members.all()))
     }
 
     private func serverState() -> Response {
@@ -95,4 +64,64 @@ public enum RegistrarVersion {
     public static let current = "0.3.0"
     /// The Nacos API level Registrar speaks, for tools that detect features by version.
     public static let nacosAPI = "2.5.1"
+}
+
+/// The node's metrics as the metrics endpoints show them (v1 `operator/metrics`, v3
+/// `ops/metrics`): the status, and unless `full` is false the registry's counts and every
+/// `NodeCounters` value.
+///
+/// Threading: thread-safe.
+struct NodeMetrics: Sendable {
+    let store: RegistryStore
+    let counters: NodeCounters
+    let members: MemberDirectory
+
+    func json(full: Bool) -> [UInt8] {
+        guard full else { return V1JSON.metrics(status: members.status, statistics: nil) }
+        let statistics = store.read { $0.statistics() }
+        var loadAverage = [0.0, 0, 0]
+        let load = getloadavg(&loadAverage, 1) == 1 ? loadAverage[0] : 0
+        return V1JSON.metrics(status: members.status, statistics: statistics, extra: counters.all, load: load)
+    }
+}
+
+/// The cluster's members as the node endpoints show them (v1, v2 and v3): every member with its
+/// state; a standalone node lists itself.
+///
+/// Threading: thread-safe.
+struct MemberDirectory: Sendable {
+    let readiness: Readiness
+    /// Cluster mode: the member table; nil for a standalone node.
+    let cluster: ClusterNode?
+    /// How a standalone node lists itself.
+    let advertisedIP: String
+    let port: Int
+
+    var status: String { readiness.isReady ? "UP" : "STARTING" }
+
+    func all() -> [V1JSON.Member] {
+        let now = wallClockMillis()
+        guard let node = cluster else { return [me(now: now)] }
+        let table = node.memberTable
+        return table.members.values.sorted { $0.address < $1.address }.map { member in
+            let isMe = member.address == table.me
+            return V1JSON.Member(
+                ip: member.address.host, port: member.address.port, state: isMe ? status : member.state.rawValue,
+                version: RegistrarVersion.nacosAPI, lastRefreshTime: isMe ? now : member.lastSeen,
+                failAccessCount: member.failures
+            )
+        }
+    }
+
+    /// This node.
+    func me(now: Int64 = wallClockMillis()) -> V1JSON.Member {
+        guard let node = cluster else {
+            return V1JSON.Member(
+                ip: advertisedIP, port: port, state: status, version: RegistrarVersion.nacosAPI, lastRefreshTime: now)
+        }
+        let address = node.memberTable.me
+        return V1JSON.Member(
+            ip: address.host, port: address.port, state: status, version: RegistrarVersion.nacosAPI,
+            lastRefreshTime: now)
+    }
 }

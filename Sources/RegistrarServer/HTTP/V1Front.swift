@@ -181,14 +181,20 @@ struct ReadinessMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        if !readiness.isReady, request.uri.path.hasPrefix("/nacos/v1/ns/"),
-            !request.uri.path.hasSuffix("/operator/metrics")
+        let path = request.uri.path
+        if !readiness.isReady, namingPathPrefixes.contains(where: { path.hasPrefix($0) }),
+            !path.hasSuffix("/operator/metrics"), !path.hasSuffix("/ops/metrics")
         {
-            return V1Response.text("server is STARTINGnow, please try again later!", status: .serviceUnavailable)
+            let message = "server is STARTINGnow, please try again later!"
+            guard Envelope.isUsed(by: path) else { return V1Response.text(message, status: .serviceUnavailable) }
+            return Envelope.failure(V1Error(.serviceUnavailable, message, code: .serverError))
         }
         return try await next(request, context)
     }
 }
+
+/// The naming APIs, which answer 503 until the node is ready.
+private let namingPathPrefixes = ["/nacos/v1/ns/", "/nacos/v2/ns/", "/nacos/v3/client/ns/", "/nacos/v3/admin/ns/"]
 
 /// The HTTP/1 channel behind TLS: always (`NIOSSLServerHandler`), or when the client speaks it
 /// (`TLSSniffer`, the `optional` mode).

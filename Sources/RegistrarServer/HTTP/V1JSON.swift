@@ -136,25 +136,28 @@ public enum V1JSON {
         json.key("code"); json.int(200)
         json.key("message"); json.raw("null".utf8)
         json.key("data"); json.beginArray()
-        for member in members {
-            json.beginObject()
-            json.key("ip"); json.string(member.ip)
-            json.key("port"); json.int(member.port)
-            json.key("state"); json.string(member.state)
-            json.key("extendInfo"); json.beginObject()
-            json.key("lastRefreshTime"); json.int(member.lastRefreshTime)
-            json.key("version"); json.string(member.version)
-            json.endObject()
-            json.key("address");
-            json.string(member.ip.contains(":") ? "[\(member.ip)]:\(member.port)" : "\(member.ip):\(member.port)")
-            json.key("failAccessCnt"); json.int(member.failAccessCount)
-            json.key("abilities"); json.beginObject(); json.endObject()
-            json.key("grpcReportEnabled"); json.bool(true)
-            json.endObject()
-        }
+        for member in members { self.member(member, into: &json) }
         json.endArray()
         json.endObject()
         return json.bytes
+    }
+
+    /// One member in Nacos's `Member` shape (also the v2 and v3 node endpoints).
+    public static func member(_ member: Member, into json: inout JSONWriter) {
+        json.beginObject()
+        json.key("ip"); json.string(member.ip)
+        json.key("port"); json.int(member.port)
+        json.key("state"); json.string(member.state)
+        json.key("extendInfo"); json.beginObject()
+        json.key("lastRefreshTime"); json.int(member.lastRefreshTime)
+        json.key("version"); json.string(member.version)
+        json.endObject()
+        json.key("address");
+        json.string(member.ip.contains(":") ? "[\(member.ip)]:\(member.port)" : "\(member.ip):\(member.port)")
+        json.key("failAccessCnt"); json.int(member.failAccessCount)
+        json.key("abilities"); json.beginObject(); json.endObject()
+        json.key("grpcReportEnabled"); json.bool(true)
+        json.endObject()
     }
 
     /// `POST /v1/auth/login`.
@@ -202,17 +205,21 @@ public enum V1JSON {
         return json.bytes
     }
 
-    /// Nacos 2.x lists `public` with the id `""` and type 0 (global); created ones are type 2.
-    private static func namespace(_ info: NamespaceInfo, serviceCount: Int, into json: inout JSONWriter) {
+    /// Nacos 2.x lists `public` with the id `""` and type 0 (global), created ones with type 2;
+    /// 3.x says `"public"` (`publicId`) and type 1 (`customType`).
+    static func namespace(
+        _ info: NamespaceInfo, serviceCount: Int, publicId: String = "", customType: Int = 2,
+        into json: inout JSONWriter
+    ) {
         let isPublic = info.id == NamespaceInfo.publicNamespace.id
         json.beginObject()
-        json.key("namespace"); json.string(isPublic ? "" : info.id)
+        json.key("namespace"); json.string(isPublic ? publicId : info.id)
         json.key("namespaceShowName"); json.string(info.name)
         json.key("namespaceDesc"); json.string(info.description)
         json.key("quota"); json.int(200)
         json.key("configCount"); json.int(0)
         json.key("serviceCount"); json.int(serviceCount)
-        json.key("type"); json.int(isPublic ? 0 : 2)
+        json.key("type"); json.int(isPublic ? 0 : customType)
         json.endObject()
     }
 }

@@ -90,7 +90,7 @@ struct V1Parameters {
                 message +=
                     " (The \(ignoredBodyType) body was not read: the v1 API takes parameters in the query string or a form body.)"
             }
-            throw V1Error(.badRequest, message)
+            throw V1Error(.badRequest, message, code: .parameterMissing)
         }
         return value
     }
@@ -130,7 +130,8 @@ struct V1Parameters {
     func weight() throws(V1Error) -> Double? {
         guard let weight = try double("weight") else { return nil }
         guard (0...10000).contains(weight) else {
-            throw V1Error(.badRequest, "instance format invalid: The weights range from 0.0 to 10000.0")
+            throw V1Error(
+                .badRequest, "instance format invalid: The weights range from 0.0 to 10000.0", code: .weightError)
         }
         return weight
     }
@@ -173,7 +174,8 @@ struct V1Parameters {
 
     static func parseMetadata(_ text: String) throws(V1Error) -> [String: String] {
         let incorrect = V1Error(
-            .badRequest, "metadata format incorrect:\(text) (expected a JSON object of string values, or k=v,k=v)")
+            .badRequest, "metadata format incorrect:\(text) (expected a JSON object of string values, or k=v,k=v)",
+            code: .instanceMetadataError)
         if text.first == "{" {
             guard let map = try? JSONDecoder().decode([String: LooseString].self, from: Data(text.utf8)) else {
                 throw incorrect

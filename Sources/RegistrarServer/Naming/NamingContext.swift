@@ -24,4 +24,17 @@ struct NamingContext: Sendable {
         changes.servicesChanged(changed)
         return changed
     }
+
+    /// Runs a registry mutation that also returns a value, and pushes what it changed.
+    func mutateReturning<T, E: Error>(_ body: (inout Registry) throws(E) -> (changed: [ServiceKey], value: T))
+        throws(E) -> T
+    {
+        var value: T?
+        try mutate { (registry) throws(E) in
+            let result = try body(&registry)
+            value = result.value
+            return result.changed
+        }
+        return value!
+    }
 }

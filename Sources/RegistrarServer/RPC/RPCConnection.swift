@@ -143,6 +143,18 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
         return true
     }
 
+    /// What the client-inspection endpoints show, read on the connection's loop. The address is
+    /// the peer's, not the `clientIp` the client reports (which can be anything).
+    func summary() async -> ConnectionSummary? {
+        let remote = info.remoteAddress
+        let lastActiveWallMillis = wallClockMillis() - (monotonicMillis() - lastActive.load(ordering: .relaxed))
+        return try? await eventLoop.submit {
+            ConnectionSummary(
+                ip: remote?.ipAddress ?? "", port: remote?.port ?? 0,
+                version: self.clientVersion, lastActiveWallMillis: lastActiveWallMillis)
+        }.get()
+    }
+
     var isWritable: Bool { stream?.isWritable ?? false }
 
     /// A response arrived on the stream: an ack of a push, or of a detection.
