@@ -157,6 +157,9 @@ private final class AckSink: Sendable {
         "NotifySubscriberRequest": "NotifySubscriberResponse",
         "ClientDetectionRequest": "ClientDetectionResponse",
         "ConnectResetRequest": "ConnectResetResponse",
+        // As the Java client does, both fuzzy-watch pushes are answered with one response type.
+        "NamingFuzzyWatchSyncRequest": "NamingFuzzyWatchChangeNotifyResponse",
+        "NamingFuzzyWatchChangeNotifyRequest": "NamingFuzzyWatchChangeNotifyResponse",
     ]
 
     func ack(_ type: String, requestId: String) {

@@ -161,8 +161,8 @@ def test_cli_http_steps_log_in_too(auth_server):
 def test_v3_admin_api_needs_an_admin_token_and_probes_need_none(auth_server):
     admin = login(auth_server, "nacos", ADMIN_PASSWORD)
     user = unique("v3-viewer")
-    status, body = http(auth_server, "POST", "/nacos/v1/auth/users", {"username": user, "password": "viewer-pass-2"},
-                        admin)
+    status, body = http(auth_server, "POST", "/nacos/v1/auth/users",
+                        {"username": user, "password": "viewer-pass-2"}, admin)
     assert status == 200, body
     viewer = login(auth_server, user, "viewer-pass-2")
     path = "/nacos/v3/admin/core/namespace/list"

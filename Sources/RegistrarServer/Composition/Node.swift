@@ -79,9 +79,14 @@ struct Node: Sendable {
         let push = PushScheduler(
             store: store, sinks: connections, udp: udpPush, timerLoop: group.next(),
             mergeWindow: configuration.pushMergeWindow)
+        let fuzzyWatch = FuzzyWatchIndex(
+            connections: connections,
+            limits: .init(
+                patternsPerConnection: configuration.fuzzyWatchPatternsPerConnection,
+                matchesPerPattern: configuration.fuzzyWatchMatchesPerPattern))
         let naming = NamingContext(
             store: store, validation: validation, durable: durable,
-            changes: ChangeNotifier(store: store, listeners: [push]))
+            changes: ChangeNotifier(store: store, listeners: [push, fuzzyWatch]))
         let cluster = member.map { me, secret in
             let node = ClusterNode(
                 configuration: clusterConfiguration, secret: secret, me: me, naming: naming,
@@ -98,12 +103,13 @@ struct Node: Sendable {
             connections: connections, push: pushCounters, rpc: rpcCounters, transport: transportCounters,
             http: httpCounters, durable: durableCounters, cluster: cluster?.0.counters)
         let rpc = RPCFront(
-            naming: naming, access: access, connections: connections, readiness: readiness,
+            naming: naming, access: access, connections: connections, fuzzyWatch: fuzzyWatch, readiness: readiness,
             settings: .init(
                 setupTimeout: configuration.setupTimeout, detectionTimeout: configuration.detectionTimeout,
                 push: configuration.pushSettings,
                 requestRate: .init(
-                    rate: configuration.requestsPerSecondPerConnection, burst: configuration.requestBurstPerConnection)),
+                    rate: configuration.requestsPerSecondPerConnection,
+                    burst: configuration.requestBurstPerConnection)),
             requestIds: RequestIdGenerator(), pushCounters: pushCounters, counters: rpcCounters, logger: logger)
         return Node(
             configuration: configuration, store: store, durable: durable, readiness: readiness,

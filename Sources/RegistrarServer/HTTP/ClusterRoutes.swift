@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import RegistrarCore
 
-/// `PUT /nacos/v1/ns/cluster` (and `/nacos/v3/admin/ns/cluster`): the health check of one cluster of a service, used for its
+/// `PUT /nacos/v1/ns/cluster` (and `/nacos/v3/admin/ns/cluster`): the health check of one
+/// cluster of a service, used for its
 /// persistent instances and kept in the durable store.
 ///
 /// `healthChecker` is Nacos's JSON: `{"type":"TCP"}` (the default), `{"type":"HTTP",

@@ -40,6 +40,8 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
     private var isClosed = false
     private var setupTimer: Scheduled<Void>?
     private var detection: (requestId: String, timer: Scheduled<Void>)?
+    /// Created by the first fuzzy watch (most connections never have one).
+    private var fuzzyWatch: FuzzyWatchSession?
     private lazy var pushSession = PushSession(
         stream: self, eventLoop: eventLoop, settings: front.settings.push, requestIds: front.requestIds,
         counters: front.pushCounters
@@ -118,7 +120,9 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
         if request.abilityTable != nil {
             // Only clients that negotiate abilities wait for this; sent after registration so
             // that their first request cannot race it.
-            let abilities = ServerRequestBody.setupAck(abilities: ["supportPersistentInstanceByGrpc": true])
+            let abilities = ServerRequestBody.setupAck(abilities: [
+                "supportPersistentInstanceByGrpc": true, "fuzzyWatch": true,
+            ])
             send(type: "SetupAckRequest", json: abilities)
         }
     }
@@ -169,6 +173,7 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
             self.detection = nil
             return
         }
+        if fuzzyWatch?.acknowledged(requestId: requestId) == true { return }
         pushSession.acknowledged(requestId: requestId, success: response.isSuccess, type: type)
     }
 
@@ -191,6 +196,39 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
             } else {
                 self.pushSession.forget(service)
             }
+        }
+    }
+
+    /// A `NamingFuzzyWatchRequest`: answered at once, its sync pushed right after. On the loop.
+    func fuzzyWatch(_ request: NamingFuzzyWatchRequest) -> Reply {
+        eventLoop.assertInEventLoop()
+        let session =
+            fuzzyWatch
+            ?? FuzzyWatchSession(
+                connectionId: id, eventLoop: eventLoop, index: front.fuzzyWatch, requestIds: front.requestIds,
+                ackTimeout: front.settings.push.ackTimeout
+            ) { [unowned self] type, json in self.send(type: type, json: json) }
+        fuzzyWatch = session
+        do {
+            let (sync, partial) = try session.handle(request, registry: front.naming.store)
+            let json =
+                partial.map {
+                    ResponseBody.failure(
+                        RegistryError(code: $0.code, message: $0.message), requestId: request.requestId)
+                } ?? ResponseBody.make(requestId: request.requestId)
+            return Reply(type: "", json: json, afterResponse: sync)
+        } catch {
+            logger.info("refusing NamingFuzzyWatchRequest for '\(request.groupKeyPattern ?? "")': \(error.message)")
+            return Reply(type: "", json: ResponseBody.failure(error, requestId: request.requestId))
+        }
+    }
+
+    /// `service` changed; if a fuzzy watch matches it, tell the client whether it is there now.
+    func fuzzyWatchServiceChanged(_ service: ServiceKey) {
+        eventLoop.execute {
+            guard !self.isClosed, let session = self.fuzzyWatch else { return }
+            let present = self.front.naming.store.read { $0.hasPublishers(service) }
+            session.serviceChanged(service, present: present)
         }
     }
 
@@ -223,6 +261,8 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
         setupTimer?.cancel()
         detection?.timer.cancel()
         pushSession.cancelAll()
+        fuzzyWatch?.cancelAll()
+        fuzzyWatch = nil
         guard isRegistered else { return }
         front.connections.remove(id)
         let changed = front.naming.mutate { $0.removeClient(id) }

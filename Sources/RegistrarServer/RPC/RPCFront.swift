@@ -19,6 +19,7 @@ final class RPCFront: Sendable {
     let naming: NamingContext
     let access: AccessControl
     let connections: ConnectionTable
+    let fuzzyWatch: FuzzyWatchIndex
     let readiness: Readiness
     let settings: Settings
     let requestIds: RequestIdGenerator
@@ -27,13 +28,14 @@ final class RPCFront: Sendable {
     let logger: Logger
 
     init(
-        naming: NamingContext, access: AccessControl, connections: ConnectionTable, readiness: Readiness,
-        settings: Settings,
+        naming: NamingContext, access: AccessControl, connections: ConnectionTable, fuzzyWatch: FuzzyWatchIndex,
+        readiness: Readiness, settings: Settings,
         requestIds: RequestIdGenerator, pushCounters: PushCounters, counters: RPCCounters, logger: Logger
     ) {
         self.naming = naming
         self.access = access
         self.connections = connections
+        self.fuzzyWatch = fuzzyWatch
         self.readiness = readiness
         self.settings = settings
         self.requestIds = requestIds

@@ -31,6 +31,7 @@ enum RequestDispatcher {
         "ServiceQueryRequest": "QueryServiceResponse",
         "SubscribeServiceRequest": "SubscribeServiceResponse",
         "ServiceListRequest": "ServiceListResponse",
+        "NamingFuzzyWatchRequest": "NamingFuzzyWatchResponse",
     ]
 
     static func handle(_ message: WireMessage, connection: RPCConnection) -> Reply {
@@ -83,6 +84,8 @@ enum RequestDispatcher {
                 reply = try serve(message, connection, .read) { $0.query($1 as ServiceQueryRequest) }
             case "SubscribeServiceRequest":
                 reply = try serve(message, connection, .read) { $0.subscribe($1 as SubscribeServiceRequest) }
+            case "NamingFuzzyWatchRequest":
+                reply = try fuzzyWatch(message, connection)
             default:
                 reply = try serve(message, connection, .read, wholeGroup: true) {
                     $0.listServices($1 as ServiceListRequest)
@@ -94,6 +97,21 @@ enum RequestDispatcher {
             connection.logger.notice("rejecting \(message.type): \(error)")
             return .error(502, "\(error)", requestId: nil)
         }
+    }
+
+    /// A fuzzy watch reads a whole namespace: the caller needs `r` on it.
+    private static func fuzzyWatch(_ message: WireMessage, _ connection: RPCConnection) throws(WireError) -> Reply {
+        let request = try BodyDecoder.decode(NamingFuzzyWatchRequest.self, from: message)
+        let resource = NamingResource(namespace: request.namespace, group: nil, service: nil)
+        if case let .refused(reason) = connection.access(
+            .naming(resource, .read), token: message.headers["accessToken"])
+        {
+            connection.front.counters.accessRefusals.add(1)
+            return Reply(
+                type: "",
+                json: ResponseBody.failure(RegistryError(code: 403, message: reason), requestId: request.requestId))
+        }
+        return connection.fuzzyWatch(request)
     }
 
     /// Parses the body as `Request`, checks that the caller may do `action` on what it names,

@@ -32,6 +32,9 @@ public struct ServerConfiguration: Sendable {
     /// Further changes to a service within this window after a push are merged into one push.
     /// The first change is pushed at once.
     public var pushMergeWindow: TimeAmount = .milliseconds(20)
+    /// Fuzzy-watch patterns one connection may hold, and services one pattern reports.
+    public var fuzzyWatchPatternsPerConnection = 20
+    public var fuzzyWatchMatchesPerPattern = 500
     /// Who must log in: `auto` (protected mode until an admin exists) by default.
     public var auth = AuthConfiguration()
     /// How long a push may wait for its ack before it is retried.
