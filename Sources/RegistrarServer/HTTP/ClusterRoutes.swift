@@ -3,8 +3,7 @@ import Hummingbird
 import RegistrarCore
 
 /// `PUT /nacos/v1/ns/cluster` (and `/nacos/v3/admin/ns/cluster`): the health check of one
-/// cluster of a service, used for its
-/// persistent instances and kept in the durable store.
+/// cluster of a service, used for its persistent instances and kept in the durable store.
 ///
 /// `healthChecker` is Nacos's JSON: `{"type":"TCP"}` (the default), `{"type":"HTTP",
 /// "path":"/health","expectedResponseCode":200}` or `{"type":"NONE"}`. Unlike Nacos, probes
