@@ -320,7 +320,13 @@ def test_v3_admin_namespaces_services_and_instances(server, sdk_dir):
                 lambda hs: endpoints(hs) == [("10.19.6.1", 8082)], "gRPC in the namespace sees the v3 instance")
 
     run_async(grpc_sees())
-    refused(server, "DELETE", core, {"namespaceId": ns}, 400, 20002)
+    # Bad input to the admin API: the reason and Nacos's code, and nothing changes.
+    refused(server, "PUT", admin + "/instance/partial", {**instance, "ip": "10.19.6.99", "weight": "1"}, 404, 20004)
+    refused(server, "GET", admin + "/service", {**base, "serviceName": unique("absent")}, 400, 21008)
+    refused(server, "GET", admin + "/service/list", {"namespaceId": ns, "pageNo": "first"}, 400, 20002, "pageNo")
+    refused(server, "POST", admin + "/instance", {**instance, "weight": "-1"}, 400, 21001)
+    assert [h["weight"] for h in v1_hosts(server, svc, group="TEAM", namespace=ns)] == [3.0]
+    refused(server, "DELETE", core, {"namespaceId": ns}, 400, 20002, "still holds")
     ok(server, "DELETE", admin + "/instance", instance)
     ok(server, "DELETE", admin + "/service", base)
     assert ok(server, "DELETE", core, {"namespaceId": ns}) is True
