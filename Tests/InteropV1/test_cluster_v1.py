@@ -189,6 +189,35 @@ def test_registrations_are_forwarded_owned_once_and_listed_everywhere(cluster, s
              "every instance removed from all members", timeout=10)
 
 
+def test_v2_and_v3_registrations_are_routed_to_the_owner_like_v1(cluster, sdk_log):
+    """The v2 Open API and the v3 client API register and deregister through one member; each
+    ip:port is owned by the member the hash names, and the answer is the owner's envelope."""
+    with cluster.diagnose(sdk_log):
+        addrs = cluster.addresses
+        entry = cluster.nodes[0]
+        before = cluster.metrics()
+        eps = endpoints_owned(addrs, [a for a in addrs for _ in range(2)])
+        expected_owned = {a: sum(1 for ep in eps if responsible(*ep, addrs) == a) for a in addrs}
+        svc = unique("v2c-reg")
+        paths = ["/nacos/v2/ns/instance", "/nacos/v3/client/ns/instance"]
+        for index, ep in enumerate(eps):
+            params = {"serviceName": svc, "ip": ep[0], "port": str(ep[1]), "clusterName": "c1"}
+            status, body = http(entry.port, "POST", paths[index % 2], params)
+            assert status == 200 and json.loads(body) == {"code": 0, "message": "success", "data": "ok"}, body
+        poll(lambda: listing(cluster.nodes, svc), lambda v: all_listed_healthy(v, eps),
+             f"all {len(eps)} v2/v3 instances listed on all 3 members", timeout=15)
+        owned = poll(lambda: deltas(before, cluster.metrics(), "ephemeralIpPortClientCount"),
+                     lambda d: d == expected_owned, f"owned per member == {expected_owned}", timeout=10)
+        forwarded = deltas(before, cluster.metrics(), "v1Forwarded")
+        assert forwarded[entry.addr] >= len(eps) - expected_owned[entry.addr], (owned, forwarded)
+        for index, ep in enumerate(eps):
+            params = {"serviceName": svc, "ip": ep[0], "port": str(ep[1]), "clusterName": "c1"}
+            status, body = http(entry.port, "DELETE", paths[index % 2], params)
+            assert status == 200 and json.loads(body)["data"] == "ok", body
+        poll(lambda: listing(cluster.nodes, svc), lambda v: all(not h for h in v.values()),
+             "every v2/v3 instance removed from all members", timeout=10)
+
+
 # --------------------------------------------------------------------------------------
 # 2. beats landing on random members keep instances healthy past the unhealthy threshold
 # --------------------------------------------------------------------------------------
