@@ -187,6 +187,42 @@ struct FuzzyWatchTests {
         #expect(await pushes.next()?.syncType == "FINISH_FUZZY_WATCH_INIT_NOTIFY")
     }
 
+    @Test func aRefusedPushIsSentAgainUntilAckedAndThenNoMore() async throws {
+        let server = try await TestServer.start {
+            $0.pushAckTimeout = .seconds(60)
+            $0.pushRetryDelay = .milliseconds(50)
+            $0.pushMaximumAttempts = 3
+        }
+        let publisher = try await server.connect()
+        let watcher = try await server.connect(autoAck: false)
+        let pushes = FuzzyPushes(watcher)
+        let tag = UUID().uuidString.prefix(6).lowercased()
+        #expect(try await Self.watch(watcher, "public>>DEFAULT_GROUP>>rw-\(tag)-*").resultCode == 200)
+        let finish = try #require(await pushes.next())
+        #expect(finish.syncType == "FINISH_FUZZY_WATCH_INIT_NOTIFY")
+        watcher.respond(type: "NamingFuzzyWatchChangeNotifyResponse", requestId: finish.requestId)
+
+        try await publisher.register("rw-\(tag)-1", ip: "10.8.6.1", port: 80)
+        let first = try #require(await pushes.next())
+        watcher.respond(type: "NamingFuzzyWatchChangeNotifyResponse", requestId: first.requestId, resultCode: 500)
+        let again = try #require(await pushes.next())
+        #expect(again.serviceKey == first.serviceKey && again.changedType == "ADD_SERVICE")
+        #expect(again.requestId != first.requestId)
+        watcher.respond(type: "NamingFuzzyWatchChangeNotifyResponse", requestId: again.requestId)
+        #expect(await pushes.next(within: .milliseconds(500)) == nil)
+
+        // Refused every time: sent `pushMaximumAttempts` times in all, then dropped.
+        try await publisher.register("rw-\(tag)-2", ip: "10.8.6.2", port: 80)
+        var attempts = 0
+        while let push = await pushes.next(within: .milliseconds(800)) {
+            #expect(push.serviceKey == "public@@DEFAULT_GROUP@@rw-\(tag)-2")
+            attempts += 1
+            watcher.respond(type: "NamingFuzzyWatchChangeNotifyResponse", requestId: push.requestId, resultCode: 500)
+            if attempts > 5 { break }
+        }
+        #expect(attempts == 3)
+    }
+
     @Test func limitsGiveClearErrorsAndBadPatternsAreRefused() async throws {
         let server = try await TestServer.start {
             $0.fuzzyWatchPatternsPerConnection = 2

@@ -9,8 +9,9 @@ import RegistrarWire
 /// A `WATCH` is answered at once; then the difference between what matches and what the client
 /// says it holds (`receivedGroupKeys`) goes out in batches of 10 (`FUZZY_WATCH_INIT_NOTIFY`
 /// while the client is initializing, else `FUZZY_WATCH_DIFF_SYNC_NOTIFY`), and once every
-/// initial batch is acked (or `ackTimeout` passes), `FINISH_FUZZY_WATCH_INIT_NOTIFY`. Later,
-/// each service that comes into or leaves a pattern's match is one change notify.
+/// initial batch is acked (or has used up its attempts), `FINISH_FUZZY_WATCH_INIT_NOTIFY`.
+/// Later, each service that comes into or leaves a pattern's match is one change notify. Every
+/// push is retried like a subscriber push (`PushSettings`): ack timeout, backoff, bounded.
 ///
 /// Threading: confined to the connection's event loop (asserted).
 final class FuzzyWatchSession {
@@ -20,7 +21,6 @@ final class FuzzyWatchSession {
         var known: Set<ServiceKey>
         /// Init batches not acked yet, by request id; FINISH goes when this empties.
         var unackedInit: Set<String> = []
-        var finishTimer: Scheduled<Void>?
     }
 
     private let connectionId: String
@@ -28,18 +28,30 @@ final class FuzzyWatchSession {
     private let index: FuzzyWatchIndex
     private let requestIds: RequestIdGenerator
     private let send: (String, [UInt8]) -> Bool
-    private let ackTimeout: TimeAmount
+    private let settings: PushSettings
     private var watches: [String: Watch] = [:]
+
+    /// A push awaiting its ack: how to write it again (with a new request id), which pattern's
+    /// initial sync it belongs to, if any, and its attempt.
+    private struct InFlight {
+        var type: String
+        var body: (String) -> [UInt8]
+        var initOf: String?
+        var attempt: Int
+        var timer: Scheduled<Void>?
+    }
+
+    private var inFlight: [String: InFlight] = [:]
 
     init(
         connectionId: String, eventLoop: any EventLoop, index: FuzzyWatchIndex, requestIds: RequestIdGenerator,
-        ackTimeout: TimeAmount, send: @escaping (String, [UInt8]) -> Bool
+        settings: PushSettings, send: @escaping (String, [UInt8]) -> Bool
     ) {
         self.connectionId = connectionId
         self.eventLoop = eventLoop
         self.index = index
         self.requestIds = requestIds
-        self.ackTimeout = ackTimeout
+        self.settings = settings
         self.send = send
     }
 
@@ -82,7 +94,6 @@ final class FuzzyWatchSession {
         if !truncated {
             contexts += received.subtracting(matchedKeys.keys).sorted().map { ($0, .deleteService) }
         }
-        watches[pattern.text]?.finishTimer?.cancel()
         watches[pattern.text] = Watch(pattern: pattern, known: Set(matched))
         index.watch(pattern, by: connectionId)
         let initializing = request.initializing ?? request.isInitializing ?? true
@@ -106,43 +117,77 @@ final class FuzzyWatchSession {
         }
         let type: FuzzyWatch.SyncType = initializing ? .initNotify : .diffSyncNotify
         for (index, batch) in batches.enumerated() {
-            let id = requestIds.make()
-            let body = ServerRequestBody.fuzzyWatchSync(
-                requestId: id, pattern: text, syncType: type, contexts: batch, totalBatch: batches.count,
-                currentBatch: index + 1)
-            if send("NamingFuzzyWatchSyncRequest", body), initializing { watches[text]?.unackedInit.insert(id) }
-        }
-        guard initializing else { return }
-        if watches[text]?.unackedInit.isEmpty == true {
-            finish(text)
-        } else {
-            watches[text]?.finishTimer = eventLoop.assumeIsolated().scheduleTask(in: ackTimeout) { [weak self] in
-                self?.finish(text)
+            let total = batches.count
+            push("NamingFuzzyWatchSyncRequest", initOf: initializing ? text : nil) { id in
+                ServerRequestBody.fuzzyWatchSync(
+                    requestId: id, pattern: text, syncType: type, contexts: batch, totalBatch: total,
+                    currentBatch: index + 1)
             }
+        }
+        if initializing, watches[text]?.unackedInit.isEmpty == true { finish(text) }
+    }
+
+    /// Sends a push and keeps it until acked; a failed or missing ack resends it with backoff,
+    /// up to `maximumAttempts`, then it is dropped (the client catches up on its next WATCH).
+    private func push(_ type: String, initOf pattern: String?, attempt: Int = 1, _ body: @escaping (String) -> [UInt8])
+    {
+        let id = requestIds.make()
+        var flight = InFlight(type: type, body: body, initOf: pattern, attempt: attempt)
+        if let pattern { watches[pattern]?.unackedInit.insert(id) }
+        _ = send(type, body(id))
+        flight.timer = eventLoop.assumeIsolated().scheduleTask(in: settings.ackTimeout) { [weak self] in
+            self?.failed(id)
+        }
+        inFlight[id] = flight
+    }
+
+    private func failed(_ id: String) {
+        guard let flight = inFlight.removeValue(forKey: id) else { return }
+        flight.timer?.cancel()
+        if let pattern = flight.initOf { watches[pattern]?.unackedInit.remove(id) }
+        let stillWatched = flight.initOf.map { watches[$0] != nil } ?? !watches.isEmpty
+        guard flight.attempt < settings.maximumAttempts, stillWatched else {
+            if let pattern = flight.initOf, watches[pattern]?.unackedInit.isEmpty == true { finish(pattern) }
+            return
+        }
+        // Keep the initial sync unfinished while the batch waits for its retry.
+        let placeholder = "retry-\(id)"
+        if let pattern = flight.initOf { watches[pattern]?.unackedInit.insert(placeholder) }
+        let delay = min(settings.retryMaximumDelay.nanoseconds, settings.retryDelay.nanoseconds << (flight.attempt - 1))
+        eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [weak self] in
+            guard let self else { return }
+            if let pattern = flight.initOf {
+                guard self.watches[pattern]?.unackedInit.remove(placeholder) != nil else { return }
+            }
+            self.push(flight.type, initOf: flight.initOf, attempt: flight.attempt + 1, flight.body)
         }
     }
 
     private func finish(_ text: String) {
-        guard var watch = watches[text] else { return }
-        watch.finishTimer?.cancel()
-        watch.finishTimer = nil
-        watch.unackedInit = []
-        watches[text] = watch
-        let body = ServerRequestBody.fuzzyWatchSync(
-            requestId: requestIds.make(), pattern: text, syncType: .finishInitNotify, contexts: [], totalBatch: 1,
-            currentBatch: 1)
-        _ = send("NamingFuzzyWatchSyncRequest", body)
+        guard watches[text] != nil else { return }
+        watches[text]?.unackedInit = []
+        push("NamingFuzzyWatchSyncRequest", initOf: nil) { id in
+            ServerRequestBody.fuzzyWatchSync(
+                requestId: id, pattern: text, syncType: .finishInitNotify, contexts: [], totalBatch: 1, currentBatch: 1)
+        }
     }
 
     /// An ack on the stream; true if it was one of this session's pushes.
-    func acknowledged(requestId: String) -> Bool {
+    func acknowledged(requestId: String, success: Bool) -> Bool {
         eventLoop.assertInEventLoop()
-        for (text, watch) in watches where watch.unackedInit.contains(requestId) {
-            watches[text]?.unackedInit.remove(requestId)
-            if watches[text]?.unackedInit.isEmpty == true { finish(text) }
+        guard let flight = inFlight[requestId] else { return false }
+        guard success else {
+            failed(requestId)
             return true
         }
-        return false
+        inFlight.removeValue(forKey: requestId)
+        flight.timer?.cancel()
+        if let pattern = flight.initOf, watches[pattern]?.unackedInit.remove(requestId) != nil,
+            watches[pattern]?.unackedInit.isEmpty == true
+        {
+            finish(pattern)
+        }
+        return true
     }
 
     /// `service` may have come into or left what this connection's patterns match.
@@ -159,19 +204,21 @@ final class FuzzyWatchSession {
             }
         }
         guard let changed else { return }
-        let body = ServerRequestBody.fuzzyWatchChange(
-            requestId: requestIds.make(), serviceKey: FuzzyWatchPattern.serviceKey(service), changedType: changed)
-        _ = send("NamingFuzzyWatchChangeNotifyRequest", body)
+        let key = FuzzyWatchPattern.serviceKey(service)
+        push("NamingFuzzyWatchChangeNotifyRequest", initOf: nil) { id in
+            ServerRequestBody.fuzzyWatchChange(requestId: id, serviceKey: key, changedType: changed)
+        }
     }
 
     private func cancel(_ text: String) {
         guard let watch = watches.removeValue(forKey: text) else { return }
-        watch.finishTimer?.cancel()
         index.cancel(watch.pattern, by: connectionId)
     }
 
     /// The connection is gone.
     func cancelAll() {
         for text in Array(watches.keys) { cancel(text) }
+        for flight in inFlight.values { flight.timer?.cancel() }
+        inFlight = [:]
     }
 }

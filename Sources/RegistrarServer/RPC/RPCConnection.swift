@@ -173,7 +173,7 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
             self.detection = nil
             return
         }
-        if fuzzyWatch?.acknowledged(requestId: requestId) == true { return }
+        if fuzzyWatch?.acknowledged(requestId: requestId, success: response.isSuccess) == true { return }
         pushSession.acknowledged(requestId: requestId, success: response.isSuccess, type: type)
     }
 
@@ -206,7 +206,7 @@ final class RPCConnection: GRPCServerConnectionHandler, PushSink, PushStream, @u
             fuzzyWatch
             ?? FuzzyWatchSession(
                 connectionId: id, eventLoop: eventLoop, index: front.fuzzyWatch, requestIds: front.requestIds,
-                ackTimeout: front.settings.push.ackTimeout
+                settings: front.settings.push
             ) { [unowned self] type, json in self.send(type: type, json: json) }
         fuzzyWatch = session
         do {
