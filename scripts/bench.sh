@@ -20,7 +20,7 @@ for _ in $(seq 1 50); do
   curl -fsS -m 1 "http://127.0.0.1:$port/nacos/v1/console/health/readiness" >/dev/null 2>&1 && break
   sleep 0.2
 done
-target=(--server "127.0.0.1:$((port + 1000))" --server-pid "$pid")
+target=(--server "127.0.0.1:$port" --server-pid "$pid")
 "$bench" health "${target[@]}" --requests 200000 --json "$out/health.json"
 "$bench" register "${target[@]}" --requests 200000 --json "$out/register.json"
 "$bench" query "${target[@]}" --requests 200000 --json "$out/query.json"

@@ -8,8 +8,16 @@ import Synchronization
 
 /// Options every scenario shares, and how figures are reported.
 struct BenchTarget: ParsableArguments {
-    @Option(help: "The server's SDK gRPC address.")
-    var server = "127.0.0.1:9848"
+    @Option(
+        help: """
+            The server's main (HTTP) address, as every other verb and every Nacos client takes it; \
+            the SDK gRPC port is its port + 1000.
+            """
+    )
+    var server = "127.0.0.1:8848"
+
+    @Option(name: .customLong("grpc-port"), help: "The SDK gRPC port, when the server does not use main port + 1000.")
+    var grpcPort: Int?
 
     @Option(
         name: .customLong("server-pid"),
@@ -19,7 +27,7 @@ struct BenchTarget: ParsableArguments {
     @Option(help: "Also write the figures as JSON to this file.")
     var json: String?
 
-    @Option(help: "Log in as this user (at the main port, gRPC port - 1000) and send its token with every request.")
+    @Option(help: "Log in as this user (at the main port) and send its token with every request.")
     var username: String?
 
     @Option(help: "The password of --username.")
@@ -42,18 +50,24 @@ struct BenchTarget: ParsableArguments {
     func accessHeaders() async throws -> [String: String] {
         guard let username else { return [:] }
         guard let password else { throw ValidationError("--username needs --password") }
-        let (host, port) = try hostAndPort()
-        let admin = AdminHTTP(
-            server: ServerAddress(host: host, port: port - 1000), timeout: 10, tls: try tlsConfiguration())
+        let (host, port) = try mainAddress()
+        let admin = AdminHTTP(server: ServerAddress(host: host, port: port), timeout: 10, tls: try tlsConfiguration())
         return ["accessToken": try await admin.login(username: username, password: password).accessToken]
     }
 
-    func hostAndPort() throws -> (String, Int) {
+    /// `--server`: the main port P.
+    func mainAddress() throws -> (String, Int) {
         let parts = server.split(separator: ":")
-        guard parts.count == 2, let port = Int(parts[1]) else {
-            throw ValidationError("--server must be host:port, got '\(server)'")
+        guard parts.count == 2, let port = Int(parts[1]), (1...64535).contains(port) else {
+            throw ValidationError("--server must be host:port (the main port, 1-64535), got '\(server)'")
         }
         return (String(parts[0]), port)
+    }
+
+    /// The SDK gRPC address the scenarios connect to: P + 1000, or `--grpc-port`.
+    func hostAndPort() throws -> (String, Int) {
+        let (host, port) = try mainAddress()
+        return (host, grpcPort ?? port + 1000)
     }
 
     /// Opens `count` SDK connections, failing with a clear message if the server is not there.
@@ -67,7 +81,9 @@ struct BenchTarget: ParsableArguments {
             }
         } catch {
             for connection in connections { await connection.close() }
-            throw BenchFailure("cannot connect to \(server) (opened \(connections.count) of \(count)): \(error)")
+            throw BenchFailure(
+                "cannot connect to \(host):\(port) (gRPC, --server \(server) + 1000) "
+                    + "(opened \(connections.count) of \(count)): \(error)")
         }
         return connections
     }

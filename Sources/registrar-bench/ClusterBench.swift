@@ -36,7 +36,7 @@ struct ClusterBench: AsyncParsableCommand {
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         var sdk = target
-        sdk.server = "127.0.0.1:\(ports[0] + 1000)"
+        sdk.server = "127.0.0.1:\(ports[0])"
         let setupStart = ContinuousClock.now
         let (connections, failures) = await RegisteredConnections.open(
             target: sdk, connections: clients, instancesPerConnection: instancesPerClient, services: services,

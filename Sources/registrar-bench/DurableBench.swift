@@ -70,7 +70,7 @@ struct DurableBench: AsyncParsableCommand {
         figures: [String: Double], errors: Int
     ) {
         var sdk = target
-        sdk.server = "127.0.0.1:\(member.port + 1000)"
+        sdk.server = "127.0.0.1:\(member.port)"
         let (services, tag) = (self.services, label)
         let load = ClosedLoop(target: sdk, connections: connections, inFlight: inFlight, requests: requests) {
             n, index, lane in
@@ -90,7 +90,7 @@ struct DurableBench: AsyncParsableCommand {
     private func visibility(from writer: LocalMember, on peers: [LocalMember]) async throws -> [Double] {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var sdk = target
-        sdk.server = "127.0.0.1:\(writer.port + 1000)"
+        sdk.server = "127.0.0.1:\(writer.port)"
         let connection = try await sdk.connect(1, group: group)[0]
         let service = "bench-visible-\(UUID().uuidString.prefix(6))"
         var latencies: [Double] = []

@@ -28,7 +28,7 @@ def bench_binary():
 def test_bench_scenario_completes_and_writes_json(server, tmp_path, scenario):
     args, fields = SCENARIOS[scenario]
     out = tmp_path / f"{scenario}.json"
-    cmd = [str(bench_binary()), scenario, "--server", f"127.0.0.1:{server.grpc_port}",
+    cmd = [str(bench_binary()), scenario, "--server", f"127.0.0.1:{server.port}",
            "--server-pid", str(server.proc.pid), "--json", str(out), *args]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"{cmd} failed:\n{done.stdout}\n{done.stderr}"
@@ -45,7 +45,7 @@ def test_bench_against_no_server_fails_clearly(tmp_path):
     cmd = [str(bench_binary()), "health", "--server", "127.0.0.1:1", "--requests", "10"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
-    assert "cannot connect to 127.0.0.1:1" in done.stderr
+    assert "cannot connect to 127.0.0.1:1001" in done.stderr and "--server 127.0.0.1:1" in done.stderr
 
 
 def test_bench_storm_restarts_the_server_and_counts_every_client_back(server_factory, tmp_path):
@@ -55,7 +55,7 @@ def test_bench_storm_restarts_the_server_and_counts_every_client_back(server_fac
 
     srv = server_factory("storm")
     out = tmp_path / "storm.json"
-    cmd = [str(bench_binary()), "storm", "--server", f"127.0.0.1:{srv.grpc_port}",
+    cmd = [str(bench_binary()), "storm", "--server", f"127.0.0.1:{srv.port}",
            "--server-pid", str(srv.proc.pid), "--json", str(out),
            "--clients", "20", "--instances-per-client", "2", "--services", "3", "--timeout", "60",
            "--restart-command", "exec " + shlex.join(srv.command())]
