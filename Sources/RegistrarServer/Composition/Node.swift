@@ -162,6 +162,7 @@ struct Node: Sendable {
         let metrics = NodeMetrics(store: naming.store, counters: counters, members: members)
         let instances = InstanceOperations(naming: naming)
         let services = ServiceOperations(naming: naming)
+        let namespaces = NamespaceOperations(naming: naming, logger: logger)
         let forwarder = cluster.map { V1Forwarder(node: $0, membersSpeakHTTPS: configuration.tls != nil) }
         let connectionSummary: @Sendable (ClientID) async -> ConnectionSummary? = { id in
             await connections.connection(id)?.summary()
@@ -180,10 +181,10 @@ struct Node: Sendable {
             CoreRoutes(readiness: readiness, members: members, reader: reader),
             V3ClientRoutes(instances: instances, reader: reader, forwarder: forwarder),
             V3AdminNamingRoutes(naming: naming, metrics: metrics, reader: reader),
-            V3AdminNamespaceRoutes(naming: naming, reader: reader, logger: logger),
+            V3AdminNamespaceRoutes(namespaces: namespaces, reader: reader),
             AuthRoutes(access: access, reader: reader),
             ClusterRoutes(naming: naming, reader: reader),
-            NamespaceRoutes(naming: naming, reader: reader, logger: logger),
+            NamespaceRoutes(namespaces: namespaces, reader: reader),
         ]
         let settings = V1Front.Settings(
             host: configuration.host, port: configuration.port, idleTimeout: configuration.httpIdleTimeout,

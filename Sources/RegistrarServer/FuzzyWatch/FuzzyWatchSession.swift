@@ -19,8 +19,10 @@ final class FuzzyWatchSession {
         let pattern: FuzzyWatchPattern
         /// The services the client has been told of (adds sent, deletes not yet).
         var known: Set<ServiceKey>
-        /// Init batches not acked yet, by request id; FINISH goes when this empties.
-        var unackedInit: Set<String> = []
+        /// Which WATCH of the pattern this is: pushes of an earlier round no longer count.
+        let round: Int
+        /// Init batches not yet acked (or given up); FINISH goes when this reaches 0.
+        var initBatchesLeft = 0
     }
 
     private let connectionId: String
@@ -36,12 +38,13 @@ final class FuzzyWatchSession {
     private struct InFlight {
         var type: String
         var body: (String) -> [UInt8]
-        var initOf: String?
+        var initOf: (pattern: String, round: Int)?
         var attempt: Int
         var timer: Scheduled<Void>?
     }
 
     private var inFlight: [String: InFlight] = [:]
+    private var rounds = 0
 
     init(
         connectionId: String, eventLoop: any EventLoop, index: FuzzyWatchIndex, requestIds: RequestIdGenerator,
@@ -94,7 +97,8 @@ final class FuzzyWatchSession {
         if !truncated {
             contexts += received.subtracting(matchedKeys.keys).sorted().map { ($0, .deleteService) }
         }
-        watches[pattern.text] = Watch(pattern: pattern, known: Set(matched))
+        rounds += 1
+        watches[pattern.text] = Watch(pattern: pattern, known: Set(matched), round: rounds)
         index.watch(pattern, by: connectionId)
         let initializing = request.initializing ?? request.isInitializing ?? true
         let partial =
@@ -116,24 +120,27 @@ final class FuzzyWatchSession {
             Array(contexts[$0..<min(contexts.count, $0 + FuzzyWatch.batchSize)])
         }
         let type: FuzzyWatch.SyncType = initializing ? .initNotify : .diffSyncNotify
+        let initOf = initializing ? watches[text].map { (text, $0.round) } : nil
+        if initializing { watches[text]?.initBatchesLeft = batches.count }
         for (index, batch) in batches.enumerated() {
             let total = batches.count
-            push("NamingFuzzyWatchSyncRequest", initOf: initializing ? text : nil) { id in
+            push("NamingFuzzyWatchSyncRequest", initOf: initOf) { id in
                 ServerRequestBody.fuzzyWatchSync(
                     requestId: id, pattern: text, syncType: type, contexts: batch, totalBatch: total,
                     currentBatch: index + 1)
             }
         }
-        if initializing, watches[text]?.unackedInit.isEmpty == true { finish(text) }
+        if initializing, batches.isEmpty { finish(text) }
     }
 
     /// Sends a push and keeps it until acked; a failed or missing ack resends it with backoff,
     /// up to `maximumAttempts`, then it is dropped (the client catches up on its next WATCH).
-    private func push(_ type: String, initOf pattern: String?, attempt: Int = 1, _ body: @escaping (String) -> [UInt8])
-    {
+    private func push(
+        _ type: String, initOf: (pattern: String, round: Int)?, attempt: Int = 1,
+        _ body: @escaping (String) -> [UInt8]
+    ) {
         let id = requestIds.make()
-        var flight = InFlight(type: type, body: body, initOf: pattern, attempt: attempt)
-        if let pattern { watches[pattern]?.unackedInit.insert(id) }
+        var flight = InFlight(type: type, body: body, initOf: initOf, attempt: attempt)
         _ = send(type, body(id))
         flight.timer = eventLoop.assumeIsolated().scheduleTask(in: settings.ackTimeout) { [weak self] in
             self?.failed(id)
@@ -144,28 +151,32 @@ final class FuzzyWatchSession {
     private func failed(_ id: String) {
         guard let flight = inFlight.removeValue(forKey: id) else { return }
         flight.timer?.cancel()
-        if let pattern = flight.initOf { watches[pattern]?.unackedInit.remove(id) }
-        let stillWatched = flight.initOf.map { watches[$0] != nil } ?? !watches.isEmpty
+        let stillWatched = flight.initOf.map(isCurrent) ?? !watches.isEmpty
         guard flight.attempt < settings.maximumAttempts, stillWatched else {
-            if let pattern = flight.initOf, watches[pattern]?.unackedInit.isEmpty == true { finish(pattern) }
+            batchDone(flight.initOf)
             return
         }
-        // Keep the initial sync unfinished while the batch waits for its retry.
-        let placeholder = "retry-\(id)"
-        if let pattern = flight.initOf { watches[pattern]?.unackedInit.insert(placeholder) }
         let delay = min(settings.retryMaximumDelay.nanoseconds, settings.retryDelay.nanoseconds << (flight.attempt - 1))
         eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [weak self] in
             guard let self else { return }
-            if let pattern = flight.initOf {
-                guard self.watches[pattern]?.unackedInit.remove(placeholder) != nil else { return }
-            }
+            guard flight.initOf.map(self.isCurrent) ?? true else { return }
             self.push(flight.type, initOf: flight.initOf, attempt: flight.attempt + 1, flight.body)
         }
     }
 
+    private func isCurrent(_ initOf: (pattern: String, round: Int)) -> Bool {
+        watches[initOf.pattern]?.round == initOf.round
+    }
+
+    /// An initial batch was acked or given up; the last one sends FINISH.
+    private func batchDone(_ initOf: (pattern: String, round: Int)?) {
+        guard let initOf, isCurrent(initOf) else { return }
+        watches[initOf.pattern]?.initBatchesLeft -= 1
+        if watches[initOf.pattern]?.initBatchesLeft == 0 { finish(initOf.pattern) }
+    }
+
     private func finish(_ text: String) {
         guard watches[text] != nil else { return }
-        watches[text]?.unackedInit = []
         push("NamingFuzzyWatchSyncRequest", initOf: nil) { id in
             ServerRequestBody.fuzzyWatchSync(
                 requestId: id, pattern: text, syncType: .finishInitNotify, contexts: [], totalBatch: 1, currentBatch: 1)
@@ -182,11 +193,7 @@ final class FuzzyWatchSession {
         }
         inFlight.removeValue(forKey: requestId)
         flight.timer?.cancel()
-        if let pattern = flight.initOf, watches[pattern]?.unackedInit.remove(requestId) != nil,
-            watches[pattern]?.unackedInit.isEmpty == true
-        {
-            finish(pattern)
-        }
+        batchDone(flight.initOf)
         return true
     }
 

@@ -128,10 +128,7 @@ struct InstanceRoutes: V1RouteGroup {
 
     private func beat(_ target: BeatTarget) throws -> Response {
         let (service, ip, port, cluster, beat) = (target.service, target.ip, target.port, target.cluster, target.beat)
-        let client = IPPortClientID.make(ip: ip, port: port, ephemeral: true)
-        var outcome = naming.store.withRegistry {
-            $0.heartbeat(client: client, service: service, now: monotonicMillis())
-        }
+        var outcome = operations.heartbeat(ip: ip, port: port, service: service)
         if outcome == .unknownInstance, let beat {
             // A full beat re-registers a lost instance, as Nacos does. Unlike Nacos, a beat
             // without a weight registers weight 1.0, not 0.0 (which would take no traffic).
@@ -139,15 +136,12 @@ struct InstanceRoutes: V1RouteGroup {
                 ip: ip, port: port, weight: beat.weight ?? 1.0, clusterName: cluster,
                 metadata: beat.metadata?.compactMapValues(\.value) ?? [:])
             try operations.publish(instance, into: service)
-            outcome = naming.store.withRegistry {
-                $0.heartbeat(client: client, service: service, now: monotonicMillis())
-            }
+            outcome = operations.heartbeat(ip: ip, port: port, service: service)
         }
         switch outcome {
         case .unknownInstance:
             return V1Response.json(V1JSON.beat(interval: PreservedMetadata.defaultHeartbeatInterval, code: 20404))
-        case .refreshed(let changed, let interval):
-            naming.changes.servicesChanged(changed)
+        case .refreshed(_, let interval):
             return V1Response.json(V1JSON.beat(interval: interval, code: 10200))
         }
     }

@@ -12,9 +12,8 @@ import RegistrarWire
 ///
 /// Threading: handlers run on the request's event loop; the registry is behind its lock.
 struct NamespaceRoutes: V1RouteGroup {
-    let naming: NamingContext
+    let namespaces: NamespaceOperations
     let reader: V1ParameterReader
-    let logger: Logger
 
     func add(to router: Router<V1RequestContext>) {
         let routes = self
@@ -32,47 +31,37 @@ struct NamespaceRoutes: V1RouteGroup {
 
     private func read(_ parameters: V1Parameters) throws -> Response {
         if parameters.bool("checkNamespaceIdExist", default: false) {
-            let id = try parameters.required("customNamespaceId")
-            let exists = naming.store.read { $0.namespace(id) != nil }
-            return Self.answer(exists)
+            return Self.answer(namespaces.exists(try parameters.required("customNamespaceId")))
         }
         if let id = parameters.optional("namespaceId") {
-            let found = naming.store.read { registry in
-                registry.namespace(id).map { ($0, registry.serviceCount(inNamespace: $0.id)) }
+            guard let (info, count) = namespaces.find(id) else {
+                throw V1Error(.notFound, "namespaceId [ \(id) ] not exist")
             }
-            guard let (info, count) = found else { throw V1Error(.notFound, "namespaceId [ \(id) ] not exist") }
             return V1Response.json(V1JSON.namespace(info, serviceCount: count))
         }
-        let list = naming.store.read { registry in
-            registry.namespaceList().map { ($0, registry.serviceCount(inNamespace: $0.id)) }
-        }
-        return V1Response.json(V1JSON.namespaceList(list))
+        return V1Response.json(V1JSON.namespaceList(namespaces.list()))
     }
 
     /// A blank `customNamespaceId` gets a random UUID, as in Nacos.
     private func create(_ parameters: V1Parameters) async throws -> Response {
         let id = parameters.optional("customNamespaceId") ?? UUID().uuidString.lowercased()
-        let info = NamespaceInfo(
-            id: id, name: try parameters.required("namespaceName"),
-            description: parameters.optional("namespaceDesc") ?? "")
-        try await naming.write(.createNamespace(info))
-        logger.info("namespace created", metadata: ["namespace": "\(id)", "name": "\(info.name)"])
+        try await namespaces.create(
+            NamespaceInfo(
+                id: id, name: try parameters.required("namespaceName"),
+                description: parameters.optional("namespaceDesc") ?? ""))
         return Self.answer(true)
     }
 
     private func update(_ parameters: V1Parameters) async throws -> Response {
-        let info = NamespaceInfo(
-            id: try parameters.required("namespace"), name: try parameters.required("namespaceShowName"),
-            description: parameters.optional("namespaceDesc") ?? ""
-        )
-        try await naming.write(.updateNamespace(info))
+        try await namespaces.update(
+            NamespaceInfo(
+                id: try parameters.required("namespace"), name: try parameters.required("namespaceShowName"),
+                description: parameters.optional("namespaceDesc") ?? ""))
         return Self.answer(true)
     }
 
     private func delete(_ parameters: V1Parameters) async throws -> Response {
-        let id = try parameters.required("namespaceId")
-        try await naming.write(.deleteNamespace(id))
-        logger.info("namespace deleted", metadata: ["namespace": "\(id)"])
+        try await namespaces.delete(try parameters.required("namespaceId"))
         return Self.answer(true)
     }
 }

@@ -19,14 +19,8 @@ struct OperatorRoutes: V1RouteGroup {
         let routes = self
         router.get("/nacos/v1/console/health/liveness") { _, _ in V1Response.text("OK") }
         router.get("/nacos/v1/console/health/readiness") { _, _ in
-            guard routes.readiness.isReady else {
-                return V1Response.text("server is starting", status: .serviceUnavailable)
-            }
-            guard routes.readiness.databaseReachable else {
-                return V1Response.text(
-                    "the database is unreachable: durable writes fail until it returns", status: .serviceUnavailable)
-            }
-            return V1Response.text("OK")
+            guard let problem = routes.readiness.problem else { return V1Response.text("OK") }
+            return V1Response.text(problem, status: .serviceUnavailable)
         }
         router.get("/nacos/v1/ns/operator/metrics") { request, context in
             try routes.metrics(try await routes.reader.read(request, context))

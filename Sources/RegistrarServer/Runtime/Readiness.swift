@@ -21,6 +21,13 @@ final class Readiness: Sendable {
         databaseDown.exchange(!reachable, ordering: .relaxed) == reachable
     }
 
+    /// Why the readiness probes fail, or nil when the node is ready (both the v1 and v3 probes).
+    var problem: String? {
+        if !isReady { return "server is starting" }
+        if !databaseReachable { return "the database is unreachable: durable writes fail until it returns" }
+        return nil
+    }
+
     func set(_ value: Bool) {
         ready.store(value, ordering: .relaxed)
     }

@@ -46,13 +46,8 @@ struct CoreRoutes: V1RouteGroup {
         }
         api.on(.get, "/nacos/v3/admin/core/state/liveness") { _, _ in Envelope.ok() }
         api.on(.get, "/nacos/v3/admin/core/state/readiness") { _, _ in
-            guard routes.readiness.isReady else {
-                throw V1Error(.serviceUnavailable, "server is starting", code: .serverError)
-            }
-            guard routes.readiness.databaseReachable else {
-                throw V1Error(
-                    .serviceUnavailable, "the database is unreachable: durable writes fail until it returns",
-                    code: .serverError)
+            if let problem = routes.readiness.problem {
+                throw V1Error(.serviceUnavailable, problem, code: .serverError)
             }
             return Envelope.ok()
         }

@@ -10,18 +10,15 @@ import RegistrarWire
 ///
 /// Threading: handlers run on the request's event loop; the registry is behind its lock.
 struct V3AdminNamespaceRoutes: V1RouteGroup {
-    let naming: NamingContext
+    let namespaces: NamespaceOperations
     let reader: V1ParameterReader
-    let logger: Logger
 
     func add(to router: Router<V1RequestContext>) {
         let routes = self
         let api = OpenAPIRouter(router: router, reader: reader)
         let path = "/nacos/v3/admin/core/namespace"
         api.on(.get, path + "/list") { _, _ in
-            let list = routes.naming.store.read { registry in
-                registry.namespaceList().map { ($0, registry.serviceCount(inNamespace: $0.id)) }
-            }
+            let list = routes.namespaces.list()
             return Envelope.ok(capacity: 64 + list.count * 192) { json in
                 json.beginArray()
                 for (info, count) in list {
@@ -34,10 +31,7 @@ struct V3AdminNamespaceRoutes: V1RouteGroup {
         }
         api.on(.get, path) { parameters, _ in
             let id = try parameters.required("namespaceId")
-            let found = routes.naming.store.read { registry in
-                registry.namespace(id).map { ($0, registry.serviceCount(inNamespace: $0.id)) }
-            }
-            guard let (info, count) = found else {
+            guard let (info, count) = routes.namespaces.find(id) else {
                 throw V1Error(.notFound, "namespaceId [ \(id) ] not exist", code: .namespaceNotExist)
             }
             return Envelope.ok {
@@ -48,7 +42,7 @@ struct V3AdminNamespaceRoutes: V1RouteGroup {
         api.on(.get, path + "/check") { parameters, _ in
             let id = try parameters.required("namespaceId")
             // Nacos answers a count: 1 if the id is taken, else 0.
-            let taken = routes.naming.store.read { $0.namespace(id) != nil }
+            let taken = routes.namespaces.exists(id)
             return Envelope.ok { $0.int(taken ? 1 : 0) }
         }
         api.on(.post, path) { parameters, _ in
@@ -57,21 +51,19 @@ struct V3AdminNamespaceRoutes: V1RouteGroup {
             let info = NamespaceInfo(
                 id: id, name: try parameters.required("namespaceName"),
                 description: parameters.optional("namespaceDesc") ?? "")
-            try await routes.naming.write(.createNamespace(info))
-            routes.logger.info("namespace created", metadata: ["namespace": "\(id)", "name": "\(info.name)"])
+            try await routes.namespaces.create(info)
             return Envelope.ok(true)
         }
         api.on(.put, path) { parameters, _ in
             let info = NamespaceInfo(
                 id: try parameters.required("namespaceId"), name: try parameters.required("namespaceName"),
                 description: parameters.optional("namespaceDesc") ?? "")
-            try await routes.naming.write(.updateNamespace(info))
+            try await routes.namespaces.update(info)
             return Envelope.ok(true)
         }
         api.on(.delete, path) { parameters, _ in
             let id = try parameters.required("namespaceId")
-            try await routes.naming.write(.deleteNamespace(id))
-            routes.logger.info("namespace deleted", metadata: ["namespace": "\(id)"])
+            try await routes.namespaces.delete(id)
             return Envelope.ok(true)
         }
     }

@@ -60,13 +60,7 @@ extension InstanceOperations {
     func renew(_ parameters: V1Parameters) throws -> Bool {
         let service = try parameters.service(validation: naming.validation)
         let ip = try parameters.required("ip")
-        let client = IPPortClientID.make(ip: ip, port: try parameters.port(), ephemeral: true)
-        let outcome = naming.store.withRegistry {
-            $0.heartbeat(client: client, service: service, now: monotonicMillis())
-        }
-        guard case .refreshed(let changed, _) = outcome else { return false }
-        naming.changes.servicesChanged(changed)
-        return true
+        return heartbeat(ip: ip, port: try parameters.port(), service: service) != .unknownInstance
     }
 
     /// The v3 instance list: an array of Nacos `Instance` objects (not a ServiceInfo).

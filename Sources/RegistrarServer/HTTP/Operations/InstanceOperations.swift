@@ -45,6 +45,16 @@ struct InstanceOperations: Sendable {
         }
     }
 
+    /// A heartbeat of the HTTP client `ip:port#true` for `service`; pushes what it changed.
+    func heartbeat(ip: String, port: Int, service: ServiceKey) -> Registry.HeartbeatOutcome {
+        let client = IPPortClientID.make(ip: ip, port: port, ephemeral: true)
+        let outcome = naming.store.withRegistry {
+            $0.heartbeat(client: client, service: service, now: monotonicMillis())
+        }
+        if case .refreshed(let changed, _) = outcome { naming.changes.servicesChanged(changed) }
+        return outcome
+    }
+
     /// Deregisters an instance. Without an `ephemeral` parameter, a persistent instance at
     /// that address is the one meant when there is no heartbeat one (Nacos would answer `ok`
     /// and remove nothing).
