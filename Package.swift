@@ -15,6 +15,7 @@ extension Target.Dependency {
     static let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
     static let compress = Target.Dependency.product(name: "CompressNIO", package: "compress-nio")
     static let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
+    static let coreMetrics = Target.Dependency.product(name: "CoreMetrics", package: "swift-metrics")
 }
 
 let package = Package(
@@ -49,6 +50,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // PostgreSQL for durable data in cluster mode (one database every member shares).
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        // Metrics: recorded through swift-metrics, exported in Prometheus's text format (a registry per node).
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // The wire contract: protobuf envelope (generated from proto/), PayloadCodec, the JSON
@@ -64,7 +68,7 @@ let package = Package(
             name: "RegistrarTransport",
             dependencies: [
                 .nioCore, .nioPosix, .nioHTTP2, .nioHPACK, .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .httpClient,
+                .httpClient, .coreMetrics,
             ],
             swiftSettings: strict
         ),
@@ -95,7 +99,13 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"), .httpClient,
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .httpClient, .coreMetrics,
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [
+                // The web console's files, compiled in: a copied binary keeps its console.
+                .embedInCode("Console/Assets/index.html"), .embedInCode("Console/Assets/console.js"),
+                .embedInCode("Console/Assets/console.css"),
             ],
             swiftSettings: strict
         ),

@@ -18,6 +18,8 @@ extension Registry {
     public struct Statistics: Sendable, Equatable {
         public var serviceCount = 0
         public var instanceCount = 0
+        /// Instances of persistent (v1 `ephemeral=false`) registrations; the rest are ephemeral.
+        public var persistentInstanceCount = 0
         public var subscriptionCount = 0
         public var connectionClientCount = 0
         public var ephemeralIPPortClientCount = 0
@@ -134,7 +136,9 @@ extension Registry {
             switch client.kind {
             case .connection: statistics.connectionClientCount += 1
             case .ipPort(ephemeral: true): statistics.ephemeralIPPortClientCount += 1
-            case .ipPort(ephemeral: false): statistics.persistentIPPortClientCount += 1
+            case .ipPort(ephemeral: false):
+                statistics.persistentIPPortClientCount += 1
+                statistics.persistentInstanceCount += client.publications.values.reduce(0) { $0 + $1.count }
             case .replica:
                 statistics.replicaClientCount += 1
                 statistics.replicaInstanceCount += client.publications.values.reduce(0) { $0 + $1.count }

@@ -151,6 +151,20 @@ struct Serve: AsyncParsableCommand {
         help: "Cluster mode: PEM CA of the members; peers must present a certificate it signed (mutual TLS).")
     var peerTLSCA: String?
 
+    @Option(
+        name: .customLong("console-port"),
+        help: "Also serve the web console on this port (it is always at /nacos/ on the main port).")
+    var consolePort: String?
+
+    @Option(
+        name: .customLong("console-assets"),
+        help: "Serve the console's files from this directory instead of the copy built in (for working on them).")
+    var consoleAssets: String?
+
+    @Option(
+        help: "on (default) or off: metrics at /metrics and /nacos/actuator/prometheus (off: to measure their cost).")
+    var metrics: String?
+
     @Option(help: "A config file of 'key = value' lines.")
     var config: String?
 
@@ -172,6 +186,7 @@ struct Serve: AsyncParsableCommand {
                     "http-idle-timeout": httpIdleTimeout, "handshake-timeout": handshakeTimeout,
                     "tls-cert": tlsCert, "tls-key": tlsKey, "tls-client-ca": tlsClientCA, "tls-mode": tlsMode,
                     "peer-tls-cert": peerTLSCert, "peer-tls-key": peerTLSKey, "peer-tls-ca": peerTLSCA,
+                    "console-port": consolePort, "console-assets": consoleAssets, "metrics": metrics,
                 ],
                 environment: ProcessInfo.processInfo.environment,
                 configFile: config

@@ -48,7 +48,8 @@ struct DurableWriterTests {
         let cursor = ChangeLogCursor(position: 0)
         let writer = DurableWriter(
             registry: RegistryStore(registry: Registry(wallClock: { 1 })), store: store, cursor: cursor,
-            readiness: nil, refusal: nil, logger: Logger(label: "test"))
+            readiness: nil, refusal: nil, commitDuration: RegistrarMetrics().timer("commit"),
+            logger: Logger(label: "test"))
         let service = ServiceKey(namespace: "public", group: "G", name: "orders")
         let other = ServiceKey(namespace: "public", group: "G", name: "stock")
         let seen = Checks()

@@ -101,7 +101,8 @@ struct PushLogicTests {
     @Test func anUnackedPushIsRetriedWithBackoffThenAbandoned() throws {
         let loop = EmbeddedEventLoop()
         let stream = RecordingStream()
-        let counters = PushCounters()
+        let metrics = RegistrarMetrics()
+        let counters = PushCounters(metrics: metrics)
         let session = session(stream, loop, counters)
         session.offer(service, .init(revision: 1, json: Array("{}".utf8)))
         #expect(stream.sent.count == 1)
@@ -116,14 +117,15 @@ struct PushLogicTests {
         #expect(stream.sent.count == 3)
         loop.advanceTime(by: .seconds(60))  // third attempt unacked: abandoned, no more sends
         #expect(stream.sent.count == 3)
-        #expect(counters.retries.value == 2 && counters.abandoned.value == 1)
+        #expect(pushes(metrics, "retried") == 2 && pushes(metrics, "abandoned") == 1)
         session.cancelAll()
     }
 
     @Test func oneInFlightPerServiceAndTheNewestPendingGoesAfterTheAck() throws {
         let loop = EmbeddedEventLoop()
         let stream = RecordingStream()
-        let counters = PushCounters()
+        let metrics = RegistrarMetrics()
+        let counters = PushCounters(metrics: metrics)
         let session = session(stream, loop, counters)
         session.offer(service, .init(revision: 1, json: Array("{\"r\":1}".utf8)))
         session.offer(service, .init(revision: 2, json: Array("{\"r\":2}".utf8)))
@@ -138,27 +140,33 @@ struct PushLogicTests {
         session.acknowledged(
             requestId: try #require(stream.requestId(1)), success: true, type: "NotifySubscriberResponse")
         loop.advanceTime(by: .seconds(60))
-        #expect(stream.sent.count == 2 && counters.acked.value == 2 && counters.retries.value == 0)
+        #expect(stream.sent.count == 2 && pushes(metrics, "acked") == 2 && pushes(metrics, "retried") == 0)
     }
 
     @Test func nothingAtOrBelowWhatTheClientHasIsPushed() throws {
         let loop = EmbeddedEventLoop()
         let stream = RecordingStream()
-        let counters = PushCounters()
+        let metrics = RegistrarMetrics()
+        let counters = PushCounters(metrics: metrics)
         let session = session(stream, loop, counters)
         session.answered(service, revision: 5)  // the subscribe answer carried revision 5
         session.offer(service, .init(revision: 5, json: Array("{\"r\":5}".utf8)))
         session.offer(service, .init(revision: 4, json: Array("{\"r\":4}".utf8)))
-        #expect(stream.sent.isEmpty && counters.skipped.value == 2)
+        #expect(stream.sent.isEmpty && pushes(metrics, "skipped") == 2)
         session.offer(service, .init(revision: 6, json: Array("{\"r\":6}".utf8)))
         #expect(stream.sent.count == 1)
         session.acknowledged(
             requestId: try #require(stream.requestId(0)), success: true, type: "NotifySubscriberResponse")
         session.offer(service, .init(revision: 6, json: Array("{\"r\":6}".utf8)))  // acked: known
-        #expect(stream.sent.count == 1 && counters.skipped.value == 3)
+        #expect(stream.sent.count == 1 && pushes(metrics, "skipped") == 3)
         // After an unsubscribe, a new subscription starts from its own answer.
         session.forget(service)
         session.offer(service, .init(revision: 6, json: Array("{\"r\":6}".utf8)))
         #expect(stream.sent.count == 2)
     }
+}
+
+/// A count of `registrar_pushes_total{transport="grpc",result}`, read back as a scrape would.
+private func pushes(_ metrics: RegistrarMetrics, _ result: String) -> Int {
+    metrics.reading().count(MetricName.pushes, ["transport": "grpc", "result": result])
 }

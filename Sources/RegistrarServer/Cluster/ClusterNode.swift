@@ -20,7 +20,7 @@ final class ClusterNode: Sendable {
     let me: MemberAddress
     let naming: NamingContext
     let readiness: Readiness
-    let counters = ClusterCounters()
+    let counters: ClusterCounters
     let logger: Logger
     let peers: [MemberAddress: PeerLink]
     private let members: Mutex<MemberTable>
@@ -28,8 +28,9 @@ final class ClusterNode: Sendable {
 
     init(
         configuration: ClusterConfiguration, secret: String, me: MemberAddress, naming: NamingContext,
-        readiness: Readiness, group: EventLoopGroup, logger: Logger
+        readiness: Readiness, counters: ClusterCounters, group: EventLoopGroup, logger: Logger
     ) {
+        self.counters = counters
         precondition(!secret.isEmpty, "a cluster member needs a cluster secret")
         self.configuration = configuration
         self.secret = secret
@@ -200,6 +201,8 @@ final class ClusterNode: Sendable {
         }
         guard !batch.data.isEmpty || !batch.deleted.isEmpty else { return true }
         let body = counters.deflate(DistroJSON.encode(batch))
+        let started = ContinuousClock.now
+        defer { counters.syncDuration.record(since: started) }
         do {
             _ = try await peer.call(
                 type: ClusterWire.MessageType.sync, body: body,

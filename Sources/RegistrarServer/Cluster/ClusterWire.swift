@@ -1,4 +1,5 @@
 import CompressNIO
+import CoreMetrics
 import Foundation
 import NIOCore
 import RegistrarCore
@@ -85,41 +86,67 @@ enum ClusterError: Error, CustomStringConvertible {
     }
 }
 
-/// Bytes and datums on the cluster port, for the metrics endpoint and the benchmark.
+/// Bytes, datums and syncs on the cluster port, for the metrics endpoints and the benchmark.
 ///
-/// Threading: thread-safe (atomics).
+/// Threading: thread-safe.
 final class ClusterCounters: Sendable {
-    let syncRequestsSent = Atomic<Int>(0)
-    let datumsSent = Atomic<Int>(0)
-    let datumsApplied = Atomic<Int>(0)
-    let syncFailures = Atomic<Int>(0)
-    /// Uncompressed and compressed body bytes this node sent (sync, verify and snapshot).
-    let rawBytesSent = Atomic<Int>(0)
-    let compressedBytesSent = Atomic<Int>(0)
-    let verifyBytesSent = Atomic<Int>(0)
-    let rawBytesReceived = Atomic<Int>(0)
-    let compressedBytesReceived = Atomic<Int>(0)
-    let rejectedRequests = Atomic<Int>(0)
-    let replicasExpired = Atomic<Int>(0)
-    let snapshotsLoaded = Atomic<Int>(0)
-    let snapshotFailures = Atomic<Int>(0)
+    let syncRequestsSent: Counter
+    let syncFailures: Counter
+    let datumsSent: Counter
+    let datumsApplied: Counter
+    /// Compressed (on the wire) and uncompressed body bytes (sync, verify and snapshot).
+    let compressedBytesSent: Counter
+    let rawBytesSent: Counter
+    let verifyBytesSent: Counter
+    let compressedBytesReceived: Counter
+    let rawBytesReceived: Counter
+    let rejectedRequests: Counter
+    let replicasExpired: Counter
+    let snapshotsLoaded: Counter
+    let snapshotFailures: Counter
     /// v1 requests forwarded to the member responsible for their `ip:port`, and forwards that failed.
-    let v1Forwarded = Atomic<Int>(0)
-    let v1ForwardFailures = Atomic<Int>(0)
+    let v1Forwarded: Counter
+    let v1ForwardFailures: Counter
+    /// One sync batch to a peer, answered or failed.
+    let syncDuration: CoreMetrics.Timer
 
-    var all: [(String, Int)] {
-        [
-            ("distroSyncRequestsSent", syncRequestsSent.value), ("distroDatumsSent", datumsSent.value),
-            ("distroDatumsApplied", datumsApplied.value), ("distroSyncFailures", syncFailures.value),
-            ("distroRawBytesSent", rawBytesSent.value), ("distroCompressedBytesSent", compressedBytesSent.value),
-            ("distroVerifyBytesSent", verifyBytesSent.value),
-            ("distroRawBytesReceived", rawBytesReceived.value),
-            ("distroCompressedBytesReceived", compressedBytesReceived.value),
-            ("distroRejectedRequests", rejectedRequests.value), ("distroReplicasExpired", replicasExpired.value),
-            ("distroSnapshotsLoaded", snapshotsLoaded.value), ("distroSnapshotFailures", snapshotFailures.value),
-            ("v1Forwarded", v1Forwarded.value), ("v1ForwardFailures", v1ForwardFailures.value),
-        ]
+    init(metrics: RegistrarMetrics) {
+        syncRequestsSent = metrics.counter("registrar_distro_sync_requests_total", [("result", "ok")])
+        syncFailures = metrics.counter("registrar_distro_sync_requests_total", [("result", "failed")])
+        datumsSent = metrics.counter("registrar_distro_datums_total", [("direction", "sent")])
+        datumsApplied = metrics.counter("registrar_distro_datums_total", [("direction", "applied")])
+        compressedBytesSent = metrics.counter(MetricName.distroSyncBytes, [("direction", "sent")])
+        rawBytesSent = metrics.counter("registrar_distro_sync_raw_bytes_total", [("direction", "sent")])
+        verifyBytesSent = metrics.counter("registrar_distro_verify_bytes_total")
+        compressedBytesReceived = metrics.counter(MetricName.distroSyncBytes, [("direction", "received")])
+        rawBytesReceived = metrics.counter("registrar_distro_sync_raw_bytes_total", [("direction", "received")])
+        rejectedRequests = metrics.counter("registrar_cluster_requests_rejected_total")
+        replicasExpired = metrics.counter("registrar_distro_replicas_expired_total")
+        snapshotsLoaded = metrics.counter("registrar_distro_snapshots_total", [("result", "loaded")])
+        snapshotFailures = metrics.counter("registrar_distro_snapshots_total", [("result", "failed")])
+        v1Forwarded = metrics.counter("registrar_v1_forwards_total", [("result", "ok")])
+        v1ForwardFailures = metrics.counter("registrar_v1_forwards_total", [("result", "failed")])
+        syncDuration = metrics.timer(MetricName.distroSyncDuration)
     }
+
+    /// The Nacos JSON names of these counts.
+    static let jsonNames: [(String, String, [String: String])] = [
+        ("distroSyncRequestsSent", "registrar_distro_sync_requests_total", ["result": "ok"]),
+        ("distroDatumsSent", "registrar_distro_datums_total", ["direction": "sent"]),
+        ("distroDatumsApplied", "registrar_distro_datums_total", ["direction": "applied"]),
+        ("distroSyncFailures", "registrar_distro_sync_requests_total", ["result": "failed"]),
+        ("distroRawBytesSent", "registrar_distro_sync_raw_bytes_total", ["direction": "sent"]),
+        ("distroCompressedBytesSent", MetricName.distroSyncBytes, ["direction": "sent"]),
+        ("distroVerifyBytesSent", "registrar_distro_verify_bytes_total", [:]),
+        ("distroRawBytesReceived", "registrar_distro_sync_raw_bytes_total", ["direction": "received"]),
+        ("distroCompressedBytesReceived", MetricName.distroSyncBytes, ["direction": "received"]),
+        ("distroRejectedRequests", "registrar_cluster_requests_rejected_total", [:]),
+        ("distroReplicasExpired", "registrar_distro_replicas_expired_total", [:]),
+        ("distroSnapshotsLoaded", "registrar_distro_snapshots_total", ["result": "loaded"]),
+        ("distroSnapshotFailures", "registrar_distro_snapshots_total", ["result": "failed"]),
+        ("v1Forwarded", "registrar_v1_forwards_total", ["result": "ok"]),
+        ("v1ForwardFailures", "registrar_v1_forwards_total", ["result": "failed"]),
+    ]
 
     /// Compresses `raw` for the wire and counts both sizes.
     func deflate(_ raw: [UInt8], verify: Bool = false) -> [UInt8] {

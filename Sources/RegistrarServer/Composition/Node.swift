@@ -32,6 +32,9 @@ struct Node: Sendable {
     let cluster: (node: ClusterNode, server: ClusterServer)?
     let grpcServer: GRPCServer
     let httpFront: V1Front
+    /// `--console-port`: the console on a port of its own.
+    let consoleFront: V1Front?
+    let consoleEvents: ConsoleEvents
     let liveness: LivenessMonitor
     let heartbeats: HeartbeatMonitor
     let healthChecker: HealthChecker
@@ -63,18 +66,21 @@ struct Node: Sendable {
         var validation = Validation()
         validation.maximumMetadataLength = configuration.maximumMetadataLength
         let store = RegistryStore(registry: Registry(validation: validation, wallClock: wallClockMillis))
+        let metrics = RegistrarMetrics(enabled: configuration.metricsEnabled)
+        let durableCounters = DurableCounters(metrics: metrics)
         let (durableStore, accessModel, position) = try await openDurableStore(
             configuration, me: me, into: store, logger: logger)
         let cursor = position.map { ChangeLogCursor(position: $0) }
         let readiness = Readiness()
         let durable = DurableWriter(
             registry: store, store: durableStore, cursor: cursor, readiness: cursor == nil ? nil : readiness,
-            refusal: me != nil && cursor == nil ? clusterModeRefusal : nil, logger: logger)
+            refusal: me != nil && cursor == nil ? clusterModeRefusal : nil,
+            commitDuration: durableCounters.commitDuration, logger: logger)
         let access = try await accessControl(
             configuration, model: accessModel, store: durableStore, cursor: cursor, clusterMode: me != nil,
             logger: logger)
         let connections = ConnectionTable()
-        let pushCounters = PushCounters()
+        let pushCounters = PushCounters(metrics: metrics)
         let udpPush = await bindUDPPush(configuration, group: group, counters: pushCounters, logger: logger)
         let push = PushScheduler(
             store: store, sinks: connections, udp: udpPush, timerLoop: group.next(),
@@ -84,24 +90,26 @@ struct Node: Sendable {
             limits: .init(
                 patternsPerConnection: configuration.fuzzyWatchPatternsPerConnection,
                 matchesPerPattern: configuration.fuzzyWatchMatchesPerPattern))
+        let consoleEvents = ConsoleEvents()
         let naming = NamingContext(
             store: store, validation: validation, durable: durable,
-            changes: ChangeNotifier(store: store, listeners: [push, fuzzyWatch]))
+            changes: ChangeNotifier(store: store, listeners: [push, fuzzyWatch, consoleEvents]))
         let cluster = member.map { me, secret in
             let node = ClusterNode(
                 configuration: clusterConfiguration, secret: secret, me: me, naming: naming,
-                readiness: readiness, group: group, logger: logger)
+                readiness: readiness, counters: ClusterCounters(metrics: metrics), group: group, logger: logger)
             return (
                 node, ClusterServer(node: node, host: configuration.host, port: configuration.clusterPort, group: group)
             )
         }
-        let rpcCounters = RPCCounters()
-        let transportCounters = GRPCServer.Counters()
-        let httpCounters = V1Front.Counters()
-        let durableCounters = DurableCounters()
-        let counters = NodeCounters(
-            connections: connections, push: pushCounters, rpc: rpcCounters, transport: transportCounters,
-            http: httpCounters, durable: durableCounters, cluster: cluster?.0.counters)
+        let rpcCounters = RPCCounters(metrics: metrics)
+        let transportCounters = NodeCounters.transportCounters(metrics)
+        let counters = NodeCounters(metrics: metrics, connections: connections, clusterMode: cluster != nil)
+        let requests = RequestMetrics(
+            metrics: metrics, grpcTypes: Array(RequestDispatcher.responseTypes.keys) + ["ServerCheckRequest"])
+        let fronts = httpFronts(
+            configuration, httpTLS, naming, access, push, connections, cluster?.0, readiness, counters,
+            V1Front.Counters(metrics: metrics), requests, consoleEvents, logger)
         let rpc = RPCFront(
             naming: naming, access: access, connections: connections, fuzzyWatch: fuzzyWatch, readiness: readiness,
             settings: .init(
@@ -110,7 +118,8 @@ struct Node: Sendable {
                 requestRate: .init(
                     rate: configuration.requestsPerSecondPerConnection,
                     burst: configuration.requestBurstPerConnection)),
-            requestIds: RequestIdGenerator(), pushCounters: pushCounters, counters: rpcCounters, logger: logger)
+            requestIds: RequestIdGenerator(), pushCounters: pushCounters, counters: rpcCounters, requests: requests,
+            logger: logger)
         return Node(
             configuration: configuration, store: store, durable: durable, readiness: readiness,
             connections: connections, counters: counters, udpPush: udpPush, cluster: cluster,
@@ -118,10 +127,7 @@ struct Node: Sendable {
                 info in
                 RPCConnection(info: info, front: rpc)
             },
-            httpFront: httpFront(
-                configuration, httpTLS, naming, access, push, connections, cluster?.0, readiness, counters,
-                httpCounters,
-                logger),
+            httpFront: fronts.main, consoleFront: fronts.console, consoleEvents: consoleEvents,
             liveness: LivenessMonitor(
                 connections: connections, scanInterval: configuration.livenessScanInterval,
                 idleBeforeDetection: configuration.idleBeforeDetection, loop: group.next()),
@@ -145,54 +151,6 @@ struct Node: Sendable {
     /// for its ip:port, over the healthy members (so a dead member's instances move on).
     private static func prober(_ cluster: ClusterNode) -> @Sendable (Registry.ProbeTarget) -> Bool {
         { target in cluster.memberTable.responsible(for: "\(target.ip):\(target.port)") == cluster.me }
-    }
-
-    /// The v1 front and its route groups, each with what it uses.
-    private static func httpFront(
-        _ configuration: ServerConfiguration, _ tls: (NIOSSLContext, acceptsPlaintext: Bool)?,
-        _ naming: NamingContext,
-        _ access: AccessControl, _ push: PushScheduler, _ connections: ConnectionTable,
-        _ cluster: ClusterNode?, _ readiness: Readiness, _ counters: NodeCounters, _ httpCounters: V1Front.Counters,
-        _ logger: Logger
-    ) -> V1Front {
-        let reader = V1ParameterReader(maximumBodySize: configuration.maximumHTTPBodySize)
-        let members = MemberDirectory(
-            readiness: readiness, cluster: cluster, advertisedIP: V1Front.advertisedIP(host: configuration.host),
-            port: configuration.port)
-        let metrics = NodeMetrics(store: naming.store, counters: counters, members: members)
-        let instances = InstanceOperations(naming: naming)
-        let services = ServiceOperations(naming: naming)
-        let namespaces = NamespaceOperations(naming: naming, logger: logger)
-        let forwarder = cluster.map { V1Forwarder(node: $0, membersSpeakHTTPS: configuration.tls != nil) }
-        let connectionSummary: @Sendable (ClientID) async -> ConnectionSummary? = { id in
-            await connections.connection(id)?.summary()
-        }
-        let routes: [any V1RouteGroup] = [
-            InstanceRoutes(operations: instances, reader: reader, forwarder: forwarder, udpPush: push),
-            ServiceRoutes(operations: services, reader: reader),
-            OperatorRoutes(
-                readiness: readiness, metrics: metrics, members: members, reader: reader,
-                authEnabled: access.mode != .off),
-            OpenAPINamingRoutes(
-                version: .v2, instances: instances, services: services, reader: reader, forwarder: forwarder),
-            OpenAPINamingRoutes(
-                version: .v3Admin, instances: instances, services: services, reader: reader, forwarder: forwarder),
-            ClientInspectionRoutes(naming: naming, reader: reader, connection: connectionSummary),
-            CoreRoutes(readiness: readiness, members: members, reader: reader),
-            V3ClientRoutes(instances: instances, reader: reader, forwarder: forwarder),
-            V3AdminNamingRoutes(naming: naming, metrics: metrics, reader: reader),
-            V3AdminNamespaceRoutes(namespaces: namespaces, reader: reader),
-            AuthRoutes(access: access, reader: reader),
-            ClusterRoutes(naming: naming, reader: reader),
-            NamespaceRoutes(namespaces: namespaces, reader: reader),
-        ]
-        let settings = V1Front.Settings(
-            host: configuration.host, port: configuration.port, idleTimeout: configuration.httpIdleTimeout,
-            headerTimeout: configuration.httpHeaderTimeout,
-            tls: tls)
-        return V1Front(
-            settings: settings, readiness: readiness, access: AccessMiddleware(access: access, reader: reader),
-            routes: routes, counters: httpCounters, logger: logger)
     }
 
     /// Without a shared database, durable data cannot be replicated between members.

@@ -40,6 +40,8 @@ public final class RegistrarServer: Service, Sendable {
     public var grpcAddress: SocketAddress? { node?.grpcServer.localAddress }
     /// The bound v1 HTTP address.
     public var httpAddress: SocketAddress? { node?.httpFront.localAddress }
+    /// The bound console port (`--console-port`), if any.
+    public var consoleAddress: SocketAddress? { node?.consoleFront?.localAddress }
     /// The bound UDP push socket.
     public var udpPushAddress: SocketAddress? { node?.udpPush?.localAddress }
 
@@ -70,6 +72,8 @@ public final class RegistrarServer: Service, Sendable {
                 "http": "\(Self.describe(httpAddress, fallbackPort: configuration.port))",
                 "grpc": "\(Self.describe(grpcAddress, fallbackPort: configuration.grpcPort))",
                 "udpPush": "\(Self.describe(udpPushAddress, fallbackPort: configuration.udpPushPort))",
+                "console":
+                    "http://\(Self.describe(consoleAddress ?? httpAddress, fallbackPort: configuration.port))/nacos/",
                 "cluster":
                     "\(node.cluster.map { "\($0.node.me) of \(configuration.cluster.members.count) members" } ?? "standalone")",
                 "dataDirectory": "\(configuration.dataDirectory)",
@@ -92,11 +96,21 @@ public final class RegistrarServer: Service, Sendable {
             throw StartupError(
                 "cannot listen for SDK clients on \(configuration.host):\(configuration.grpcPort): \(error)")
         }
+        if let console = node.consoleFront, let port = configuration.consolePort {
+            do {
+                try await console.start(group: group)
+            } catch {
+                await node.grpcServer.stop()
+                await node.httpFront.stop()
+                throw StartupError("cannot listen for the console on \(configuration.host):\(port): \(error)")
+            }
+        }
         guard let cluster = node.cluster else { return }
         do {
             try await cluster.server.start()
         } catch {
             await node.grpcServer.stop()
+            await node.consoleFront?.stop()
             await node.httpFront.stop()
             throw StartupError(
                 "cannot listen for cluster peers on \(configuration.host):\(configuration.clusterPort): \(error)")
@@ -128,6 +142,9 @@ public final class RegistrarServer: Service, Sendable {
         node.heartbeats.stop()
         logger.info("shutting down: GOAWAY to \(node.connections.count) connection(s)")
         await node.grpcServer.stop()
+        // Console event streams never end by themselves: end them so the HTTP servers can drain.
+        node.consoleEvents.close()
+        await node.consoleFront?.stop()
         await node.httpFront.stop()
         if let cluster = node.cluster {
             await cluster.node.stop()

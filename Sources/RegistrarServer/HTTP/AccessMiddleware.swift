@@ -72,6 +72,11 @@ struct AccessMiddleware: RouterMiddleware {
         if path == "/nacos/v1/ns/service/list" || path == "/nacos/v2/ns/service/list" {
             return .naming(resource(parameters, service: nil), .read)
         }
+        // The console's naming API: what the user may do on that namespace or service.
+        if path.hasPrefix(OpenAPINamingRoutes.Version.v3Console.prefix + "/") {
+            let service = path.hasSuffix("/service/list") ? nil : parameters.optional("serviceName")
+            return .naming(resource(parameters, service: service), action)
+        }
         // The v3 admin API, client inspection and the cluster view are for operators.
         if adminPrefixes.contains(where: { path.hasPrefix($0) }) { return .admin }
         if namingPrefixes.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) {
@@ -88,12 +93,13 @@ struct AccessMiddleware: RouterMiddleware {
             namespace: parameters.optional("namespaceId"), group: parameters.optional("groupName"), service: service)
     }
 
-    /// Probes, login and the first-admin call (which checks loopback itself).
-    static let openPaths: Set<String> = [
+    /// Probes, the Prometheus scrape, login, the first-admin call (which checks loopback itself)
+    /// and the console's files (its pages log in themselves).
+    static let openPaths: Set<String> = ConsoleAssets.paths.union(PrometheusRoutes.paths).union([
         "/nacos/v1/console/health/liveness", "/nacos/v1/console/health/readiness",
         "/nacos/v1/auth/login", "/nacos/v1/auth/users/login", "/nacos/v3/auth/user/login",
         "/nacos/v3/auth/user/admin", "/nacos/v3/admin/core/state/liveness", "/nacos/v3/admin/core/state/readiness",
-    ]
+    ])
 
     static let namingPrefixes = [
         "/nacos/v1/ns/instance", "/nacos/v1/ns/service", "/nacos/v1/ns/cluster",

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Hummingbird
 import HummingbirdCore
 import Logging
@@ -77,7 +78,11 @@ final class V1Front: Sendable {
 
     /// Connections closed for want of a complete request head in time.
     final class Counters: Sendable {
-        let headerTimeouts = Atomic<Int>(0)
+        let headerTimeouts: Counter
+
+        init(metrics: RegistrarMetrics) {
+            headerTimeouts = metrics.counter("registrar_http_header_timeouts_total")
+        }
     }
 
     private let settings: Settings
@@ -85,6 +90,7 @@ final class V1Front: Sendable {
     private let routes: [any V1RouteGroup]
     private let access: AccessMiddleware
     private let counters: Counters
+    private let requests: RequestMetrics
     private let logger: Logger
     /// The running server, from `start` to `stop`.
     private let running = Mutex<(ServiceGroup, Task<Void, Never>)?>(nil)
@@ -92,8 +98,9 @@ final class V1Front: Sendable {
 
     init(
         settings: Settings, readiness: Readiness, access: AccessMiddleware, routes: [any V1RouteGroup],
-        counters: Counters, logger: Logger
+        requests: RequestMetrics, counters: Counters, logger: Logger
     ) {
+        self.requests = requests
         self.counters = counters
         self.settings = settings
         self.readiness = readiness
@@ -107,6 +114,7 @@ final class V1Front: Sendable {
     /// Binds and serves; returns once listening, or throws the bind error.
     func start(group: any EventLoopGroup) async throws {
         let router = Router(context: V1RequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: requests))
         router.add(middleware: V1ErrorMiddleware())
         router.add(middleware: ReadinessMiddleware(readiness: readiness))
         router.add(middleware: access)
@@ -116,7 +124,7 @@ final class V1Front: Sendable {
         let (started, continuation) = AsyncStream.makeStream(of: Result<SocketAddress?, any Error>.self)
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [
-                FirstReadDeadline(timeout: headerTimeout) { counters.headerTimeouts.add(1, ordering: .relaxed) }
+                FirstReadDeadline(timeout: headerTimeout) { counters.headerTimeouts.increment() }
             ],
             idleTimeout: settings.idleTimeout)
         let tls = settings.tls
@@ -194,7 +202,9 @@ struct ReadinessMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The naming APIs, which answer 503 until the node is ready.
-private let namingPathPrefixes = ["/nacos/v1/ns/", "/nacos/v2/ns/", "/nacos/v3/client/ns/", "/nacos/v3/admin/ns/"]
+private let namingPathPrefixes = [
+    "/nacos/v1/ns/", "/nacos/v2/ns/", "/nacos/v3/client/ns/", "/nacos/v3/admin/ns/", "/nacos/v3/console/ns/",
+]
 
 /// The HTTP/1 channel behind TLS: always (`NIOSSLServerHandler`), or when the client speaks it
 /// (`TLSSniffer`, the `optional` mode).

@@ -40,7 +40,7 @@ struct HealthChecker: Sendable {
             if Task.isCancelled { return }
             let prober = self.prober
             let targets = naming.store.read { $0.probeTargets() }.filter { prober?($0.target) ?? true }
-            counters.healthProbes.add(targets.count, ordering: .relaxed)
+            counters.healthProbes.add(targets.count)
             let results = await probe(targets)
             var seen = Set<Registry.ProbeTarget>()
             for (target, healthy, outcome) in results {

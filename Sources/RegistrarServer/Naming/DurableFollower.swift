@@ -73,7 +73,7 @@ struct DurableFollower: Sendable {
                     switch entry.changes {
                     case let .success(batch):
                         apply(batch)
-                        counters.changeLogBatchesApplied.add(1, ordering: .relaxed)
+                        counters.changeLogBatchesApplied.increment()
                     case let .failure(error):
                         // Skipping it would diverge from the others: stop here, loudly, until upgraded.
                         logger.critical("cannot follow the change log", metadata: ["error": "\(error)"])
@@ -129,7 +129,7 @@ struct DurableFollower: Sendable {
     /// The log no longer reaches back to the cursor: make memory equal to the stored state.
     private func reload() async throws(StorageError) {
         let state = try await store.load()
-        counters.changeLogReloads.add(1, ordering: .relaxed)
+        counters.changeLogReloads.increment()
         let changes = registry.read { DurableApply.changes(from: $0.durableContents(), to: state) }
         logger.warning(
             "this member fell behind the pruned change log; reloading the durable state",

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import RegistrarCore
 import RegistrarStorage
@@ -74,13 +75,16 @@ final class DurableWriter: Sendable {
     private let readiness: Readiness?
     private let registry: RegistryStore
     private let logger: Logger
+    /// `registrar_durable_write_duration_seconds`: one commit of a batch.
+    private let commitDuration: CoreMetrics.Timer
     /// Most writes per transaction.
     private let maximumBatch = 512
 
     init(
         registry: RegistryStore, store: any DurableStore, cursor: ChangeLogCursor?, readiness: Readiness?,
-        refusal: RegistryError?, logger: Logger
+        refusal: RegistryError?, commitDuration: CoreMetrics.Timer, logger: Logger
     ) {
+        self.commitDuration = commitDuration
         self.registry = registry
         self.storage = Mutex(store)
         self.cursor = cursor
@@ -178,6 +182,8 @@ final class DurableWriter: Sendable {
         }
         guard !accepted.isEmpty else { return nil }
         let position: Int64?
+        let started = ContinuousClock.now
+        defer { commitDuration.record(since: started) }
         do {
             position = try await store.commit(changes)
         } catch {

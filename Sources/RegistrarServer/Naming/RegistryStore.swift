@@ -13,6 +13,14 @@ public final class RegistryStore: Sendable {
     public struct EncodedServiceInfo: Sendable {
         public var revision: UInt64
         public var json: [UInt8]
+        /// When the change this content carries reached the push scheduler (push latency).
+        public var changedAt: ContinuousClock.Instant?
+
+        public init(revision: UInt64, json: [UInt8], changedAt: ContinuousClock.Instant? = nil) {
+            self.revision = revision
+            self.json = json
+            self.changedAt = changedAt
+        }
     }
 
     private struct EncodingKey: Hashable {

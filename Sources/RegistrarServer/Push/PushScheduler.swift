@@ -16,8 +16,9 @@ final class PushScheduler: ServiceChangeListener {
     private let udp: (any DatagramPush)?
     private let timerLoop: any EventLoop
     private let mergeWindow: TimeAmount
-    /// Services inside a merge window, and whether a change arrived during it.
-    private let windows = Mutex<[ServiceKey: Bool]>([:])
+    /// Services inside a merge window, and when the first change since its push arrived (nil:
+    /// none yet).
+    private let windows = Mutex<[ServiceKey: ContinuousClock.Instant?]>([:])
 
     init(
         store: RegistryStore, sinks: any PushSinkDirectory, udp: (any DatagramPush)?,
@@ -31,17 +32,18 @@ final class PushScheduler: ServiceChangeListener {
     }
 
     func servicesChanged(_ services: [ServiceKey]) {
+        let now = ContinuousClock.now
         for service in services {
             let pushNow = windows.withLock { windows -> Bool in
-                if windows[service] != nil {
-                    windows[service] = true
+                if let pending = windows[service] {
+                    windows[service] = pending ?? now
                     return false
                 }
-                windows[service] = false
+                windows[service] = .some(nil)
                 return true
             }
             if pushNow {
-                deliver(service)
+                deliver(service, changedAt: now)
                 scheduleWindowEnd(service)
             }
         }
@@ -49,16 +51,16 @@ final class PushScheduler: ServiceChangeListener {
 
     private func scheduleWindowEnd(_ service: ServiceKey) {
         timerLoop.scheduleTask(in: mergeWindow) { [self] in
-            let dirty = windows.withLock { windows -> Bool in
-                if windows[service] == true {
-                    windows[service] = false
-                    return true
+            let changedAt = windows.withLock { windows -> ContinuousClock.Instant? in
+                if let pending = windows[service], let changedAt = pending {
+                    windows[service] = .some(nil)
+                    return changedAt
                 }
                 windows.removeValue(forKey: service)
-                return false
+                return nil
             }
-            if dirty {
-                deliver(service)
+            if let changedAt {
+                deliver(service, changedAt: changedAt)
                 scheduleWindowEnd(service)
             }
         }
@@ -73,7 +75,7 @@ final class PushScheduler: ServiceChangeListener {
 
     /// Sends the service's current data to each of its subscribers (over their gRPC stream, or
     /// UDP for v1 subscribers), encoded once per filter and style.
-    private func deliver(_ service: ServiceKey) {
+    private func deliver(_ service: ServiceKey, changedAt: ContinuousClock.Instant) {
         let subscribers = store.read { $0.subscribers(of: service) }
         guard !subscribers.isEmpty else { return }
         struct Key: Hashable {
@@ -84,7 +86,8 @@ final class PushScheduler: ServiceChangeListener {
         func content(_ clusters: String, _ style: ServiceInfoStyle) -> RegistryStore.EncodedServiceInfo {
             let key = Key(clusters: clusters, style: style)
             if let cached = encoded[key] { return cached }
-            let fresh = store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters), style: style)
+            var fresh = store.encodedServiceInfo(service, filter: SnapshotFilter(clusters: clusters), style: style)
+            fresh.changedAt = changedAt
             encoded[key] = fresh
             return fresh
         }

@@ -105,6 +105,7 @@ final class PushSession {
         current.timer?.cancel()
         if success {
             counters.acked.add(1)
+            if let changedAt = current.content.changedAt { counters.latency.record(since: changedAt) }
             inFlight.removeValue(forKey: service)
             delivered[service] = max(delivered[service] ?? 0, current.content.revision)
             if let next = pending.removeValue(forKey: service) {

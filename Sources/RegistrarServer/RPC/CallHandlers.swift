@@ -25,17 +25,21 @@ final class UnaryCallHandler: GRPCServerCallHandler {
                     call.finish(GRPCStatus(.invalidArgument, "\(error)"))
                 })
         else { return }
+        let started = ContinuousClock.now
+        let metrics = connection.front.requests.grpc(wire.type)
         let reply = RequestDispatcher.handle(wire, connection: connection)
         if let deferred = reply.deferred {
             let changes = connection.front.naming.changes
             let type = reply.type
             connection.eventLoop.makeFutureWithTask { await deferred() }.assumeIsolated().whenSuccess { outcome in
                 Self.answer(call, type: type, json: outcome.json)
+                metrics.record(ok: ResponseBody.isSuccess(outcome.json), since: started)
                 changes.servicesChanged(outcome.changed)
             }
             return
         }
         Self.answer(call, type: reply.type, json: reply.json)
+        metrics.record(ok: ResponseBody.isSuccess(reply.json), since: started)
         reply.afterResponse?()
     }
 

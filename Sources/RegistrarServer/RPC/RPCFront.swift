@@ -25,13 +25,16 @@ final class RPCFront: Sendable {
     let requestIds: RequestIdGenerator
     let pushCounters: PushCounters
     let counters: RPCCounters
+    let requests: RequestMetrics
     let logger: Logger
 
     init(
         naming: NamingContext, access: AccessControl, connections: ConnectionTable, fuzzyWatch: FuzzyWatchIndex,
         readiness: Readiness, settings: Settings,
-        requestIds: RequestIdGenerator, pushCounters: PushCounters, counters: RPCCounters, logger: Logger
+        requestIds: RequestIdGenerator, pushCounters: PushCounters, counters: RPCCounters, requests: RequestMetrics,
+        logger: Logger
     ) {
+        self.requests = requests
         self.naming = naming
         self.access = access
         self.connections = connections

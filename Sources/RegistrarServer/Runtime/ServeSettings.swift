@@ -14,6 +14,7 @@ public struct ServeSettings: Sendable {
         "max-connections-per-ip", "max-requests-per-second", "request-burst", "http-header-timeout",
         "http-idle-timeout", "handshake-timeout",
         "tls-cert", "tls-key", "tls-client-ca", "tls-mode", "peer-tls-cert", "peer-tls-key", "peer-tls-ca",
+        "console-port", "console-assets", "metrics",
     ]
 
     /// The admin's first password comes only from the environment or a file, never a flag,
@@ -87,6 +88,14 @@ public struct ServeSettings: Sendable {
         if let database = string("database"), !database.isEmpty { configuration.database = database }
         if let text = string("health-check-interval") {
             configuration.healthCheckInterval = try seconds("health-check-interval", text, range: 0.1...3600)
+        }
+        if let consolePort = try port("console-port") { configuration.consolePort = consolePort }
+        if let directory = string("console-assets"), !directory.isEmpty {
+            configuration.consoleAssetsDirectory = directory
+        }
+        if let text = string("metrics") {
+            guard text == "on" || text == "off" else { throw SettingsError("metrics must be on or off, got '\(text)'") }
+            configuration.metricsEnabled = text == "on"
         }
         try applyCluster(to: &configuration.cluster)
         try applyAuth(to: &configuration.auth)

@@ -86,6 +86,13 @@ public struct ServerConfiguration: Sendable {
     /// Largest total size of an instance's metadata keys and values.
     public var maximumMetadataLength = 1024
 
+    /// Metrics (`/metrics`, `/nacos/actuator/prometheus`, the JSON counters); off only to measure their cost.
+    public var metricsEnabled = true
+    /// Also serve the web console (it is always on the main port at `/nacos/`) on this port.
+    public var consolePort: Int?
+    /// Serve the console's files from this directory instead of the copy in the binary.
+    public var consoleAssetsDirectory: String?
+
     /// Cluster mode: the other members (and this one) by main port. Empty: a standalone node.
     public var cluster = ClusterConfiguration()
 

@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOCore
 import NIOHTTP2
 import NIOPosix
@@ -51,14 +52,25 @@ public final class GRPCServer: Sendable {
     private let state = Mutex<State>(State())
     public let counters: Counters
 
-    /// What the server refused, for the metrics endpoint.
+    /// What the server refused, counted through swift-metrics (the handles come from the owner).
     public final class Counters: Sendable {
         /// Connections closed on arrival because their IP already held `maximumConnectionsPerIP`.
-        public let refusedConnections = Atomic<Int>(0)
+        public let refusedConnections: CoreMetrics.Counter
         /// Connections closed because they did not complete the HTTP/2 preface in time.
-        public let handshakeTimeouts = Atomic<Int>(0)
+        public let handshakeTimeouts: CoreMetrics.Counter
 
-        public init() {}
+        public init(refusedConnections: CoreMetrics.Counter, handshakeTimeouts: CoreMetrics.Counter) {
+            self.refusedConnections = refusedConnections
+            self.handshakeTimeouts = handshakeTimeouts
+        }
+
+        /// Counters that record nowhere.
+        public convenience init() {
+            let factory = NOOPMetricsHandler.instance
+            self.init(
+                refusedConnections: .init(label: "refused", factory: factory),
+                handshakeTimeouts: .init(label: "handshake", factory: factory))
+        }
     }
 
     private struct State {
@@ -113,7 +125,7 @@ public final class GRPCServer: Sendable {
         }
         guard admitted else {
             // Refused before any handler or application state exists: it costs the others nothing.
-            counters.refusedConnections.add(1, ordering: .relaxed)
+            counters.refusedConnections.increment()
             throw ConnectionLimitReached(ip: ip, limit: configuration.maximumConnectionsPerIP)
         }
         let info = GRPCConnectionInfo(
@@ -144,7 +156,7 @@ public final class GRPCServer: Sendable {
             let counters = self.counters
             try sync.addHandler(
                 FirstReadDeadline(timeout: configuration.handshakeTimeout) {
-                    counters.handshakeTimeouts.add(1, ordering: .relaxed)
+                    counters.handshakeTimeouts.increment()
                 })
             try sync.addHandler(TLSSniffer(tls: tls, install: install))
         }
@@ -185,7 +197,7 @@ public final class GRPCServer: Sendable {
         let counters = self.counters
         try sync.addHandler(
             FirstReadDeadline(timeout: configuration.handshakeTimeout) {
-                counters.handshakeTimeouts.add(1, ordering: .relaxed)
+                counters.handshakeTimeouts.increment()
             })
         try sync.addHandler(
             GRPCServerFrameHandler(router: handler, maximumMessageSize: configuration.maximumMessageSize))

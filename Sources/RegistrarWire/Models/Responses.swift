@@ -22,6 +22,14 @@ public enum ResponseBody {
         return json.bytes
     }
 
+    /// Whether a body built by `make` reports success: each one starts `{"resultCode":200,`
+    /// (read from the bytes, so that the metrics of a call cost no parse).
+    public static func isSuccess(_ json: [UInt8]) -> Bool {
+        json.starts(with: successPrefix)
+    }
+
+    private static let successPrefix = Array(#"{"resultCode":200,"#.utf8)
+
     /// `ErrorResponse`: Nacos sends resultCode 500 and the real code in errorCode.
     public static func error(code: Int, message: String, requestId: String? = nil) -> [UInt8] {
         make(resultCode: 500, errorCode: code, message: message, requestId: requestId)

@@ -6,11 +6,22 @@ import RegistrarWire
 /// API (`/nacos/v3/admin/ns/…`, Nacos 3.x), over the same operations as v1; answers are
 /// `Envelope`s. The two differ only in their lists (v2: a ServiceInfo and `{count, services}`;
 /// v3: an array of instances and a Page of services) and in what v3 adds (`partial`, `cluster`,
-/// `subscribers`, `health/checkers`, `ops/metrics`).
+/// `subscribers`, `health/checkers`, `ops/metrics`). The console's API (`/nacos/v3/console/ns/…`,
+/// Nacos 3's console paths) is the v3 admin one, checked per service rather than for admins.
 ///
 /// Threading: handlers run on the request's event loop; the registry is behind its lock.
 struct OpenAPINamingRoutes: V1RouteGroup {
-    enum Version: Sendable { case v2, v3Admin }
+    enum Version: Sendable {
+        case v2, v3Admin, v3Console
+
+        var prefix: String {
+            switch self {
+            case .v2: "/nacos/v2/ns"
+            case .v3Admin: "/nacos/v3/admin/ns"
+            case .v3Console: "/nacos/v3/console/ns"
+            }
+        }
+    }
 
     let version: Version
     let instances: InstanceOperations
@@ -19,7 +30,7 @@ struct OpenAPINamingRoutes: V1RouteGroup {
     /// Cluster mode: sends registrations of another member's `ip:port` there.
     let forwarder: V1Forwarder?
 
-    private var prefix: String { version == .v2 ? "/nacos/v2/ns" : "/nacos/v3/admin/ns" }
+    private var prefix: String { version.prefix }
 
     func add(to router: Router<V1RequestContext>) {
         let routes = self
@@ -63,7 +74,7 @@ struct OpenAPINamingRoutes: V1RouteGroup {
                 return Envelope.ok()
             }
         }
-        if version == .v3Admin {
+        if version != .v2 {
             api.on(.put, instance + "/partial") { parameters, _ in
                 try routes.instances.patch(parameters)
                 return Envelope.ok()
@@ -89,7 +100,7 @@ struct OpenAPINamingRoutes: V1RouteGroup {
         }
         api.on(.get, service) { parameters, _ in
             Envelope.ok(
-                raw: OpenAPIJSON.serviceDetail(try routes.services.detail(parameters), v3: routes.version == .v3Admin))
+                raw: OpenAPIJSON.serviceDetail(try routes.services.detail(parameters), v3: routes.version != .v2))
         }
         api.on(.get, service + "/list") { parameters, _ in
             guard routes.version == .v2 else { return try routes.services.serviceViewPage(parameters) }

@@ -3,7 +3,7 @@ import RegistrarCore
 import RegistrarWire
 
 /// What the v3 admin API adds to the shared naming endpoints (`OpenAPINamingRoutes`): a
-/// service's subscribers, the health checkers on offer, and the node's metrics.
+/// service's subscribers (also on the console's paths), the health checkers on offer, and the node's metrics.
 ///
 /// Threading: handlers run on the request's event loop; the registry is behind its lock.
 struct V3AdminNamingRoutes: V1RouteGroup {
@@ -14,8 +14,10 @@ struct V3AdminNamingRoutes: V1RouteGroup {
     func add(to router: Router<V1RequestContext>) {
         let routes = self
         let api = OpenAPIRouter(router: router, reader: reader)
-        api.on(.get, "/nacos/v3/admin/ns/service/subscribers") { parameters, _ in
-            try routes.subscribers(parameters)
+        for version in [OpenAPINamingRoutes.Version.v3Admin, .v3Console] {
+            api.on(.get, version.prefix + "/service/subscribers") { parameters, _ in
+                try routes.subscribers(parameters)
+            }
         }
         api.on(.get, "/nacos/v3/admin/ns/health/checkers") { _, _ in
             Envelope.ok { json in
