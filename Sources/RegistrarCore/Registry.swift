@@ -212,7 +212,7 @@ public struct Registry: Sendable {
         for publisher in record.publishers {
             for published in clients[publisher]?.publications[service] ?? [] {
                 let instance = record.effective(published)
-                guard instance.enabled else { continue }
+                guard instance.enabled || filter.includeDisabled else { continue }
                 if !wanted.isEmpty && !wanted.contains(instance.clusterName) { continue }
                 hosts.append(
                     .init(instance: instance, instanceId: instance.instanceId(in: service), ephemeral: record.ephemeral)

@@ -44,10 +44,13 @@ public struct SnapshotFilter: Sendable, Hashable {
     /// Comma-separated cluster names; `""` means every cluster.
     public var clusters: String
     public var healthyOnly: Bool
+    /// Disabled instances too (operator views); clients never see them.
+    public var includeDisabled: Bool
 
-    public init(clusters: String = "", healthyOnly: Bool = false) {
+    public init(clusters: String = "", healthyOnly: Bool = false, includeDisabled: Bool = false) {
         self.clusters = clusters
         self.healthyOnly = healthyOnly
+        self.includeDisabled = includeDisabled
     }
 
     public static let all = SnapshotFilter()

@@ -49,7 +49,9 @@ struct OpenAPINamingRoutes: V1RouteGroup {
             return Envelope.ok(raw: OpenAPIJSON.instanceDetail(found, service: service))
         }
         api.on(.get, instance + "/list") { parameters, _ in
-            guard routes.version == .v2 else { return try routes.instances.listAnswer(parameters) }
+            guard routes.version == .v2 else {
+                return try routes.instances.listAnswer(parameters, includeDisabled: true)
+            }
             let (service, filter) = try routes.instances.listQuery(parameters)
             // Nacos's HTTP ServiceInfo names the service grouped, as v1 does.
             let encoded = routes.instances.naming.store.encodedServiceInfo(service, filter: filter, style: .v1)

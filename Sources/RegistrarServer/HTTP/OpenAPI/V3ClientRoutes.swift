@@ -63,9 +63,11 @@ extension InstanceOperations {
         return heartbeat(ip: ip, port: try parameters.port(), service: service) != .unknownInstance
     }
 
-    /// The v3 instance list: an array of Nacos `Instance` objects (not a ServiceInfo).
-    func listAnswer(_ parameters: V1Parameters) throws -> Response {
-        let (service, filter) = try listQuery(parameters)
+    /// The v3 instance list: an array of Nacos `Instance` objects (not a ServiceInfo). The admin
+    /// and console lists include disabled instances (with `"enabled": false`), as Nacos's do.
+    func listAnswer(_ parameters: V1Parameters, includeDisabled: Bool = false) throws -> Response {
+        var (service, filter) = try listQuery(parameters)
+        filter.includeDisabled = includeDisabled
         let hosts = naming.store.read { $0.snapshot(of: service, filter: filter).hosts }
         return Envelope.ok(capacity: 64 + hosts.count * 256) { json in
             json.beginArray()

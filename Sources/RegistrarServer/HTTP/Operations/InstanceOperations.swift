@@ -74,6 +74,21 @@ struct InstanceOperations: Sendable {
         if persistent {
             try await naming.write(.deregisterPersistent(ip: ip, port: port, from: service))
         } else {
+            // An SDK connection's instance leaves with that client (deregister or disconnect);
+            // answering "ok" and leaving it listed, as Nacos does, would mislead the operator.
+            let ownedElsewhere = naming.store.read { registry in
+                !registry.publishes(heartbeatClient, into: service)
+                    && registry.snapshot(of: service, filter: .init(includeDisabled: true)).hosts.contains {
+                        $0.instance.ip == ip && $0.instance.port == port
+                    }
+            }
+            if ownedElsewhere {
+                throw V1Error(
+                    .conflict,
+                    "instance \(ip):\(port) of \(service) is registered by a connected SDK client: it leaves when "
+                        + "that client deregisters or disconnects; disable it (enabled=false) to take it out of lists",
+                    code: .resourceConflict)
+            }
             naming.mutate { $0.withdrawIPPortClient(heartbeatClient, from: service) }
         }
     }

@@ -19,6 +19,7 @@ extension ServiceOperations {
             var clusters: Int
             var instances: Int
             var healthy: Int
+            var subscribers: Int
         }
         let views: [View] = naming.store.read { registry in
             registry.visibleServices(namespace: namespace)
@@ -28,7 +29,8 @@ extension ServiceOperations {
                     let hosts = registry.snapshot(of: service).hosts
                     return View(
                         service: service, clusters: Set(hosts.map(\.instance.clusterName)).count,
-                        instances: hosts.count, healthy: hosts.count { $0.instance.healthy })
+                        instances: hosts.count, healthy: hosts.count { $0.instance.healthy },
+                        subscribers: registry.subscribers(of: service).count)
                 }
                 .filter { !ignoreEmpty || $0.instances > 0 }
         }
@@ -40,6 +42,7 @@ extension ServiceOperations {
                 json.key("clusterCount"); json.int(view.clusters)
                 json.key("ipCount"); json.int(view.instances)
                 json.key("healthyInstanceCount"); json.int(view.healthy)
+                json.key("subscriberCount"); json.int(view.subscribers)
                 json.key("triggerFlag"); json.string("false")
                 json.endObject()
             }
