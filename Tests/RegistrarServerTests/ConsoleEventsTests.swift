@@ -59,7 +59,8 @@ struct ConsoleEventsTests {
         #expect(rates.hasSuffix("\n\n"))
         #expect(
             ConsoleRoutes.change(orders)
-                == "event: change\ndata: {\"namespaceId\":\"public\",\"groupName\":\"DEFAULT_GROUP\",\"serviceName\":\"orders\"}\n\n"
+                == "event: change\ndata: {\"namespaceId\":\"public\",\"groupName\":\"DEFAULT_GROUP\","
+                    + "\"serviceName\":\"orders\"}\n\n"
         )
     }
 }
