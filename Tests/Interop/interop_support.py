@@ -14,6 +14,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
 import sys
 import threading
 import time
@@ -775,3 +778,23 @@ class LoopbackListener:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def http(server, method, path, params, token=None):
+    """One call with the token as the accessToken parameter; returns (status, body)."""
+    params = dict(params)
+    if token:
+        params["accessToken"] = token
+    data = urllib.parse.urlencode(params)
+    url = f"http://{server.addr}{path}"
+    body = None
+    if method in ("GET", "DELETE"):
+        url += "?" + data
+    else:
+        body = data.encode()
+    request = urllib.request.Request(url, data=body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()

@@ -11,7 +11,8 @@ import urllib.request
 import pytest
 
 from interop_support import (PyClients, Recorder, RegistrarServer, async_wait_for_event, async_wait_until,
-                             endpoints, py_list_param, py_register_param, py_subscribe_param, run_async, unique)
+                             endpoints, http, py_list_param, py_register_param, py_subscribe_param, run_async,
+                             unique)
 
 ADMIN_PASSWORD = "interop-admin-pass"
 
@@ -23,23 +24,6 @@ def auth_server(interop_dir, sdk_dir):
     srv.start()
     yield srv
     srv.stop()
-
-
-def http(server, method, path, params, token=None):
-    """One v1 call; returns (status, body)."""
-    params = dict(params)
-    if token:
-        params["accessToken"] = token
-    data = urllib.parse.urlencode(params).encode()
-    request = urllib.request.Request(f"http://{server.addr}{path}", data=data if method != "GET" else None,
-                                     method=method)
-    if method == "GET":
-        request.full_url += "?" + data.decode()
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def login(server, username, password):

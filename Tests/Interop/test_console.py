@@ -24,7 +24,7 @@ import urllib.request
 
 import pytest
 
-from interop_support import PyClients, RegistrarServer, py_register_param, unique, wait_until
+from interop_support import PyClients, RegistrarServer, http, py_register_param, unique, wait_until
 
 ADMIN_PASSWORD = "console-admin-pass"
 VIEWER_PASSWORD = "viewer-pass-1"
@@ -43,26 +43,6 @@ def console_server(interop_dir, sdk_dir):
     srv.start()
     yield srv
     srv.stop()
-
-
-def http(server, method, path, params, token=None):
-    """One call with the token as the accessToken parameter; returns (status, body)."""
-    params = dict(params)
-    if token:
-        params["accessToken"] = token
-    data = urllib.parse.urlencode(params)
-    url = f"http://{server.addr}{path}"
-    body = None
-    if method in ("GET", "DELETE"):
-        url += "?" + data
-    else:
-        body = data.encode()
-    request = urllib.request.Request(url, data=body, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
 
 
 def login_token(server, username, password):
