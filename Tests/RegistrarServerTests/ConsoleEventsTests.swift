@@ -60,7 +60,7 @@ struct ConsoleEventsTests {
         #expect(
             ConsoleRoutes.change(orders)
                 == "event: change\ndata: {\"namespaceId\":\"public\",\"groupName\":\"DEFAULT_GROUP\","
-                    + "\"serviceName\":\"orders\"}\n\n"
+                + "\"serviceName\":\"orders\"}\n\n"
         )
     }
 }

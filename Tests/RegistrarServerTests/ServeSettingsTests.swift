@@ -33,6 +33,38 @@ struct ServeSettingsTests {
         #expect(configuration.host == "10.0.0.1")
     }
 
+    @Test func theConsoleAndMetricsSettingsComeFromEachSourceInOrder() throws {
+        func configured(
+            flags: [String: String?] = [:], environment: [String: String] = [:], file text: String? = nil
+        ) throws -> ServerConfiguration {
+            var configuration = ServerConfiguration()
+            try ServeSettings(flags: flags, environment: environment, configFile: text.map(file))
+                .apply(to: &configuration)
+            return configuration
+        }
+        let defaults = try configured()
+        #expect(defaults.consolePort == nil && defaults.metricsEnabled && defaults.consoleAssetsDirectory == nil)
+        let fromFile = try configured(file: "console-port = 8080\nmetrics = off\nconsole-assets = /srv/console\n")
+        #expect(fromFile.consolePort == 8080 && !fromFile.metricsEnabled)
+        #expect(fromFile.consoleAssetsDirectory == "/srv/console")
+        let fromEnvironment = try configured(
+            environment: ["REGISTRAR_CONSOLE_PORT": "8081", "REGISTRAR_METRICS": "on"],
+            file: "console-port = 8080\nmetrics = off\n")
+        #expect(fromEnvironment.consolePort == 8081 && fromEnvironment.metricsEnabled)
+        let fromFlag = try configured(
+            flags: ["console-port": "8082", "metrics": "off"], environment: ["REGISTRAR_CONSOLE_PORT": "8081"],
+            file: "console-port = 8080\n")
+        #expect(fromFlag.consolePort == 8082 && !fromFlag.metricsEnabled)
+        for (key, value) in [("metrics", "maybe"), ("console-port", "99999")] {
+            do {
+                _ = try configured(flags: [key: value])
+                Issue.record("\(key)=\(value) was accepted")
+            } catch let error as SettingsError {
+                #expect(error.description.contains(key), "\(error.description)")
+            }
+        }
+    }
+
     @Test func authAndLimitSettingsParseAndTheAdminPasswordComesOnlyFromEnvironmentOrFile() throws {
         var configuration = ServerConfiguration()
         #expect(configuration.auth.mode == .auto && configuration.auth.tokenSecret == nil)
