@@ -34,14 +34,15 @@ struct Deregister: AsyncParsableCommand {
                         "port": String(address.port),
                         "clusterName": address.cluster, "ephemeral": "true", "namespaceId": options.namespace,
                     ])
+                let heldByConnection =
+                    "\(instance.endpoint) in \(target.groupedName) is held by a live SDK connection; it goes when "
+                    + "that client deregisters or disconnects"
+                // The server refuses with 409; an older one answered 200 and left the instance.
+                if reply.status == 409 { throw CLIFailure(heldByConnection) }
                 guard reply.status == 200 else {
                     throw CLIFailure("the server refused: HTTP \(reply.status) \(reply.body)")
                 }
-                if try await find(client) != nil {
-                    throw CLIFailure(
-                        "\(instance.endpoint) in \(target.groupedName) is held by a live SDK connection; it goes when that client deregisters or disconnects"
-                    )
-                }
+                if try await find(client) != nil { throw CLIFailure(heldByConnection) }
             }
             say("deregistered \(instance.endpoint) from \(target.groupedName)")
         }
