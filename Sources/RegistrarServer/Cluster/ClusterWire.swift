@@ -111,42 +111,56 @@ final class ClusterCounters: Sendable {
     let syncDuration: CoreMetrics.Timer
 
     init(metrics: RegistrarMetrics) {
-        syncRequestsSent = metrics.counter("registrar_distro_sync_requests_total", [("result", "ok")])
-        syncFailures = metrics.counter("registrar_distro_sync_requests_total", [("result", "failed")])
-        datumsSent = metrics.counter("registrar_distro_datums_total", [("direction", "sent")])
-        datumsApplied = metrics.counter("registrar_distro_datums_total", [("direction", "applied")])
-        compressedBytesSent = metrics.counter(MetricName.distroSyncBytes, [("direction", "sent")])
-        rawBytesSent = metrics.counter("registrar_distro_sync_raw_bytes_total", [("direction", "sent")])
-        verifyBytesSent = metrics.counter("registrar_distro_verify_bytes_total")
-        compressedBytesReceived = metrics.counter(MetricName.distroSyncBytes, [("direction", "received")])
-        rawBytesReceived = metrics.counter("registrar_distro_sync_raw_bytes_total", [("direction", "received")])
-        rejectedRequests = metrics.counter("registrar_cluster_requests_rejected_total")
-        replicasExpired = metrics.counter("registrar_distro_replicas_expired_total")
-        snapshotsLoaded = metrics.counter("registrar_distro_snapshots_total", [("result", "loaded")])
-        snapshotFailures = metrics.counter("registrar_distro_snapshots_total", [("result", "failed")])
-        v1Forwarded = metrics.counter("registrar_v1_forwards_total", [("result", "ok")])
-        v1ForwardFailures = metrics.counter("registrar_v1_forwards_total", [("result", "failed")])
+        syncRequestsSent = metrics.counter(Series.syncRequestsSent)
+        syncFailures = metrics.counter(Series.syncFailures)
+        datumsSent = metrics.counter(Series.datumsSent)
+        datumsApplied = metrics.counter(Series.datumsApplied)
+        compressedBytesSent = metrics.counter(Series.compressedBytesSent)
+        rawBytesSent = metrics.counter(Series.rawBytesSent)
+        verifyBytesSent = metrics.counter(Series.verifyBytesSent)
+        compressedBytesReceived = metrics.counter(Series.compressedBytesReceived)
+        rawBytesReceived = metrics.counter(Series.rawBytesReceived)
+        rejectedRequests = metrics.counter(Series.rejectedRequests)
+        replicasExpired = metrics.counter(Series.replicasExpired)
+        snapshotsLoaded = metrics.counter(Series.snapshotsLoaded)
+        snapshotFailures = metrics.counter(Series.snapshotFailures)
+        v1Forwarded = metrics.counter(Series.v1Forwarded)
+        v1ForwardFailures = metrics.counter(Series.v1ForwardFailures)
         syncDuration = metrics.timer(MetricName.distroSyncDuration)
     }
 
-    /// The Nacos JSON names of these counts.
-    static let jsonNames: [(String, String, [String: String])] = [
-        ("distroSyncRequestsSent", "registrar_distro_sync_requests_total", ["result": "ok"]),
-        ("distroDatumsSent", "registrar_distro_datums_total", ["direction": "sent"]),
-        ("distroDatumsApplied", "registrar_distro_datums_total", ["direction": "applied"]),
-        ("distroSyncFailures", "registrar_distro_sync_requests_total", ["result": "failed"]),
-        ("distroRawBytesSent", "registrar_distro_sync_raw_bytes_total", ["direction": "sent"]),
-        ("distroCompressedBytesSent", MetricName.distroSyncBytes, ["direction": "sent"]),
-        ("distroVerifyBytesSent", "registrar_distro_verify_bytes_total", [:]),
-        ("distroRawBytesReceived", "registrar_distro_sync_raw_bytes_total", ["direction": "received"]),
-        ("distroCompressedBytesReceived", MetricName.distroSyncBytes, ["direction": "received"]),
-        ("distroRejectedRequests", "registrar_cluster_requests_rejected_total", [:]),
-        ("distroReplicasExpired", "registrar_distro_replicas_expired_total", [:]),
-        ("distroSnapshotsLoaded", "registrar_distro_snapshots_total", ["result": "loaded"]),
-        ("distroSnapshotFailures", "registrar_distro_snapshots_total", ["result": "failed"]),
-        ("v1Forwarded", "registrar_v1_forwards_total", ["result": "ok"]),
-        ("v1ForwardFailures", "registrar_v1_forwards_total", ["result": "failed"]),
-    ]
+    enum Series {
+        private static let syncs = "registrar_distro_sync_requests_total"
+        private static let datums = "registrar_distro_datums_total"
+        private static let rawBytes = "registrar_distro_sync_raw_bytes_total"
+        private static let snapshots = "registrar_distro_snapshots_total"
+        private static let forwards = "registrar_v1_forwards_total"
+        static let syncRequestsSent = CounterSeries("distroSyncRequestsSent", syncs, [("result", "ok")])
+        static let syncFailures = CounterSeries("distroSyncFailures", syncs, [("result", "failed")])
+        static let datumsSent = CounterSeries("distroDatumsSent", datums, [("direction", "sent")])
+        static let datumsApplied = CounterSeries("distroDatumsApplied", datums, [("direction", "applied")])
+        static let compressedBytesSent = CounterSeries(
+            "distroCompressedBytesSent", MetricName.distroSyncBytes, [("direction", "sent")])
+        static let rawBytesSent = CounterSeries("distroRawBytesSent", rawBytes, [("direction", "sent")])
+        static let verifyBytesSent = CounterSeries("distroVerifyBytesSent", "registrar_distro_verify_bytes_total")
+        static let compressedBytesReceived = CounterSeries(
+            "distroCompressedBytesReceived", MetricName.distroSyncBytes, [("direction", "received")])
+        static let rawBytesReceived = CounterSeries("distroRawBytesReceived", rawBytes, [("direction", "received")])
+        static let rejectedRequests = CounterSeries(
+            "distroRejectedRequests", "registrar_cluster_requests_rejected_total")
+        static let replicasExpired = CounterSeries(
+            "distroReplicasExpired", "registrar_distro_replicas_expired_total")
+        static let snapshotsLoaded = CounterSeries("distroSnapshotsLoaded", snapshots, [("result", "loaded")])
+        static let snapshotFailures = CounterSeries("distroSnapshotFailures", snapshots, [("result", "failed")])
+        static let v1Forwarded = CounterSeries("v1Forwarded", forwards, [("result", "ok")])
+        static let v1ForwardFailures = CounterSeries("v1ForwardFailures", forwards, [("result", "failed")])
+        /// In the order the JSON endpoint has always shown them.
+        static let all = [
+            syncRequestsSent, datumsSent, datumsApplied, syncFailures, rawBytesSent, compressedBytesSent,
+            verifyBytesSent, rawBytesReceived, compressedBytesReceived, rejectedRequests, replicasExpired,
+            snapshotsLoaded, snapshotFailures, v1Forwarded, v1ForwardFailures,
+        ]
+    }
 
     /// Compresses `raw` for the wire and counts both sizes.
     func deflate(_ raw: [UInt8], verify: Bool = false) -> [UInt8] {

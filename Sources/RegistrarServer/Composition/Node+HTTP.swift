@@ -32,7 +32,7 @@ extension Node {
         let consoleRoutes: [any V1RouteGroup] = [
             ConsoleRoutes(
                 assets: ConsoleAssets(directory: configuration.consoleAssetsDirectory), events: consoleEvents,
-                read: {
+                rates: ConsoleRateFeed(interval: consoleEvents.settings.interval) {
                     let reading = registrarMetrics.reading()
                     return ConsoleEvents.Reading(
                         requests: reading.value(MetricName.requests),

@@ -13,10 +13,10 @@ final class RPCCounters: Sendable {
     let unknownTypes = UnknownRequestTypes()
 
     init(metrics: RegistrarMetrics) {
-        malformedPayloads = metrics.counter("registrar_grpc_malformed_payloads_total")
-        accessRefusals = metrics.counter("registrar_access_refusals_total", [("front", "grpc")])
-        rateLimited = metrics.counter("registrar_grpc_rate_limited_total")
-        unknownRequests = metrics.counter("registrar_grpc_unknown_requests_total")
+        malformedPayloads = metrics.counter(NodeCounters.Series.malformedPayloads)
+        accessRefusals = metrics.counter(NodeCounters.Series.grpcAccessRefusals)
+        rateLimited = metrics.counter(NodeCounters.Series.grpcRateLimited)
+        unknownRequests = metrics.counter(NodeCounters.Series.grpcUnknownRequests)
     }
 }
 
@@ -31,9 +31,9 @@ final class DurableCounters: Sendable {
     let commitDuration: CoreMetrics.Timer
 
     init(metrics: RegistrarMetrics) {
-        healthProbes = metrics.counter("registrar_health_probes_total")
-        changeLogBatchesApplied = metrics.counter("registrar_change_log_batches_applied_total")
-        changeLogReloads = metrics.counter("registrar_change_log_reloads_total")
+        healthProbes = metrics.counter(NodeCounters.Series.healthProbes)
+        changeLogBatchesApplied = metrics.counter(NodeCounters.Series.changeLogBatchesApplied)
+        changeLogReloads = metrics.counter(NodeCounters.Series.changeLogReloads)
         commitDuration = metrics.timer(MetricName.durableWriteDuration)
     }
 }
@@ -50,28 +50,36 @@ struct NodeCounters: Sendable {
 
     var all: [(String, Int)] {
         let reading = metrics.reading()
-        let names = Self.jsonNames + PushCounters.jsonNames + (clusterMode ? ClusterCounters.jsonNames : [])
-        return [("grpcConnectionCount", connections.count)]
-            + names.map { name, metric, labels in (name, reading.count(metric, labels)) }
+        let series = Series.all + PushCounters.Series.all + (clusterMode ? ClusterCounters.Series.all : [])
+        return [("grpcConnectionCount", connections.count)] + series.map { ($0.json, reading.count($0)) }
     }
 
-    private static let jsonNames: [(String, String, [String: String])] = [
-        ("malformedPayloads", "registrar_grpc_malformed_payloads_total", [:]),
-        ("grpcAccessRefusals", "registrar_access_refusals_total", ["front": "grpc"]),
-        ("grpcConnectionsRefusedPerIP", "registrar_grpc_connections_refused_total", ["reason": "per_ip_limit"]),
-        ("grpcHandshakeTimeouts", "registrar_grpc_handshake_timeouts_total", [:]),
-        ("grpcRequestsRateLimited", "registrar_grpc_rate_limited_total", [:]),
-        ("grpcUnknownRequests", "registrar_grpc_unknown_requests_total", [:]),
-        ("httpHeaderTimeouts", "registrar_http_header_timeouts_total", [:]),
-        ("healthProbes", "registrar_health_probes_total", [:]),
-        ("changeLogBatchesApplied", "registrar_change_log_batches_applied_total", [:]),
-        ("changeLogReloads", "registrar_change_log_reloads_total", [:]),
-    ]
+    /// The node's own counters (the push and cluster ones are with their counters).
+    enum Series {
+        static let malformedPayloads = CounterSeries("malformedPayloads", "registrar_grpc_malformed_payloads_total")
+        static let grpcAccessRefusals = CounterSeries(
+            "grpcAccessRefusals", "registrar_access_refusals_total", [("front", "grpc")])
+        static let grpcConnectionsRefused = CounterSeries(
+            "grpcConnectionsRefusedPerIP", "registrar_grpc_connections_refused_total", [("reason", "per_ip_limit")])
+        static let grpcHandshakeTimeouts = CounterSeries(
+            "grpcHandshakeTimeouts", "registrar_grpc_handshake_timeouts_total")
+        static let grpcRateLimited = CounterSeries("grpcRequestsRateLimited", "registrar_grpc_rate_limited_total")
+        static let grpcUnknownRequests = CounterSeries(
+            "grpcUnknownRequests", "registrar_grpc_unknown_requests_total")
+        static let httpHeaderTimeouts = CounterSeries("httpHeaderTimeouts", "registrar_http_header_timeouts_total")
+        static let healthProbes = CounterSeries("healthProbes", "registrar_health_probes_total")
+        static let changeLogBatchesApplied = CounterSeries(
+            "changeLogBatchesApplied", "registrar_change_log_batches_applied_total")
+        static let changeLogReloads = CounterSeries("changeLogReloads", "registrar_change_log_reloads_total")
+        static let all = [
+            malformedPayloads, grpcAccessRefusals, grpcConnectionsRefused, grpcHandshakeTimeouts, grpcRateLimited,
+            grpcUnknownRequests, httpHeaderTimeouts, healthProbes, changeLogBatchesApplied, changeLogReloads,
+        ]
+    }
 
     static func transportCounters(_ metrics: RegistrarMetrics) -> GRPCServer.Counters {
         GRPCServer.Counters(
-            refusedConnections: metrics.counter(
-                "registrar_grpc_connections_refused_total", [("reason", "per_ip_limit")]),
-            handshakeTimeouts: metrics.counter("registrar_grpc_handshake_timeouts_total"))
+            refusedConnections: metrics.counter(Series.grpcConnectionsRefused),
+            handshakeTimeouts: metrics.counter(Series.grpcHandshakeTimeouts))
     }
 }

@@ -2,6 +2,7 @@ import Hummingbird
 import NIOCore
 import RegistrarCore
 import RegistrarWire
+import Synchronization
 
 /// The web console: its files at `/nacos/`, who the user is and what they may change
 /// (`/nacos/v3/console/me`), and the live feed (`/nacos/v3/console/events`). Its data comes
@@ -12,8 +13,7 @@ import RegistrarWire
 struct ConsoleRoutes: V1RouteGroup {
     let assets: ConsoleAssets
     let events: ConsoleEvents
-    /// The node's totals now, for the `rates` events.
-    let read: @Sendable () -> ConsoleEvents.Reading
+    let rates: ConsoleRateFeed
     let access: AccessControl
     let reader: V1ParameterReader
 
@@ -71,26 +71,20 @@ struct ConsoleRoutes: V1RouteGroup {
                 "too many console event streams are open (at most \(events.settings.maximumStreams)); close some tabs",
                 code: .serverError)
         }
-        let read = self.read
-        let interval =
-            Double(events.settings.interval.components.seconds)
-            + Double(events.settings.interval.components.attoseconds) / 1e18
+        let rates = self.rates
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         let body = ResponseBody { writer in
-            var last = read()
             // The first bytes tell the browser the stream is open (and proxies to pass it on).
             try await writer.write(ByteBuffer(string: ": registrar console events\n\n"))
-            try await writer.write(ByteBuffer(string: Self.rates(last, previous: nil, interval: interval)))
+            try await writer.write(ByteBuffer(string: rates.event()))
             for await event in stream {
                 switch event {
                 case let .change(service):
                     try await writer.write(ByteBuffer(string: Self.change(service)))
                 case .tick:
-                    let now = read()
-                    try await writer.write(ByteBuffer(string: Self.rates(now, previous: last, interval: interval)))
-                    last = now
+                    try await writer.write(ByteBuffer(string: rates.event()))
                 }
             }
             try await writer.finish(nil)
@@ -125,5 +119,33 @@ struct ConsoleRoutes: V1RouteGroup {
         json.endArray()
         json.endObject()
         return "event: rates\ndata: \(String(decoding: json.bytes, as: UTF8.self))\n\n"
+    }
+}
+
+/// The `rates` event, worked out at most once per half interval however many console pages are
+/// open (each reading renders the whole metrics registry): every stream's tick reuses it.
+///
+/// Threading: thread-safe.
+final class ConsoleRateFeed: Sendable {
+    private let read: @Sendable () -> ConsoleEvents.Reading
+    private let interval: Duration
+    private let last = Mutex<(reading: ConsoleEvents.Reading, at: ContinuousClock.Instant, event: String)?>(nil)
+
+    init(interval: Duration, read: @escaping @Sendable () -> ConsoleEvents.Reading) {
+        self.interval = interval
+        self.read = read
+    }
+
+    func event() -> String {
+        let now = ContinuousClock.now
+        if let cached = last.withLock({ $0 }), now - cached.at < interval / 2 { return cached.event }
+        let reading = read()
+        return last.withLock { last in
+            let elapsed = last.map { now - $0.at }
+            let seconds = elapsed.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+            let event = ConsoleRoutes.rates(reading, previous: last?.reading, interval: seconds ?? 1)
+            last = (reading, now, event)
+            return event
+        }
     }
 }

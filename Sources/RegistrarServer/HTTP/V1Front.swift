@@ -81,7 +81,7 @@ final class V1Front: Sendable {
         let headerTimeouts: Counter
 
         init(metrics: RegistrarMetrics) {
-            headerTimeouts = metrics.counter("registrar_http_header_timeouts_total")
+            headerTimeouts = metrics.counter(NodeCounters.Series.httpHeaderTimeouts)
         }
     }
 

@@ -31,6 +31,10 @@ struct MetricsReading: Sendable {
         Int(value(name, labels))
     }
 
+    func count(_ series: CounterSeries) -> Int {
+        count(series.name, Dictionary(uniqueKeysWithValues: series.labels))
+    }
+
     /// `name{a="x",b="y"} 12` or `name 12`.
     private static func parse(_ line: Substring) -> Sample? {
         guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {

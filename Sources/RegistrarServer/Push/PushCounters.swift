@@ -18,31 +18,32 @@ final class PushCounters: Sendable {
     let latency: CoreMetrics.Timer
 
     init(metrics: RegistrarMetrics) {
-        func pushes(_ transport: String, _ result: String) -> Counter {
-            metrics.counter(MetricName.pushes, [("transport", transport), ("result", result)])
-        }
-        sent = pushes("grpc", "sent")
-        acked = pushes("grpc", "acked")
-        retries = pushes("grpc", "retried")
-        abandoned = pushes("grpc", "abandoned")
-        skipped = pushes("grpc", "skipped")
-        udpSent = pushes("udp", "sent")
-        udpAcks = pushes("udp", "acked")
-        udpResends = pushes("udp", "retried")
+        sent = metrics.counter(Series.sent)
+        acked = metrics.counter(Series.acked)
+        retries = metrics.counter(Series.retried)
+        abandoned = metrics.counter(Series.abandoned)
+        skipped = metrics.counter(Series.skipped)
+        udpSent = metrics.counter(Series.udpSent)
+        udpAcks = metrics.counter(Series.udpAcked)
+        udpResends = metrics.counter(Series.udpRetried)
         latency = metrics.timer(MetricName.pushLatency, [("transport", "grpc")])
     }
 
-    /// The Nacos JSON names of these counts.
-    static let jsonNames: [(String, String, [String: String])] = [
-        ("pushesSent", MetricName.pushes, ["transport": "grpc", "result": "sent"]),
-        ("pushesAcked", MetricName.pushes, ["transport": "grpc", "result": "acked"]),
-        ("pushRetries", MetricName.pushes, ["transport": "grpc", "result": "retried"]),
-        ("pushesAbandoned", MetricName.pushes, ["transport": "grpc", "result": "abandoned"]),
-        ("pushesSkippedAsKnown", MetricName.pushes, ["transport": "grpc", "result": "skipped"]),
-        ("udpPushesSent", MetricName.pushes, ["transport": "udp", "result": "sent"]),
-        ("udpPushAcks", MetricName.pushes, ["transport": "udp", "result": "acked"]),
-        ("udpPushResends", MetricName.pushes, ["transport": "udp", "result": "retried"]),
-    ]
+    enum Series {
+        static let sent = push("pushesSent", "grpc", "sent")
+        static let acked = push("pushesAcked", "grpc", "acked")
+        static let retried = push("pushRetries", "grpc", "retried")
+        static let abandoned = push("pushesAbandoned", "grpc", "abandoned")
+        static let skipped = push("pushesSkippedAsKnown", "grpc", "skipped")
+        static let udpSent = push("udpPushesSent", "udp", "sent")
+        static let udpAcked = push("udpPushAcks", "udp", "acked")
+        static let udpRetried = push("udpPushResends", "udp", "retried")
+        static let all = [sent, acked, retried, abandoned, skipped, udpSent, udpAcked, udpRetried]
+
+        private static func push(_ json: String, _ transport: String, _ result: String) -> CounterSeries {
+            CounterSeries(json, MetricName.pushes, [("transport", transport), ("result", result)])
+        }
+    }
 }
 
 extension Counter {
