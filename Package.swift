@@ -53,6 +53,10 @@ let package = Package(
         // Metrics: recorded through swift-metrics, exported in Prometheus's text format (a registry per node).
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Settings: flags, REGISTRAR_* environment variables and the config file, each key declared once.
+        .package(
+            url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: ["CommandLineArguments"]),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
     ],
     targets: [
         // The wire contract: protobuf envelope (generated from proto/), PayloadCodec, the JSON
@@ -102,6 +106,8 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"), .httpClient, .coreMetrics,
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             resources: [
                 // The web console's files, compiled in: a copied binary keeps its console.
