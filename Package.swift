@@ -111,7 +111,8 @@ let package = Package(
             ],
             resources: [
                 // The web console's files, compiled in: a copied binary keeps its console.
-                .embedInCode("Console/Assets/index.html"), .embedInCode("Console/Assets/console.js"),
+                .embedInCode("Console/Assets/index.html"), .embedInCode("Console/Assets/console-api.js"),
+                .embedInCode("Console/Assets/console-edit.js"), .embedInCode("Console/Assets/console.js"),
                 .embedInCode("Console/Assets/console.css"),
             ],
             swiftSettings: strict

@@ -2,8 +2,9 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 
-/// The console's files (`Console/Assets`: index.html, console.js, console.css), compiled into
-/// the binary with SwiftPM's `embedInCode`, so that a copied binary still has its console.
+/// The console's files (`Console/Assets`: index.html; console-api.js, console-edit.js and
+/// console.js, classic scripts run in that order; console.css), compiled into the binary with
+/// SwiftPM's `embedInCode`, so that a copied binary still has its console.
 /// `directory` (`REGISTRAR_CONSOLE_ASSETS`), when set, serves them from disk instead, read on
 /// every request: for working on the console without a rebuild.
 ///
@@ -20,18 +21,21 @@ struct ConsoleAssets: Sendable {
     static let files: [String: File] = {
         let index = File(
             name: "index.html", contentType: "text/html; charset=utf-8", embedded: PackageResources.index_html)
-        return [
-            "/nacos/": index, "/nacos/index.html": index,
-            "/nacos/console.js": File(
-                name: "console.js", contentType: "text/javascript; charset=utf-8", embedded: PackageResources.console_js
-            ),
-            "/nacos/console.css": File(
-                name: "console.css", contentType: "text/css; charset=utf-8", embedded: PackageResources.console_css),
+        let script = "text/javascript; charset=utf-8"
+        let others = [
+            File(name: "console-api.js", contentType: script, embedded: PackageResources.console_api_js),
+            File(name: "console-edit.js", contentType: script, embedded: PackageResources.console_edit_js),
+            File(name: "console.js", contentType: script, embedded: PackageResources.console_js),
+            File(name: "console.css", contentType: "text/css; charset=utf-8", embedded: PackageResources.console_css),
         ]
+        var files = ["/nacos/": index, "/nacos/index.html": index]
+        for file in others { files["/nacos/" + file.name] = file }
+        return files
     }()
 
-    /// What `AccessMiddleware` lets through without a token (it drops a trailing slash).
-    static let paths: Set<String> = ["/", "/nacos", "/nacos/index.html", "/nacos/console.js", "/nacos/console.css"]
+    /// What `AccessMiddleware` lets through without a token (it drops a trailing slash). Made
+    /// from `files`: the page loads every one of them before it has logged in.
+    static let paths: Set<String> = Set(files.keys.filter { $0 != "/nacos/" }).union(["/", "/nacos"])
 
     let directory: String?
 
