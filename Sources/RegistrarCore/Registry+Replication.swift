@@ -36,6 +36,11 @@ struct ReplicationLog: Sendable {
     var changed: Set<ClientID> = []
     var deleted: [ClientID: UInt64] = [:]
     var lastRevision: UInt64 = 0
+    /// The first revision of this run of the member: every client it owned in an earlier run
+    /// (before a restart) has an older one, and every client of this run a newer one.
+    var incarnation: UInt64 = 0
+    /// The newest incarnation each peer is known to run as: its datums from older runs are dead.
+    var peerIncarnations: [String: UInt64] = [:]
     /// Deleted replicas: the revision they were deleted at, and until when that is remembered.
     var tombstones: [ClientID: (revision: UInt64, until: Int64)] = [:]
 }
@@ -59,8 +64,14 @@ extension Registry {
 
     /// Turns on change tracking for Distro; `member` is this node's address in the member list.
     public mutating func enableReplication(member: String) {
-        if replication == nil { replication = ReplicationLog(member: member) }
+        guard replication == nil else { return }
+        replication = ReplicationLog(member: member)
+        replication!.incarnation = takeClientRevision()
     }
+
+    /// This run's incarnation (0 before `enableReplication`): peers that learn it drop this
+    /// member's clients from earlier runs, which died with that process.
+    public var incarnation: UInt64 { replication?.incarnation ?? 0 }
 
     /// Whether this member's changes to a client are sent to peers: ephemeral clients it owns.
     private func isReplicated(_ kind: ClientKind) -> Bool {
@@ -126,6 +137,7 @@ extension Registry {
         if let tombstone = replication?.tombstones[datum.clientId], tombstone.revision >= datum.revision {
             return .stale
         }
+        if datum.revision < replication?.peerIncarnations[datum.owner] ?? 0 { return .stale }
         if let record = clients[datum.clientId] {
             guard record.revision < datum.revision else {
                 if record.kind == .replica, record.revision == datum.revision {
@@ -197,6 +209,29 @@ extension Registry {
         guard let record = clients[deletion.clientId], record.kind == .replica, record.revision <= deletion.revision
         else { return [] }
         return removeClient(deletion.clientId)
+    }
+
+    /// `owner` runs as `incarnation`: its replicas from earlier runs (older revisions) belong to
+    /// connections that died with that process, so they go now instead of at the lease's end,
+    /// even those the restarted owner cannot name, and later datums from those runs (a peer's
+    /// snapshot) are stale. Returns the removed clients and changed services; nothing when the
+    /// incarnation is not newer than the one already known.
+    public mutating func forgetEarlierRuns(of owner: String, incarnation: UInt64) -> (
+        removed: [ClientID], changed: [ServiceKey]
+    ) {
+        guard replication != nil, incarnation > replication!.peerIncarnations[owner, default: 0] else {
+            return ([], [])
+        }
+        replication!.peerIncarnations[owner] = incarnation
+        let removed = clients.compactMap { id, record in
+            record.kind == .replica && record.owner == owner && record.revision < incarnation ? id : nil
+        }
+        var changed = Set<ServiceKey>()
+        for id in removed {
+            replication?.tombstones[id] = (clients[id]!.revision, clients[id]!.leaseUntil)
+            changed.formUnion(removeClient(id))
+        }
+        return (removed, Array(changed))
     }
 
     /// Renews the leases of `owner`'s replicas listed in its digest, and returns the clients it

@@ -152,6 +152,37 @@ struct ReplicationTests {
         #expect(
             try owner.applyReplica(datum(id, revision: revision - 1, [payments: []]), leaseUntil: 5_000) == .ownedHere)
     }
+
+    @Test func aRestartedOwnersEarlierRunIsDroppedAtOnceAndCannotComeBack() throws {
+        var registry = member("a:1")
+        let one = Instance(ip: "10.0.0.5", port: 80)
+        let peer = "10.0.0.2:8848"
+        _ = try registry.applyReplica(datum("old", revision: 10, owner: peer, [payments: [one]]), leaseUntil: 5_000)
+        _ = try registry.applyReplica(
+            datum("new", revision: 30, owner: peer, [ledger: [Instance(ip: "10.0.0.6", port: 80)]]), leaseUntil: 5_000)
+        _ = try registry.applyReplica(
+            datum("other", revision: 10, owner: "c:1", [ledger: [Instance(ip: "10.0.0.7", port: 80)]]),
+            leaseUntil: 5_000)
+        registry.addClient("mine", kind: .connection)
+        try registry.publish(client: "mine", service: ledger, instances: [Instance(ip: "10.0.0.8", port: 80)])
+
+        let forgotten = registry.forgetEarlierRuns(of: peer, incarnation: 20)
+        #expect(forgotten.removed == ["old"])
+        #expect(forgotten.changed == [payments])
+        #expect(registry.snapshot(of: payments).hosts.isEmpty)
+        #expect(registry.snapshot(of: ledger).hosts.count == 3)
+        // A snapshot from a peer that still holds the earlier run's client brings nothing back.
+        #expect(
+            try registry.applyReplica(datum("old2", revision: 19, owner: peer, [payments: [one]]), leaseUntil: 5_000)
+                == .stale)
+        #expect(registry.snapshot(of: payments).hosts.isEmpty)
+        // The same incarnation again (the next probe) does nothing; its own revisions are newer.
+        #expect(registry.forgetEarlierRuns(of: peer, incarnation: 20).removed.isEmpty)
+        #expect(registry.incarnation > 0)
+        registry.addClient("later", kind: .connection)
+        try registry.publish(client: "later", service: payments, instances: [one])
+        #expect(registry.ownedDigest().allSatisfy { $0.revision > registry.incarnation })
+    }
 }
 
 @Suite("Members: states and the responsibility hash")

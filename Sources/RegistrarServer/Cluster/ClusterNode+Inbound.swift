@@ -37,7 +37,14 @@ extension ClusterNode {
     ) {
         switch message.type {
         case ClusterWire.MessageType.ping:
-            return (ClusterWire.MessageType.pong, [], [ClusterWire.Header.ready: readiness.isReady ? "true" : "false"])
+            let incarnation = naming.store.read { $0.incarnation }
+            return (
+                ClusterWire.MessageType.pong, [],
+                [
+                    ClusterWire.Header.ready: readiness.isReady ? "true" : "false",
+                    ClusterWire.Header.incarnation: "\(incarnation)",
+                ]
+            )
         case ClusterWire.MessageType.sync:
             let type = message.headers[ClusterWire.Header.resourceType] ?? ""
             guard type == DistroJSON.clientDataType else { throw .unknownType(type) }

@@ -123,6 +123,9 @@ final class ClusterNode: Sendable {
             let pong = try await peer.call(
                 type: ClusterWire.MessageType.ping, body: [], timeout: configuration.probeTimeout)
             outcome = pong.headers[ClusterWire.Header.ready] == "true" ? .ready : .starting
+            if let incarnation = pong.headers[ClusterWire.Header.incarnation].flatMap(UInt64.init) {
+                noteIncarnation(incarnation, of: peer.address)
+            }
         } catch {
             outcome = .unreachable("\(error)")
         }
@@ -146,6 +149,21 @@ final class ClusterNode: Sendable {
             logger.notice("probe of member \(peer.address) failed: \(failure)")
         }
         return outcome
+    }
+
+    /// A peer that answers with a newer incarnation restarted (or is seen for the first time):
+    /// its clients from earlier runs died with that process. They are dropped here at once,
+    /// also those its own snapshot could not name (Nacos #15857's ghosts and losses both come
+    /// from trusting old state after a restart).
+    private func noteIncarnation(_ incarnation: UInt64, of peer: MemberAddress) {
+        let (removed, changed) = naming.store.withRegistry {
+            $0.forgetEarlierRuns(of: peer.description, incarnation: incarnation)
+        }
+        guard !removed.isEmpty else { return }
+        logger.notice(
+            "member \(peer) runs as incarnation \(incarnation): dropped \(removed.count) replica client(s) from its earlier run(s)"
+        )
+        naming.changes.servicesChanged(changed)
     }
 
     // MARK: Sync (owner side)

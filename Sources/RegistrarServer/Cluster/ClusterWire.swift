@@ -23,6 +23,8 @@ enum ClusterWire {
         static let sequence = "sequence"
         static let last = "last"
         static let ready = "ready"
+        /// In a pong: the answering member's `Registry.incarnation` (the first revision of its run).
+        static let incarnation = "incarnation"
     }
 
     enum MessageType {
