@@ -24,6 +24,7 @@ let package = Package(
     products: [
         .executable(name: "registrar", targets: ["registrar"]),
         .executable(name: "registrar-bench", targets: ["registrar-bench"]),
+        .executable(name: "registrar-fuzz", targets: ["registrar-fuzz"]),
         .library(name: "RegistrarClient", targets: ["RegistrarClient"]),
     ],
     dependencies: [
@@ -144,6 +145,16 @@ let package = Package(
             dependencies: [
                 "RegistrarClient", "RegistrarWire", "RegistrarTransport", .argumentParser, .logging, .nioCore, .nioPosix,
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strict
+        ),
+        // Fuzz targets (libFuzzer under `scripts/fuzz`; a plain build replays the corpus).
+        .target(name: "FuzzDriver"),
+        .executableTarget(
+            name: "registrar-fuzz",
+            dependencies: [
+                "FuzzDriver", "RegistrarServer", "RegistrarWire", "RegistrarTransport", "RegistrarCore", .nioCore,
+                .nioEmbedded, .nioHTTP2, .nioHPACK,
             ],
             swiftSettings: strict
         ),
