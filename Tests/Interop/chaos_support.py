@@ -29,7 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from interop_support import die_with_parent, kill_and_reap, resolve_binary, scrub_nacos_env, tail_file
+from interop_support import die_with_parent, kill_and_reap, resolve_binary, scrub_nacos_env, tail_file, wait_until
 
 PORT = 8848
 SECRET = "chaos-cluster-secret"
@@ -317,20 +317,9 @@ class Cluster:
 
 def wait_for(fn: Callable[[], object], pred: Callable[[object], bool], desc: str, timeout: float,
              context: Callable[[], str] = lambda: "", interval: float = 0.2) -> object:
-    """fn() until pred holds, at most `timeout` s; the failure says what was last seen. An
+    """fn() until pred holds, at most `timeout` s (this suite's own bounds, past MAX_WAIT); an
     exception from fn counts as "not yet" (a member may be down or partitioned)."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            last = fn()
-            if pred(last):
-                return last
-        except Exception as e:  # noqa: BLE001 - not yet
-            last = f"<{type(e).__name__}: {e}>"
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"not within {timeout:.0f}s: {desc}\nlast seen: {last}\n{context()}")
-        time.sleep(interval)
+    return wait_until(fn, pred, desc, timeout, interval, context, clamp=False)
 
 
 def views(members: Iterable[Member], service: str) -> Dict[str, object]:

@@ -318,10 +318,13 @@ def _clamp(timeout: float) -> float:
 
 def wait_until(fn: Callable[[], Any], pred: Callable[[Any], bool], desc: str,
                timeout: float = WAIT_TIMEOUT, interval: float = 0.1,
-               context: Optional[Callable[[], str]] = None) -> Any:
+               context: Optional[Callable[[], str]] = None, clamp: bool = True) -> Any:
     """Call fn() until pred(result) is true or the deadline passes. Exceptions from fn
-    count as 'not yet' and are reported if the deadline passes."""
-    deadline = time.monotonic() + _clamp(timeout)
+    count as 'not yet' and are reported if the deadline passes. `clamp=False` lets a suite
+    with its own bounds (the chaos suite's restarts) wait longer than MAX_WAIT."""
+    if clamp:
+        timeout = _clamp(timeout)
+    deadline = time.monotonic() + timeout
     last: Any = "<never evaluated>"
     while True:
         try:
@@ -334,7 +337,7 @@ def wait_until(fn: Callable[[], Any], pred: Callable[[Any], bool], desc: str,
             break
         time.sleep(interval)
     extra = f"\n{context()}" if context else ""
-    raise AssertionError(f"timed out after {_clamp(timeout):.1f}s waiting for: {desc}\n"
+    raise AssertionError(f"timed out after {timeout:.1f}s waiting for: {desc}\n"
                          f"last observed: {last!r}{extra}")
 
 
@@ -357,7 +360,7 @@ async def async_wait_until(fn: Callable[[], Awaitable[Any]], pred: Callable[[Any
             break
         await asyncio.sleep(interval)
     extra = f"\n{context()}" if context else ""
-    raise AssertionError(f"timed out after {_clamp(timeout):.1f}s waiting for: {desc}\n"
+    raise AssertionError(f"timed out after {timeout:.1f}s waiting for: {desc}\n"
                          f"last observed: {last!r}{extra}")
 
 
