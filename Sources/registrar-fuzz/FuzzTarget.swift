@@ -56,31 +56,30 @@ enum FuzzTarget: String, CaseIterable {
     }
 
     private static func json(_ body: Data) {
-        for type in requestTypes {
-            decodeBody(WireMessage(type: type, json: body))
-        }
+        for (type, decode) in decoders { decode(WireMessage(type: type, json: body)) }
     }
 
-    /// Every request type the server reads, by its Nacos name, decoded as the dispatcher does.
-    static let requestTypes = [
-        "ConnectionSetupRequest", "ServerCheckRequest", "HealthCheckRequest", "InstanceRequest",
-        "PersistentInstanceRequest", "BatchInstanceRequest", "ServiceQueryRequest", "SubscribeServiceRequest",
-        "ServiceListRequest", "NamingFuzzyWatchRequest", "NotifySubscriberResponse",
+    private static func decodeBody(_ message: WireMessage) {
+        (decoders[message.type] ?? decode(ServerRequestFields.self))(message)
+    }
+
+    /// Every request type the server reads, by its Nacos name, and the model the dispatcher reads it as.
+    static let decoders: [String: @Sendable (WireMessage) -> Void] = [
+        "ConnectionSetupRequest": decode(ConnectionSetupRequest.self),
+        "ServerCheckRequest": decode(ServerRequestFields.self),
+        "HealthCheckRequest": decode(ServerRequestFields.self),
+        "InstanceRequest": decode(InstanceRequest.self),
+        "PersistentInstanceRequest": decode(InstanceRequest.self),
+        "BatchInstanceRequest": decode(BatchInstanceRequest.self),
+        "ServiceQueryRequest": decode(ServiceQueryRequest.self),
+        "SubscribeServiceRequest": decode(SubscribeServiceRequest.self),
+        "ServiceListRequest": decode(ServiceListRequest.self),
+        "NamingFuzzyWatchRequest": decode(NamingFuzzyWatchRequest.self),
+        "NotifySubscriberResponse": decode(ResponseFields.self),
     ]
 
-    private static func decodeBody(_ message: WireMessage) {
-        switch message.type {
-        case "ConnectionSetupRequest": _ = try? BodyDecoder.decode(ConnectionSetupRequest.self, from: message)
-        case "InstanceRequest", "PersistentInstanceRequest":
-            _ = try? BodyDecoder.decode(InstanceRequest.self, from: message)
-        case "BatchInstanceRequest": _ = try? BodyDecoder.decode(BatchInstanceRequest.self, from: message)
-        case "ServiceQueryRequest": _ = try? BodyDecoder.decode(ServiceQueryRequest.self, from: message)
-        case "SubscribeServiceRequest": _ = try? BodyDecoder.decode(SubscribeServiceRequest.self, from: message)
-        case "ServiceListRequest": _ = try? BodyDecoder.decode(ServiceListRequest.self, from: message)
-        case "NamingFuzzyWatchRequest": _ = try? BodyDecoder.decode(NamingFuzzyWatchRequest.self, from: message)
-        case "NotifySubscriberResponse": _ = try? BodyDecoder.decode(ResponseFields.self, from: message)
-        default: _ = try? BodyDecoder.decode(ServerRequestFields.self, from: message)
-        }
+    private static func decode<T: Decodable & Sendable>(_ type: T.Type) -> @Sendable (WireMessage) -> Void {
+        { message in _ = try? BodyDecoder.decode(T.self, from: message) }
     }
 
     private static let validation = Validation()

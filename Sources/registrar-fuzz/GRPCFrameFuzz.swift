@@ -1,6 +1,5 @@
 import NIOCore
 import NIOEmbedded
-import NIOHPACK
 import NIOHTTP2
 import RegistrarWire
 
@@ -37,10 +36,7 @@ enum GRPCFrameFuzz {
         let frames = GRPCClientFrameHandler(maximumMessageSize: maximumMessageSize)
         try channel.pipeline.syncOperations.addHandlers(NIOHTTP2Handler(mode: .client), frames)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 9848)).wait()
-        let headers: HPACKHeaders = [
-            ":method": "POST", ":scheme": "http", ":path": path, ":authority": "localhost",
-            "content-type": "application/grpc", "te": "trailers",
-        ]
+        let headers = GRPCClientConnection.requestHeaders(path: path, authority: "localhost", timeout: nil)
         let consumer = GRPCClientFrameHandler.Consumer.callbacks(onMessage: { _ in }, onClose: { _ in })
         if let stream = frames.open(headers: headers, timeout: nil, consumer: consumer, flush: false) {
             frames.send(ByteBuffer(bytes: message), on: stream, endStream: true)

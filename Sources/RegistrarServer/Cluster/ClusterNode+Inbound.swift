@@ -37,7 +37,6 @@ extension ClusterNode {
     ) {
         switch message.type {
         case ClusterWire.MessageType.ping:
-            let incarnation = naming.store.read { $0.incarnation }
             return (
                 ClusterWire.MessageType.pong, [],
                 [

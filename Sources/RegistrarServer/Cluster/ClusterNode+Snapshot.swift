@@ -83,7 +83,6 @@ extension ClusterNode {
     /// them now rather than wait for their leases to run out.
     private func forgetPreviousLife(_ datums: [ClientDatum]) {
         guard !datums.isEmpty else { return }
-        let incarnation = naming.store.read { $0.incarnation }
         let owed = Dictionary(
             // At least this run's incarnation: a peer may hold a newer revision than the snapshot's.
             datums.map { ($0.clientId, PeerLink.Owed.deleted(revision: max($0.revision + 1, incarnation))) },

@@ -23,6 +23,8 @@ final class ClusterNode: Sendable {
     let counters: ClusterCounters
     let logger: Logger
     let peers: [MemberAddress: PeerLink]
+    /// This run's `Registry.incarnation`, fixed once replication is on.
+    let incarnation: UInt64
     private let members: Mutex<MemberTable>
     private let loops = Mutex<[Task<Void, Never>]>([])
 
@@ -46,7 +48,10 @@ final class ClusterNode: Sendable {
             uniqueKeysWithValues: table.peers.map {
                 ($0, PeerLink(address: $0, me: me, secret: secret, configuration: configuration, group: group))
             })
-        naming.store.withRegistry { $0.enableReplication(member: me.description) }
+        self.incarnation = naming.store.withRegistry { registry in
+            registry.enableReplication(member: me.description)
+            return registry.incarnation
+        }
     }
 
     var memberTable: MemberTable { members.withLock { $0 } }

@@ -66,6 +66,11 @@ public final class GRPCClientConnection: Sendable {
     }
 
     private func headers(path: String, timeout: TimeAmount?) -> HPACKHeaders {
+        Self.requestHeaders(path: path, authority: authority, timeout: timeout)
+    }
+
+    /// The request headers of a call on `path` (also what the fuzz seeds are made with).
+    static func requestHeaders(path: String, authority: String, timeout: TimeAmount?) -> HPACKHeaders {
         var headers: HPACKHeaders = [
             ":method": "POST", ":scheme": "http", ":path": path, ":authority": authority,
             "content-type": "application/grpc", "te": "trailers",
