@@ -166,7 +166,8 @@ final class ClusterNode: Sendable {
         }
         guard !removed.isEmpty else { return }
         logger.notice(
-            "member \(peer) runs as incarnation \(incarnation): dropped \(removed.count) replica client(s) from its earlier run(s)"
+            "member \(peer) runs as incarnation \(incarnation): "
+                + "dropped \(removed.count) replica client(s) from its earlier run(s)"
         )
         naming.changes.servicesChanged(changed)
     }
