@@ -166,8 +166,7 @@ final class ClusterNode: Sendable {
         }
         guard !removed.isEmpty else { return }
         logger.notice(
-            "member \(peer) runs as incarnation \(incarnation): "
-                + "dropped \(removed.count) replica client(s) from its earlier run(s)"
+            "member \(peer) runs as incarnation \(incarnation): dropped \(removed.count) earlier-run replica(s)"
         )
         naming.changes.servicesChanged(changed)
     }
