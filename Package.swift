@@ -143,8 +143,8 @@ let package = Package(
         .executableTarget(
             name: "registrar-bench",
             dependencies: [
-                "RegistrarClient", "RegistrarWire", "RegistrarTransport", .argumentParser, .logging, .nioCore, .nioPosix,
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                "RegistrarClient", "RegistrarWire", "RegistrarTransport", "RegistrarServer", .argumentParser, .logging,
+                .nioCore, .nioPosix, .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: strict
         ),

@@ -15,7 +15,7 @@ struct Bench: AsyncParsableCommand {
             "Measure a running server: transport ceiling, registrations, queries, push latency and fan-out, connection memory, reconnect storms.",
         subcommands: [
             HealthBench.self, RegisterBench.self, QueryBench.self, PushBench.self, ConnectionsBench.self,
-            StormBench.self, ClusterBench.self, DurableBench.self,
+            StormBench.self, ClusterBench.self, DurableBench.self, MetricsBench.self,
         ]
     )
 }

@@ -45,10 +45,11 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "registrar")
         let descriptors = FileDescriptorLimit.raiseToHardLimit()
-        if descriptors < 10_000 {
-            logger.warning(
-                "only \(descriptors) file descriptors may be open (ulimit -n): each client connection takes one")
-        }
+        // At most this many client connections, less the listeners, data files and peers; see
+        // docs/operations.md ("Many connections") for what a 100k-connection node needs.
+        logger.log(
+            level: descriptors < 10_000 ? .warning : .info,
+            "\(descriptors) file descriptors may be open (the hard ulimit -n): each client connection takes one")
         let server = RegistrarServer(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(

@@ -105,8 +105,7 @@ struct Node: Sendable {
         let rpcCounters = RPCCounters(metrics: metrics)
         let transportCounters = NodeCounters.transportCounters(metrics)
         let counters = NodeCounters(metrics: metrics, connections: connections, clusterMode: cluster != nil)
-        let requests = RequestMetrics(
-            metrics: metrics, grpcTypes: Array(RequestDispatcher.responseTypes.keys) + ["ServerCheckRequest"])
+        let requests = RequestMetrics(metrics: metrics)
         let fronts = httpFronts(
             configuration, httpTLS, naming, access, push, connections, cluster?.0, readiness, counters,
             V1Front.Counters(metrics: metrics), requests, consoleEvents, logger)

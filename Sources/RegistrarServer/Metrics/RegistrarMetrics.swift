@@ -12,12 +12,12 @@ import Prometheus
 /// scrape is then empty and the JSON counters read zero.
 ///
 /// Threading: thread-safe.
-final class RegistrarMetrics: Sendable {
+package final class RegistrarMetrics: Sendable {
     let enabled: Bool
     private let registry: PrometheusCollectorRegistry
     private let factory: any MetricsFactory
 
-    init(enabled: Bool = true) {
+    package init(enabled: Bool = true) {
         self.enabled = enabled
         let registry = PrometheusCollectorRegistry()
         self.registry = registry

@@ -8,13 +8,13 @@ import Synchronization
 /// route (`GET /nacos/v1/ns/instance/list`), made on first use, at most `maximumRoutes` of them.
 ///
 /// Threading: thread-safe.
-final class RequestMetrics: Sendable {
-    struct Handles: Sendable {
+package final class RequestMetrics: Sendable {
+    package struct Handles: Sendable {
         let ok: Counter
         let error: Counter
         let duration: CoreMetrics.Timer
 
-        func record(ok succeeded: Bool, since start: ContinuousClock.Instant) {
+        package func record(ok succeeded: Bool, since start: ContinuousClock.Instant) {
             (succeeded ? ok : error).increment()
             duration.record(since: start)
         }
@@ -26,15 +26,18 @@ final class RequestMetrics: Sendable {
     private let unknownGRPC: Handles
     private let routes = Mutex<[String: Handles]>([:])
 
-    init(metrics: RegistrarMetrics, grpcTypes: [String]) {
+    /// Handles for every request type the gRPC front serves.
+    package init(metrics: RegistrarMetrics) {
         self.metrics = metrics
         var handles: [String: Handles] = [:]
-        for type in grpcTypes { handles[type] = Self.make(metrics, type) }
+        for type in Array(RequestDispatcher.responseTypes.keys) + ["ServerCheckRequest"] {
+            handles[type] = Self.make(metrics, type)
+        }
         self.grpcTypes = handles
         unknownGRPC = Self.make(metrics, "unknown")
     }
 
-    func grpc(_ type: String) -> Handles {
+    package func grpc(_ type: String) -> Handles {
         grpcTypes[type] ?? unknownGRPC
     }
 
