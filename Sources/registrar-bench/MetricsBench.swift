@@ -6,9 +6,10 @@ import Synchronization
 
 /// What the metrics of one gRPC registration cost, in process: exactly the recording
 /// `UnaryCallHandler` does for each request (find the type's handles, check the answer, count it,
-/// time it), from `--threads` threads at once, with Prometheus handles and once with swift-metrics' no-op ones (`--metrics
-/// off`), in alternating order. The end-to-end comparison (`scripts/bench-metrics.sh`) cannot see
-/// below the machine's noise of a few microseconds per registration; this can.
+/// time it), from `--threads` threads at once, once with Prometheus handles and once with
+/// swift-metrics' no-op ones (`--metrics off`), in alternating order. The end-to-end comparison
+/// (`scripts/bench-metrics.sh`) cannot see below the machine's noise of a few microseconds per
+/// registration; this can.
 struct MetricsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "metrics",
@@ -37,8 +38,8 @@ struct MetricsBench: ParsableCommand {
                     format: "round %d: on %.0f ns, off %.0f ns per request", round + 1,
                     onNanoseconds.last!, offNanoseconds.last!))
         }
-        let medianOn = Self.median(onNanoseconds)
-        let medianOff = Self.median(offNanoseconds)
+        let medianOn = percentile(onNanoseconds.sorted(), 0.5)
+        let medianOff = percentile(offNanoseconds.sorted(), 0.5)
         print(
             String(
                 format: "median CPU per request: metrics on %.0f ns, off %.0f ns; the metrics cost %.0f ns (%.2fx)",
@@ -66,11 +67,5 @@ struct MetricsBench: ParsableCommand {
         var now = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-    }
-
-    private static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.count.isMultiple(of: 2)
-            ? (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2 : sorted[sorted.count / 2]
     }
 }
