@@ -15,6 +15,8 @@ enum Replay {
             for kind in ["corpus", "regressions"] {
                 for file in files(in: root.appendingPathComponent(kind).appendingPathComponent(target.rawValue)) {
                     guard let data = FileManager.default.contents(atPath: file.path) else { continue }
+                    // Named first, so that a crash's last line says which input it was.
+                    FileHandle.standardError.write(Data("\(target.rawValue) < \(file.path)\n".utf8))
                     target.run(Array(data))
                     count += 1
                 }
