@@ -50,9 +50,10 @@ struct MetricsBench: ParsableCommand {
     /// into the same handles at once, as the server's event loops do.
     private static func time(_ metrics: RequestMetrics, _ count: Int, _ threads: Int, _ answer: [UInt8]) -> Double {
         let spent = Mutex<Int64>(0)
+        let perThread = count / threads
         DispatchQueue.concurrentPerform(iterations: threads) { _ in
             let start = threadCPUNanoseconds()
-            for _ in 0..<count / threads {
+            for _ in 0..<perThread {
                 let started = ContinuousClock.now
                 let handles = metrics.grpc("InstanceRequest")
                 handles.record(ok: ResponseBody.isSuccess(answer), since: started)
@@ -60,7 +61,7 @@ struct MetricsBench: ParsableCommand {
             let used = threadCPUNanoseconds() - start
             spent.withLock { $0 += used }
         }
-        return Double(spent.withLock { $0 }) / Double(count / threads * threads)
+        return Double(spent.withLock { $0 }) / Double(perThread * threads)
     }
 
     private static func threadCPUNanoseconds() -> Int64 {
